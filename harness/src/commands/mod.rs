@@ -1,0 +1,114 @@
+//! What each `harness` subcommand does.
+
+mod up;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use crate::cli::{Cli, Command, StackArgs};
+use crate::stack::{DynamoSource, StackError, StackOptions, default_functions_dir};
+use crate::template::LoadOptions;
+
+/// What a command can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum CommandError {
+    /// Bad arguments.
+    #[error("{0}")]
+    Usage(String),
+    /// The local stack.
+    #[error(transparent)]
+    Stack(#[from] StackError),
+    /// Building the function binaries.
+    #[error("building the functions: {0}")]
+    Build(String),
+    /// Terminal or file output.
+    #[error("I/O: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Runs a parsed command line.
+pub async fn run(cli: Cli) -> Result<ExitCode, CommandError> {
+    match cli.command {
+        Command::Up(args) => up::run(&args).await,
+    }
+}
+
+/// Finds backend/template.yaml in this directory or a parent.
+fn find_template() -> Result<PathBuf, CommandError> {
+    let start = std::env::current_dir()?;
+    start
+        .ancestors()
+        .map(|dir| dir.join("backend").join("template.yaml"))
+        .find(|candidate| candidate.is_file())
+        .ok_or_else(|| {
+            CommandError::Usage(
+                "no backend/template.yaml here or above; pass --template".to_owned(),
+            )
+        })
+}
+
+/// Stack options from the command line.
+pub(crate) fn stack_options(args: &StackArgs) -> Result<StackOptions, CommandError> {
+    let template = match &args.template {
+        Some(path) => path.clone(),
+        None => find_template()?,
+    };
+    let mut overrides = BTreeMap::new();
+    for pair in &args.parameter_overrides {
+        let (name, value) = pair.split_once('=').ok_or_else(|| {
+            CommandError::Usage(format!("parameter override {pair:?} is not Name=Value"))
+        })?;
+        overrides.insert(name.to_owned(), value.to_owned());
+    }
+    let mut options = StackOptions::new(template);
+    options.load = LoadOptions {
+        stack_name: args.stack_name.clone(),
+        region: args.region.clone(),
+        parameter_overrides: overrides,
+        ..LoadOptions::default()
+    };
+    options.time_scale = args.time_scale;
+    options.port = args.port;
+    if let Some(endpoint) = &args.dynamodb_endpoint {
+        options.dynamodb = DynamoSource::Endpoint(endpoint.clone());
+    }
+    options.functions_dir = args
+        .functions_dir
+        .clone()
+        .unwrap_or_else(default_functions_dir);
+    Ok(options)
+}
+
+/// Builds the backend's binaries with cargo, in the profile of `functions_dir`.
+pub(crate) fn build_functions(template: &Path, functions_dir: &Path) -> Result<(), CommandError> {
+    let workspace = template
+        .canonicalize()?
+        .parent()
+        .and_then(Path::parent)
+        .map(Path::to_path_buf)
+        .ok_or_else(|| CommandError::Build("the template is not inside a workspace".to_owned()))?;
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let mut command = std::process::Command::new(cargo);
+    command
+        .arg("build")
+        .arg("--manifest-path")
+        .arg(workspace.join("Cargo.toml"))
+        .args(["-p", "backend", "--bins"]);
+    if functions_dir.file_name().is_some_and(|n| n == "release") {
+        command.arg("--release");
+    }
+    if let Some(target) = functions_dir.parent() {
+        command.env("CARGO_TARGET_DIR", target);
+    }
+    let status = command
+        .status()
+        .map_err(|e| CommandError::Build(format!("cannot run cargo: {e}")))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(CommandError::Build(format!(
+            "cargo build exited with {status}"
+        )))
+    }
+}

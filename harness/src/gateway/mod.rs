@@ -1,0 +1,273 @@
+//! The API Gateway WebSocket emulator: one listener per WebSocket API of the
+//! template, serving the stage path (`ws://127.0.0.1:PORT/{stage}`) and the
+//! management API (`http://127.0.0.1:PORT/{stage}/@connections/{id}`) on the
+//! same port, as AWS serves both on the API's host.
+//!
+//! - [`routing`]: route selection expressions;
+//! - [`events`]: event JSON in the AWS shape, AWS-style ids;
+//! - [`policy`]: REQUEST authorizer answers;
+//! - `handshake`: the upgrade, decided by the authorizer and `$connect`;
+//! - `connection`: a live socket (limits, timeouts, routing, `$disconnect`);
+//! - `management`: `@connections` POST / GET / DELETE.
+//!
+//! Facts reproduced: ../shared/reference/aws-websocket-apis.md.
+
+mod connection;
+pub mod events;
+mod handshake;
+mod management;
+pub mod policy;
+pub mod routing;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::atomic::AtomicI64;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::routing::{any, get};
+use tokio::net::TcpListener;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::lambda::LambdaEmulator;
+use crate::template::WebSocketApi;
+use crate::time_scale::TimeScale;
+use events::ConnectionFacts;
+use routing::RouteSelector;
+
+/// AWS's WebSocket limits (scenario time; the time scale divides the durations).
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// Largest frame (32 KB).
+    pub max_frame_bytes: usize,
+    /// Largest message (128 KB); also the largest @connections POST.
+    pub max_message_bytes: usize,
+    /// Idle timeout (10 minutes).
+    pub idle_timeout: Duration,
+    /// Maximum connection duration (2 hours).
+    pub max_duration: Duration,
+    /// New connections per second (500 per account and Region).
+    pub new_connections_per_second: u32,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_frame_bytes: 32 * 1024,
+            max_message_bytes: 128 * 1024,
+            idle_timeout: Duration::from_secs(10 * 60),
+            max_duration: Duration::from_secs(2 * 60 * 60),
+            new_connections_per_second: 500,
+        }
+    }
+}
+
+/// Gateway settings.
+#[derive(Debug, Clone)]
+pub struct GatewaySettings {
+    /// Divides the idle, maximum-duration and integration timeouts.
+    pub time_scale: TimeScale,
+    /// Region for ARNs.
+    pub region: String,
+    /// Account for ARNs.
+    pub account_id: String,
+    /// The limits.
+    pub limits: Limits,
+}
+
+/// What can be sent to a client socket.
+#[derive(Debug)]
+pub(crate) enum Outbound {
+    /// A text frame.
+    Text(String),
+    /// A binary frame (an @connections POST that is not UTF-8).
+    Binary(Vec<u8>),
+    /// Close with a code and reason (the $disconnect event gets them too).
+    Close(u16, String),
+}
+
+/// A live connection as the management API and message routes see it.
+#[derive(Debug)]
+pub(crate) struct ConnectionHandle {
+    pub facts: ConnectionFacts,
+    pub outbound: mpsc::UnboundedSender<Outbound>,
+    /// Last traffic either way, epoch ms.
+    pub last_active_ms: AtomicI64,
+    /// Upgrade request headers (the $disconnect event carries them).
+    pub headers: Vec<(String, String)>,
+}
+
+/// State of one running API.
+#[derive(Debug)]
+pub(crate) struct ApiState {
+    pub api: WebSocketApi,
+    pub selector: RouteSelector,
+    pub lambda: LambdaEmulator,
+    pub settings: GatewaySettings,
+    pub domain_name: String,
+    pub connections: Mutex<HashMap<String, Arc<ConnectionHandle>>>,
+    pub connect_window: Mutex<(Instant, u32)>,
+    pub tasks: TaskTracker,
+    pub shutdown: CancellationToken,
+}
+
+impl ApiState {
+    pub(crate) fn connection(&self, id: &str) -> Option<Arc<ConnectionHandle>> {
+        self.connections
+            .lock()
+            .expect("connections lock")
+            .get(id)
+            .cloned()
+    }
+
+    /// Counts a new connection against the per-second quota; false when over it.
+    pub(crate) fn admit_connection(&self) -> bool {
+        let mut window = self.connect_window.lock().expect("window lock");
+        if window.0.elapsed() >= Duration::from_secs(1) {
+            *window = (Instant::now(), 0);
+        }
+        if window.1 >= self.settings.limits.new_connections_per_second {
+            return false;
+        }
+        window.1 += 1;
+        true
+    }
+
+    pub(crate) fn real(&self, scenario: Duration) -> Duration {
+        self.settings.time_scale.to_real(scenario)
+    }
+}
+
+/// Why an API could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum GatewayError {
+    /// The port could not be bound.
+    #[error("cannot bind the {api} listener: {source}")]
+    Bind {
+        /// The API's logical id.
+        api: String,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// The route selection expression is not supported.
+    #[error("{api}: {source}")]
+    Expression {
+        /// The API's logical id.
+        api: String,
+        /// The cause.
+        source: routing::BadExpression,
+    },
+}
+
+/// A running WebSocket API.
+#[derive(Debug)]
+pub struct WebSocketGateway {
+    state: Arc<ApiState>,
+    addr: SocketAddr,
+    server: tokio::task::JoinHandle<()>,
+}
+
+impl WebSocketGateway {
+    /// Serves an API on a bound listener.
+    pub async fn start(
+        api: WebSocketApi,
+        lambda: LambdaEmulator,
+        settings: GatewaySettings,
+        listener: TcpListener,
+    ) -> Result<Self, GatewayError> {
+        let selector = RouteSelector::parse(&api.route_selection_expression).map_err(|source| {
+            GatewayError::Expression {
+                api: api.logical_id.clone(),
+                source,
+            }
+        })?;
+        let addr = listener.local_addr().map_err(|source| GatewayError::Bind {
+            api: api.logical_id.clone(),
+            source,
+        })?;
+        let state = Arc::new(ApiState {
+            api,
+            selector,
+            lambda,
+            settings,
+            domain_name: addr.to_string(),
+            connections: Mutex::new(HashMap::new()),
+            connect_window: Mutex::new((Instant::now(), 0)),
+            tasks: TaskTracker::new(),
+            shutdown: CancellationToken::new(),
+        });
+        let app = Router::new()
+            .route(
+                "/{stage}",
+                get(handshake::upgrade).fallback(handshake::not_websocket),
+            )
+            .route(
+                "/{stage}/@connections/{connection_id}",
+                any(management::connections),
+            )
+            .fallback(handshake::forbidden)
+            .with_state(state.clone());
+        let shutdown = state.shutdown.clone();
+        let server = tokio::spawn(async move {
+            let service = app.into_make_service_with_connect_info::<SocketAddr>();
+            let serve =
+                axum::serve(listener, service).with_graceful_shutdown(shutdown.cancelled_owned());
+            if let Err(e) = serve.await {
+                tracing::error!("gateway listener failed: {e}");
+            }
+        });
+        Ok(Self {
+            state,
+            addr,
+            server,
+        })
+    }
+
+    /// The API.
+    pub fn api(&self) -> &WebSocketApi {
+        &self.state.api
+    }
+
+    /// The listener address.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The WebSocket URL of the first stage (`ws://127.0.0.1:PORT/{stage}`).
+    pub fn url(&self) -> String {
+        format!("ws://{}/{}", self.addr, self.state.api.stages[0])
+    }
+
+    /// The management endpoint clients set on their SDK (`http://127.0.0.1:PORT/{stage}`).
+    pub fn management_endpoint(&self) -> String {
+        format!("http://{}/{}", self.addr, self.state.api.stages[0])
+    }
+
+    /// Ids of the open connections.
+    pub fn connection_ids(&self) -> Vec<String> {
+        self.state
+            .connections
+            .lock()
+            .expect("connections lock")
+            .keys()
+            .cloned()
+            .collect()
+    }
+
+    /// Closes every connection with 1001 (each gets its `$disconnect`), waits
+    /// for the in-flight work, and stops listening.
+    pub async fn shutdown(self) {
+        self.state.shutdown.cancel();
+        self.state.tasks.close();
+        if tokio::time::timeout(Duration::from_secs(10), self.state.tasks.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!(api = %self.state.api.logical_id, "connections still busy at shutdown");
+        }
+        let _ = self.server.await;
+    }
+}

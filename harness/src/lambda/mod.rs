@@ -1,0 +1,494 @@
+//! The Lambda emulator: runs each function's real binary as child processes
+//! that speak the Lambda Runtime API to this emulator, unmodified.
+//!
+//! - `runtime_api`: the Runtime API server of each instance (`/next`, `/response`, `/error`, `/init/error`);
+//! - `instance`: one child process, its delivery queue and exit;
+//! - this module: the instance pool per function (one invocation at a time per
+//!   instance, a timed cold start when all are busy, reserved-concurrency cap,
+//!   kill at the timeout, replacement after a crash) and the invocation records
+//!   the cost model and the reports read.
+
+mod instance;
+mod runtime_api;
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+use bytes::Bytes;
+use serde::Serialize;
+use tokio::sync::oneshot;
+
+pub use instance::FunctionLogs;
+use instance::{Delivery, Instance, RuntimeReply, SpawnRequest};
+
+use crate::template::Architecture;
+use crate::time_scale::TimeScale;
+
+/// How long an instance may take to initialise (AWS's on-demand init limit; real time).
+const INIT_LIMIT: Duration = Duration::from_secs(10);
+
+/// What the emulator needs to run one function.
+#[derive(Debug, Clone)]
+pub struct FunctionSpec {
+    /// Logical id (the key functions are invoked by).
+    pub logical_id: String,
+    /// Physical function name.
+    pub function_name: String,
+    /// The binary.
+    pub executable: PathBuf,
+    /// Configured memory.
+    pub memory_mb: u32,
+    /// Function timeout in scenario time.
+    pub timeout: Duration,
+    /// Architecture, for billing.
+    pub architecture: Architecture,
+    /// The complete environment the process gets (template variables, AWS
+    /// runtime variables and local endpoint overrides).
+    pub environment: BTreeMap<String, String>,
+    /// Reserved concurrency cap.
+    pub reserved_concurrency: Option<u32>,
+    /// The function's ARN.
+    pub arn: String,
+}
+
+/// How an invocation ended.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Outcome {
+    /// The runtime posted a response.
+    Success {
+        /// The response body.
+        #[serde(skip)]
+        body: Bytes,
+    },
+    /// The runtime posted an error.
+    FunctionError {
+        /// `errorType`.
+        error_type: String,
+        /// `errorMessage`.
+        error_message: String,
+    },
+    /// The function ran past its timeout and was killed.
+    Timeout {
+        /// The timeout it had (real time).
+        after_ms: u64,
+    },
+    /// The process exited during the invocation.
+    Crash {
+        /// How it exited.
+        status: String,
+    },
+    /// The instance failed to initialise.
+    InitError {
+        /// The init error.
+        error: String,
+    },
+    /// The reserved-concurrency cap was reached (AWS: 429 TooManyRequestsException).
+    Throttled,
+}
+
+impl Outcome {
+    /// A short label (`success`, `function_error`, `timeout`, `crash`, `init_error`, `throttled`).
+    pub fn label(&self) -> &'static str {
+        match self {
+            Outcome::Success { .. } => "success",
+            Outcome::FunctionError { .. } => "function_error",
+            Outcome::Timeout { .. } => "timeout",
+            Outcome::Crash { .. } => "crash",
+            Outcome::InitError { .. } => "init_error",
+            Outcome::Throttled => "throttled",
+        }
+    }
+}
+
+/// One invocation, as the cost model and the reports see it.
+#[derive(Debug, Clone, Serialize)]
+pub struct InvocationRecord {
+    /// Function logical id.
+    pub function: String,
+    /// Route or trigger label (`$connect`, `start_speaking`, `authorizer`...).
+    pub route: Option<String>,
+    /// Request id.
+    pub request_id: String,
+    /// Instance that ran it.
+    pub instance_id: Option<String>,
+    /// Whether a new instance was started for it.
+    pub cold_start: bool,
+    /// Init duration (cold starts only), real ms.
+    pub init_ms: Option<f64>,
+    /// Invoke duration, real ms.
+    pub duration_ms: f64,
+    /// Billed ms: duration rounded up to 1 ms, plus init (billed for custom runtimes).
+    pub billed_ms: u64,
+    /// Configured memory.
+    pub memory_mb: u32,
+    /// Architecture.
+    pub architecture: Architecture,
+    /// Outcome label.
+    pub outcome: String,
+    /// Start, epoch ms.
+    pub started_at_ms: u128,
+    /// The time scale the run used (durations above are real time).
+    pub time_scale: f64,
+    /// The event, when event capture is on.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub event: Option<serde_json::Value>,
+}
+
+/// Emulator settings.
+#[derive(Debug, Clone, Default)]
+pub struct EmulatorSettings {
+    /// Divides function timeouts.
+    pub time_scale: TimeScale,
+    /// Keep each invocation's event in its record (tests and debugging).
+    pub capture_events: bool,
+}
+
+#[derive(Debug)]
+struct Pool {
+    spec: FunctionSpec,
+    idle: Mutex<Vec<Arc<Instance>>>,
+    busy: Mutex<usize>,
+}
+
+/// The Lambda emulator (cheap to clone).
+#[derive(Debug, Clone)]
+pub struct LambdaEmulator {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    /// Every live instance by id.
+    instances: Mutex<HashMap<String, Arc<Instance>>>,
+    pools: BTreeMap<String, Pool>,
+    settings: EmulatorSettings,
+    records: Mutex<Vec<InvocationRecord>>,
+    logs: FunctionLogs,
+    next_instance: AtomicU64,
+}
+
+/// Why the emulator could not start or invoke.
+#[derive(Debug, thiserror::Error)]
+pub enum LambdaError {
+    /// A function's binary is missing.
+    #[error(
+        "function {function}: binary {path} not found (build it with `cargo build -p backend --bins`)"
+    )]
+    MissingBinary {
+        /// Logical id.
+        function: String,
+        /// Expected path.
+        path: String,
+    },
+    /// Invoking a function that is not in the template.
+    #[error("no function {0} in the template")]
+    UnknownFunction(String),
+}
+
+impl LambdaEmulator {
+    /// An emulator for these functions (instances start on first invocation).
+    pub fn new(
+        functions: Vec<FunctionSpec>,
+        settings: EmulatorSettings,
+    ) -> Result<Self, LambdaError> {
+        for spec in &functions {
+            if !spec.executable.is_file() {
+                return Err(LambdaError::MissingBinary {
+                    function: spec.logical_id.clone(),
+                    path: spec.executable.display().to_string(),
+                });
+            }
+        }
+        let pools = functions
+            .into_iter()
+            .map(|spec| {
+                (
+                    spec.logical_id.clone(),
+                    Pool {
+                        spec,
+                        idle: Mutex::new(Vec::new()),
+                        busy: Mutex::new(0),
+                    },
+                )
+            })
+            .collect();
+        Ok(Self {
+            inner: Arc::new(Inner {
+                instances: Mutex::new(HashMap::new()),
+                pools,
+                settings,
+                records: Mutex::new(Vec::new()),
+                logs: FunctionLogs::default(),
+                next_instance: AtomicU64::new(1),
+            }),
+        })
+    }
+
+    /// The function specs by logical id.
+    pub fn functions(&self) -> impl Iterator<Item = &FunctionSpec> {
+        self.inner.pools.values().map(|p| &p.spec)
+    }
+
+    /// Recent log lines of the functions.
+    pub fn logs(&self) -> &FunctionLogs {
+        &self.inner.logs
+    }
+
+    /// Every invocation recorded so far.
+    pub fn records(&self) -> Vec<InvocationRecord> {
+        self.inner.records.lock().expect("records lock").clone()
+    }
+
+    /// How many instances are alive (idle or busy) per function.
+    pub fn live_instances(&self) -> BTreeMap<String, usize> {
+        let instances = self.inner.instances.lock().expect("instances lock");
+        let mut counts = BTreeMap::new();
+        for instance in instances.values() {
+            *counts.entry(instance.function.clone()).or_insert(0) += 1;
+        }
+        counts
+    }
+
+    /// Invokes a function synchronously (RequestResponse) and records it.
+    pub async fn invoke(
+        &self,
+        function: &str,
+        payload: Bytes,
+        route: Option<String>,
+    ) -> Result<Outcome, LambdaError> {
+        let pool = self
+            .inner
+            .pools
+            .get(function)
+            .ok_or_else(|| LambdaError::UnknownFunction(function.to_owned()))?;
+        let request_id = uuid_like();
+        let started_wall = SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_millis();
+        let event = self
+            .inner
+            .settings
+            .capture_events
+            .then(|| serde_json::from_slice(&payload).unwrap_or_default());
+        let mut record = InvocationRecord {
+            function: function.to_owned(),
+            route,
+            request_id: request_id.clone(),
+            instance_id: None,
+            cold_start: false,
+            init_ms: None,
+            duration_ms: 0.0,
+            billed_ms: 0,
+            memory_mb: pool.spec.memory_mb,
+            architecture: pool.spec.architecture,
+            outcome: String::new(),
+            started_at_ms: started_wall,
+            time_scale: self.inner.settings.time_scale.factor(),
+            event,
+        };
+        let outcome = self.run(pool, request_id, payload, &mut record).await;
+        record.outcome = outcome.label().to_owned();
+        let init_billed = record.init_ms.map(|ms| ms.ceil() as u64).unwrap_or(0);
+        record.billed_ms = record.duration_ms.ceil() as u64 + init_billed;
+        self.inner
+            .records
+            .lock()
+            .expect("records lock")
+            .push(record);
+        Ok(outcome)
+    }
+
+    async fn run(
+        &self,
+        pool: &Pool,
+        request_id: String,
+        payload: Bytes,
+        record: &mut InvocationRecord,
+    ) -> Outcome {
+        let Some((instance, cold)) = self.acquire(pool) else {
+            return Outcome::Throttled;
+        };
+        record.instance_id = Some(instance.id.clone());
+        record.cold_start = cold;
+        let outcome = self
+            .run_on(pool, &instance, cold, request_id, payload, record)
+            .await;
+        let healthy = matches!(
+            outcome,
+            Outcome::Success { .. } | Outcome::FunctionError { .. }
+        ) && !instance.has_exited();
+        self.release(pool, instance, healthy).await;
+        outcome
+    }
+
+    async fn run_on(
+        &self,
+        pool: &Pool,
+        instance: &Arc<Instance>,
+        cold: bool,
+        request_id: String,
+        payload: Bytes,
+        record: &mut InvocationRecord,
+    ) -> Outcome {
+        if cold {
+            match instance.wait_ready(INIT_LIMIT).await {
+                Ok(init) => record.init_ms = Some(init.as_secs_f64() * 1000.0),
+                Err(error) => return Outcome::InitError { error },
+            }
+        }
+        let timeout = self.inner.settings.time_scale.to_real(pool.spec.timeout);
+        let (started_tx, started_rx) = oneshot::channel();
+        let (reply_tx, reply_rx) = oneshot::channel();
+        let delivery = Delivery {
+            request_id: request_id.clone(),
+            payload,
+            timeout,
+            function_arn: pool.spec.arn.clone(),
+            trace_id: format!(
+                "Root=1-{:08x}-{}",
+                started_secs(),
+                &request_id.replace('-', "")[..24]
+            ),
+            started: started_tx,
+            reply: reply_tx,
+        };
+        if instance.deliver(delivery).is_err() {
+            return Outcome::Crash {
+                status: "instance queue closed".to_owned(),
+            };
+        }
+        let started = tokio::select! {
+            started = started_rx => match started {
+                Ok(started) => started,
+                Err(_) => return Outcome::Crash { status: "instance dropped the invocation".to_owned() },
+            },
+            status = instance.exited() => return Outcome::Crash { status },
+        };
+        let outcome = tokio::select! {
+            reply = reply_rx => match reply {
+                Ok(RuntimeReply::Response(body)) => Outcome::Success { body },
+                Ok(RuntimeReply::Error { error_type, error_message }) => Outcome::FunctionError { error_type, error_message },
+                Err(_) => Outcome::Crash { status: "reply channel closed".to_owned() },
+            },
+            _ = tokio::time::sleep_until(started.deadline.into()) => {
+                tracing::warn!(function = %pool.spec.logical_id, "Task timed out after {:.2} seconds", timeout.as_secs_f64());
+                instance.kill().await;
+                Outcome::Timeout { after_ms: timeout.as_millis() as u64 }
+            }
+            status = instance.exited() => Outcome::Crash { status },
+        };
+        record.duration_ms = started.at.elapsed().as_secs_f64() * 1000.0;
+        outcome
+    }
+
+    /// An idle instance, or a new one; `None` when the reserved-concurrency cap is reached.
+    fn acquire(&self, pool: &Pool) -> Option<(Arc<Instance>, bool)> {
+        let mut busy = pool.busy.lock().expect("busy lock");
+        if let Some(cap) = pool.spec.reserved_concurrency {
+            if *busy >= cap as usize {
+                return None;
+            }
+        }
+        let warm = {
+            let mut idle = pool.idle.lock().expect("idle lock");
+            loop {
+                match idle.pop() {
+                    Some(instance) if instance.has_exited() => self.forget(&instance),
+                    other => break other,
+                }
+            }
+        };
+        let acquired = match warm {
+            Some(instance) => (instance, false),
+            None => match self.spawn(&pool.spec) {
+                Ok(instance) => (instance, true),
+                Err(e) => {
+                    tracing::error!(function = %pool.spec.logical_id, "cannot start instance: {e}");
+                    return None;
+                }
+            },
+        };
+        *busy += 1;
+        Some(acquired)
+    }
+
+    async fn release(&self, pool: &Pool, instance: Arc<Instance>, healthy: bool) {
+        if healthy {
+            pool.idle.lock().expect("idle lock").push(instance);
+        } else {
+            instance.kill().await;
+            self.forget(&instance);
+        }
+        *pool.busy.lock().expect("busy lock") -= 1;
+    }
+
+    fn forget(&self, instance: &Instance) {
+        self.inner
+            .instances
+            .lock()
+            .expect("instances lock")
+            .remove(&instance.id);
+    }
+
+    fn spawn(&self, spec: &FunctionSpec) -> std::io::Result<Arc<Instance>> {
+        let number = self.inner.next_instance.fetch_add(1, Ordering::Relaxed);
+        let id = format!("{}-{number}", spec.logical_id);
+        let instance = Instance::spawn(SpawnRequest {
+            id: id.clone(),
+            function: &spec.logical_id,
+            function_name: &spec.function_name,
+            executable: &spec.executable,
+            environment: &spec.environment,
+            logs: self.inner.logs.clone(),
+        })?;
+        self.inner
+            .instances
+            .lock()
+            .expect("instances lock")
+            .insert(id, instance.clone());
+        Ok(instance)
+    }
+
+    /// Kills every instance (and stops their Runtime API servers).
+    pub async fn shutdown(&self) {
+        let instances: Vec<Arc<Instance>> = self
+            .inner
+            .instances
+            .lock()
+            .expect("instances lock")
+            .drain()
+            .map(|(_, i)| i)
+            .collect();
+        for pool in self.inner.pools.values() {
+            pool.idle.lock().expect("idle lock").clear();
+        }
+        let kills = instances.iter().map(|i| i.kill());
+        futures_util::future::join_all(kills).await;
+    }
+}
+
+fn started_secs() -> u64 {
+    SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs()
+}
+
+/// A request id in the UUID shape AWS uses.
+pub fn uuid_like() -> String {
+    let bytes: [u8; 16] = rand::random();
+    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    format!(
+        "{}-{}-{}-{}-{}",
+        &hex[0..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..32]
+    )
+}

@@ -1,0 +1,23 @@
+//! The harness: a local stack for API Gateway WebSocket + Lambda + DynamoDB
+//! speech backends, and the tools that drive it.
+//!
+//! # Layout
+//! - [`template`]: reads backend/template.yaml (the one list of functions,
+//!   APIs, routes, authorizers and tables);
+//! - [`dynamodb`]: AWS's DynamoDB Local, fetched, started and given the
+//!   template's tables;
+//! - [`lambda`]: the Lambda emulator (Runtime API, instance pool, records);
+//! - [`gateway`]: the API Gateway WebSocket emulator (routes, authorizers,
+//!   `@connections`, limits, timeouts);
+//! - [`stack`]: all of the above started together from the template;
+//! - [`time_scale`]: the one knob that shrinks every time limit;
+//! - [`cli`] and [`commands`]: the `harness` command line.
+
+pub mod cli;
+pub mod commands;
+pub mod dynamodb;
+pub mod gateway;
+pub mod lambda;
+pub mod stack;
+pub mod template;
+pub mod time_scale;

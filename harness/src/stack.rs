@@ -1,0 +1,358 @@
+//! The local stack: everything backend/template.yaml declares, running on
+//! this machine. DynamoDB Local with the template's tables, the Lambda
+//! emulator with each function's real binary, and one API Gateway emulator
+//! per WebSocket API, wired so the functions' SDK clients reach the local
+//! services through endpoint overrides.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use tokio::net::TcpListener;
+
+use crate::dynamodb::{self, DynamoError, local::DynamoDbLocal};
+use crate::gateway::{GatewayError, GatewaySettings, Limits, WebSocketGateway};
+use crate::lambda::{EmulatorSettings, FunctionSpec, LambdaEmulator, LambdaError};
+use crate::template::{self, LoadOptions, Template, TemplateError};
+use crate::time_scale::TimeScale;
+
+/// Where the stack's DynamoDB comes from.
+#[derive(Debug, Clone)]
+pub enum DynamoSource {
+    /// DynamoDB Local fetched into this cache directory and started with Java.
+    Local {
+        /// Cache directory.
+        cache_dir: PathBuf,
+    },
+    /// An endpoint that already runs (tables are created in it).
+    Endpoint(String),
+}
+
+/// How to start the stack.
+#[derive(Debug, Clone)]
+pub struct StackOptions {
+    /// The template.
+    pub template: PathBuf,
+    /// Stack name, region, account and parameter overrides.
+    pub load: LoadOptions,
+    /// The time scale.
+    pub time_scale: TimeScale,
+    /// First port for the APIs (0: free ports everywhere).
+    pub port: u16,
+    /// DynamoDB.
+    pub dynamodb: DynamoSource,
+    /// Where the function binaries are.
+    pub functions_dir: PathBuf,
+    /// Extra environment for every function (endpoint overrides of mocks, log level).
+    pub function_env: BTreeMap<String, String>,
+    /// Keep every invocation's event in its record.
+    pub capture_events: bool,
+    /// Gateway limits (scenario time).
+    pub limits: Limits,
+}
+
+impl StackOptions {
+    /// Defaults for a template: free ports, DynamoDB Local from the cache, real time.
+    pub fn new(template: impl Into<PathBuf>) -> Self {
+        Self {
+            template: template.into(),
+            load: LoadOptions::default(),
+            time_scale: TimeScale::REAL_TIME,
+            port: 0,
+            dynamodb: DynamoSource::Local {
+                cache_dir: dynamodb::local::cache_dir(),
+            },
+            functions_dir: default_functions_dir(),
+            function_env: BTreeMap::new(),
+            capture_events: false,
+            limits: Limits::default(),
+        }
+    }
+}
+
+/// Why the stack could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StackError {
+    /// The template.
+    #[error(transparent)]
+    Template(#[from] TemplateError),
+    /// DynamoDB.
+    #[error(transparent)]
+    Dynamo(#[from] DynamoError),
+    /// The Lambda emulator.
+    #[error(transparent)]
+    Lambda(#[from] LambdaError),
+    /// A gateway.
+    #[error(transparent)]
+    Gateway(#[from] GatewayError),
+}
+
+/// The directory with the function binaries when none is given: the one the
+/// running executable sits in (`target/<profile>`; tests run from `deps/`).
+pub fn default_functions_dir() -> PathBuf {
+    let exe = std::env::current_exe().unwrap_or_default();
+    let dir = exe.parent().map(Path::to_path_buf).unwrap_or_default();
+    if dir.file_name().is_some_and(|n| n == "deps") {
+        dir.parent().map(Path::to_path_buf).unwrap_or(dir)
+    } else {
+        dir
+    }
+}
+
+/// The running stack.
+#[derive(Debug)]
+pub struct LocalStack {
+    template: Template,
+    dynamodb: Option<DynamoDbLocal>,
+    dynamodb_endpoint: String,
+    lambda: LambdaEmulator,
+    gateways: BTreeMap<String, WebSocketGateway>,
+    time_scale: TimeScale,
+}
+
+impl LocalStack {
+    /// Starts everything the template declares.
+    pub async fn start(options: StackOptions) -> Result<Self, StackError> {
+        let template = template::load_file(&options.template, &options.load)?;
+        let (dynamodb, dynamodb_endpoint) = match &options.dynamodb {
+            DynamoSource::Local { cache_dir } => {
+                let installation = dynamodb::local::install(cache_dir).await?;
+                let running = DynamoDbLocal::start(&installation).await?;
+                tracing::info!("DynamoDB Local answered after {:?}", running.started_in());
+                let endpoint = running.endpoint().to_owned();
+                (Some(running), endpoint)
+            }
+            DynamoSource::Endpoint(url) => (None, url.clone()),
+        };
+        let client = dynamodb::client(&dynamodb_endpoint, &template.region).await;
+        dynamodb::create_tables(&client, template.tables.values()).await?;
+
+        // Bind the API listeners first: functions must know their local URLs.
+        let mut listeners = BTreeMap::new();
+        for (index, api) in template.websocket_apis.values().enumerate() {
+            let port = if options.port == 0 {
+                0
+            } else {
+                options.port + u16::try_from(index).unwrap_or(0)
+            };
+            let listener = TcpListener::bind(("127.0.0.1", port))
+                .await
+                .map_err(|source| GatewayError::Bind {
+                    api: api.logical_id.clone(),
+                    source,
+                })?;
+            listeners.insert(api.logical_id.clone(), listener);
+        }
+        let mut rewrites = Vec::new();
+        for api in template.websocket_apis.values() {
+            let addr =
+                listeners[&api.logical_id]
+                    .local_addr()
+                    .map_err(|source| GatewayError::Bind {
+                        api: api.logical_id.clone(),
+                        source,
+                    })?;
+            let host = format!(
+                "{}.execute-api.{}.amazonaws.com",
+                api.api_id, template.region
+            );
+            rewrites.push((format!("https://{host}"), format!("http://{addr}")));
+            rewrites.push((format!("wss://{host}"), format!("ws://{addr}")));
+        }
+
+        let specs = template
+            .functions
+            .values()
+            .map(|f| function_spec(&template, f, &options, &dynamodb_endpoint, &rewrites))
+            .collect();
+        let lambda = LambdaEmulator::new(
+            specs,
+            EmulatorSettings {
+                time_scale: options.time_scale,
+                capture_events: options.capture_events,
+            },
+        )?;
+        let settings = GatewaySettings {
+            time_scale: options.time_scale,
+            region: template.region.clone(),
+            account_id: template.account_id.clone(),
+            limits: options.limits.clone(),
+        };
+        let mut gateways = BTreeMap::new();
+        for (logical_id, listener) in listeners {
+            let api = template.websocket_apis[&logical_id].clone();
+            let gateway =
+                WebSocketGateway::start(api, lambda.clone(), settings.clone(), listener).await?;
+            gateways.insert(logical_id, gateway);
+        }
+        Ok(Self {
+            template,
+            dynamodb,
+            dynamodb_endpoint,
+            lambda,
+            gateways,
+            time_scale: options.time_scale,
+        })
+    }
+
+    /// The resolved template.
+    pub fn template(&self) -> &Template {
+        &self.template
+    }
+
+    /// The Lambda emulator (invocation records, logs).
+    pub fn lambda(&self) -> &LambdaEmulator {
+        &self.lambda
+    }
+
+    /// The DynamoDB endpoint.
+    pub fn dynamodb_endpoint(&self) -> &str {
+        &self.dynamodb_endpoint
+    }
+
+    /// How long DynamoDB Local took to start (when this stack started it).
+    pub fn dynamodb_start_time(&self) -> Option<Duration> {
+        self.dynamodb.as_ref().map(DynamoDbLocal::started_in)
+    }
+
+    /// The Java process id of DynamoDB Local (when this stack started it).
+    pub fn dynamodb_pid(&self) -> Option<u32> {
+        self.dynamodb.as_ref().and_then(DynamoDbLocal::pid)
+    }
+
+    /// A WebSocket API by logical id.
+    pub fn websocket(&self, logical_id: &str) -> Option<&WebSocketGateway> {
+        self.gateways.get(logical_id)
+    }
+
+    /// The one line `harness up` prints: every endpoint by name.
+    pub fn endpoints(&self) -> Value {
+        let apis: serde_json::Map<String, Value> = self
+            .gateways
+            .iter()
+            .map(|(name, gateway)| {
+                let api = gateway.api();
+                (
+                    name.clone(),
+                    json!({
+                        "name": api.name,
+                        "api_id": api.api_id,
+                        "url": gateway.url(),
+                        "stages": api.stages,
+                        "connections": format!("{}/@connections", gateway.management_endpoint()),
+                        "routes": api.routes.keys().collect::<Vec<_>>(),
+                    }),
+                )
+            })
+            .collect();
+        json!({
+            "event": "ready",
+            "websocket_apis": apis,
+            "dynamodb": self.dynamodb_endpoint,
+            "tables": self.template.tables.values().map(|t| &t.table_name).collect::<Vec<_>>(),
+            "functions": self.template.functions.keys().collect::<Vec<_>>(),
+            "time_scale": self.time_scale.factor(),
+        })
+    }
+
+    /// Stops everything: closes sockets (each gets `$disconnect`), kills every
+    /// function instance, stops DynamoDB Local.
+    pub async fn stop(self) {
+        for (_, gateway) in self.gateways {
+            gateway.shutdown().await;
+        }
+        self.lambda.shutdown().await;
+        if let Some(dynamodb) = self.dynamodb {
+            dynamodb.stop().await;
+        }
+    }
+}
+
+/// Replaces the template's own API URLs with their local ones.
+fn rewrite(value: &str, rewrites: &[(String, String)]) -> String {
+    rewrites
+        .iter()
+        .fold(value.to_owned(), |text, (from, to)| text.replace(from, to))
+}
+
+/// The environment a function's process gets: what Lambda sets, the template's
+/// variables (with local URLs), dummy credentials and endpoint overrides.
+fn function_spec(
+    template: &Template,
+    function: &template::Function,
+    options: &StackOptions,
+    dynamodb_endpoint: &str,
+    rewrites: &[(String, String)],
+) -> FunctionSpec {
+    let name = &function.function_name;
+    let mut env: BTreeMap<String, String> = [
+        ("AWS_REGION", template.region.clone()),
+        ("AWS_DEFAULT_REGION", template.region.clone()),
+        ("AWS_LAMBDA_FUNCTION_NAME", name.clone()),
+        (
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
+            function.memory_mb.to_string(),
+        ),
+        ("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST".to_owned()),
+        ("AWS_LAMBDA_LOG_GROUP_NAME", format!("/aws/lambda/{name}")),
+        ("AWS_LAMBDA_INITIALIZATION_TYPE", "on-demand".to_owned()),
+        ("AWS_ACCESS_KEY_ID", "ASIALOCALSTACKKEY000".to_owned()),
+        (
+            "AWS_SECRET_ACCESS_KEY",
+            "local-secret-access-key".to_owned(),
+        ),
+        ("AWS_SESSION_TOKEN", "local-session-token".to_owned()),
+        ("AWS_ENDPOINT_URL_DYNAMODB", dynamodb_endpoint.to_owned()),
+        (
+            "LAMBDA_TASK_ROOT",
+            options.functions_dir.display().to_string(),
+        ),
+        ("_HANDLER", "bootstrap".to_owned()),
+        ("TZ", ":UTC".to_owned()),
+        ("LANG", "en_US.UTF-8".to_owned()),
+        ("PATH", "/usr/local/bin:/usr/bin:/bin".to_owned()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v))
+    .collect();
+    for (key, value) in &function.environment {
+        env.insert(key.clone(), rewrite(value, rewrites));
+    }
+    env.extend(options.function_env.clone());
+    FunctionSpec {
+        logical_id: function.logical_id.clone(),
+        function_name: name.clone(),
+        executable: options.functions_dir.join(&function.binary),
+        memory_mb: function.memory_mb,
+        timeout: function.timeout,
+        architecture: function.architecture,
+        environment: env,
+        reserved_concurrency: function.reserved_concurrency,
+        arn: format!(
+            "arn:aws:lambda:{}:{}:function:{name}",
+            template.region, template.account_id
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn api_urls_are_rewritten() {
+        let rewrites = vec![(
+            "https://abc.execute-api.us-east-1.amazonaws.com".to_owned(),
+            "http://127.0.0.1:5000".to_owned(),
+        )];
+        assert_eq!(
+            rewrite(
+                "https://abc.execute-api.us-east-1.amazonaws.com/production",
+                &rewrites
+            ),
+            "http://127.0.0.1:5000/production"
+        );
+        assert_eq!(rewrite("unrelated", &rewrites), "unrelated");
+    }
+}
