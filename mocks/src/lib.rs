@@ -1,1 +1,10 @@
-//! placeholder
+//! Fake upstreams that speak the real wire protocols, so the backend's real
+//! client code (AWS SDK crates, a WebSocket client for Vertex) runs against
+//! them unchanged. Each mock is deterministic, reports the usage a real
+//! service would bill, and takes faults on demand through a small control API
+//! under `/_mock/` on its own port.
+//!
+//! # Layout
+//! - [`server`]: start a mock's router on a loopback port and stop it.
+
+pub mod server;
