@@ -4,6 +4,7 @@
 use std::net::SocketAddr;
 
 use axum::Router;
+use axum::serve::ListenerExt as _;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
@@ -22,9 +23,12 @@ impl Running {
         let addr = listener.local_addr()?;
         let stop = CancellationToken::new();
         let until = stop.clone();
+        // Small frames must not wait for Nagle (seen: the last chunk ~40 ms late).
+        let listener = listener.tap_io(|tcp| {
+            let _ = tcp.set_nodelay(true);
+        });
         let task = tokio::spawn(async move {
             let serve = axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
-                .tcp_nodelay(true)
                 .with_graceful_shutdown(until.cancelled_owned());
             if let Err(e) = serve.await {
                 tracing::error!("mock server failed: {e}");
