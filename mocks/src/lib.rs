@@ -5,6 +5,9 @@
 //! under `/_mock/` on its own port.
 //!
 //! # Layout
-//! - [`server`]: start a mock's router on a loopback port and stop it.
+//! - [`server`]: start a mock's router on a loopback port and stop it;
+//! - [`speech`]: PCM, voice activity detection, a synthetic voice, a
+//!   transcript catalog, token counting (shared by the speech mocks).
 
 pub mod server;
+pub mod speech;

@@ -28,8 +28,11 @@ impl Running {
             let _ = tcp.set_nodelay(true);
         });
         let task = tokio::spawn(async move {
-            let serve = axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
-                .with_graceful_shutdown(until.cancelled_owned());
+            let serve = axum::serve(
+                listener,
+                router.into_make_service_with_connect_info::<SocketAddr>(),
+            )
+            .with_graceful_shutdown(until.cancelled_owned());
             if let Err(e) = serve.await {
                 tracing::error!("mock server failed: {e}");
             }
