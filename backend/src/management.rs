@@ -35,7 +35,7 @@ pub enum ManagementError {
     Other(String),
 }
 
-fn classify<E, R>(connection_id: &str, size: usize, error: SdkError<E, R>) -> ManagementError
+fn classify<E, R>(connection_id: &str, size: usize, error: &SdkError<E, R>) -> ManagementError
 where
     E: aws_sdk_apigatewaymanagement::error::ProvideErrorMetadata + std::error::Error + 'static,
     R: std::fmt::Debug,
@@ -48,9 +48,9 @@ where
         Some("GoneException") => ManagementError::Gone(connection_id.to_owned()),
         Some("PayloadTooLargeException") => ManagementError::TooLarge(size),
         Some("ForbiddenException") => {
-            ManagementError::Forbidden(DisplayErrorContext(&error).to_string())
+            ManagementError::Forbidden(DisplayErrorContext(error).to_string())
         }
-        _ => ManagementError::Other(DisplayErrorContext(&error).to_string()),
+        _ => ManagementError::Other(DisplayErrorContext(error).to_string()),
     }
 }
 
@@ -140,7 +140,7 @@ impl Connections {
             .send()
             .await
             .map(|_| ())
-            .map_err(|e| classify(connection_id, size, e))
+            .map_err(|e| classify(connection_id, size, &e))
     }
 
     /// Posts a JSON value to a connection.
@@ -166,7 +166,7 @@ impl Connections {
             .connection_id(connection_id)
             .send()
             .await
-            .map_err(|e| classify(connection_id, 0, e))?;
+            .map_err(|e| classify(connection_id, 0, &e))?;
         let identity = answer.identity();
         Ok(ConnectionInfo {
             connected_at: answer.connected_at().map(|t| t.to_string()),
@@ -184,7 +184,7 @@ impl Connections {
             .send()
             .await
             .map(|_| ())
-            .map_err(|e| classify(connection_id, 0, e))
+            .map_err(|e| classify(connection_id, 0, &e))
     }
 }
 

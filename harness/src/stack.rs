@@ -27,6 +27,27 @@ pub enum DynamoSource {
     },
     /// An endpoint that already runs (tables are created in it).
     Endpoint(String),
+    /// The `amazon/dynamodb-local` image through testcontainers (needs a Docker engine).
+    #[cfg(feature = "docker")]
+    Docker,
+}
+
+/// The DynamoDB this stack started (and must stop).
+#[derive(Debug)]
+enum RunningDynamo {
+    Local(Box<DynamoDbLocal>),
+    #[cfg(feature = "docker")]
+    Docker(Box<dynamodb::docker::DockerDynamo>),
+}
+
+impl RunningDynamo {
+    async fn stop(self) {
+        match self {
+            RunningDynamo::Local(local) => local.stop().await,
+            #[cfg(feature = "docker")]
+            RunningDynamo::Docker(container) => container.stop().await,
+        }
+    }
 }
 
 /// How to start the stack.
@@ -104,7 +125,7 @@ pub fn default_functions_dir() -> PathBuf {
 #[derive(Debug)]
 pub struct LocalStack {
     template: Template,
-    dynamodb: Option<DynamoDbLocal>,
+    dynamodb: Option<RunningDynamo>,
     dynamodb_endpoint: String,
     lambda: LambdaEmulator,
     gateways: BTreeMap<String, WebSocketGateway>,
@@ -121,9 +142,15 @@ impl LocalStack {
                 let running = DynamoDbLocal::start(&installation).await?;
                 tracing::info!("DynamoDB Local answered after {:?}", running.started_in());
                 let endpoint = running.endpoint().to_owned();
-                (Some(running), endpoint)
+                (Some(RunningDynamo::Local(Box::new(running))), endpoint)
             }
             DynamoSource::Endpoint(url) => (None, url.clone()),
+            #[cfg(feature = "docker")]
+            DynamoSource::Docker => {
+                let running = dynamodb::docker::DockerDynamo::start().await?;
+                let endpoint = running.endpoint().to_owned();
+                (Some(RunningDynamo::Docker(Box::new(running))), endpoint)
+            }
         };
         let client = dynamodb::client(&dynamodb_endpoint, &template.region).await;
         dynamodb::create_tables(&client, template.tables.values()).await?;
@@ -211,14 +238,12 @@ impl LocalStack {
         &self.dynamodb_endpoint
     }
 
-    /// How long DynamoDB Local took to start (when this stack started it).
+    /// How long DynamoDB Local took to start (when this stack started it with Java).
     pub fn dynamodb_start_time(&self) -> Option<Duration> {
-        self.dynamodb.as_ref().map(DynamoDbLocal::started_in)
-    }
-
-    /// The Java process id of DynamoDB Local (when this stack started it).
-    pub fn dynamodb_pid(&self) -> Option<u32> {
-        self.dynamodb.as_ref().and_then(DynamoDbLocal::pid)
+        match &self.dynamodb {
+            Some(RunningDynamo::Local(local)) => Some(local.started_in()),
+            _ => None,
+        }
     }
 
     /// A WebSocket API by logical id.

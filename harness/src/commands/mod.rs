@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use crate::cli::{Cli, Command, StackArgs};
+use crate::cli::{Cli, Command, DynamoKind, StackArgs};
 use crate::stack::{DynamoSource, StackError, StackOptions, default_functions_dir};
 use crate::template::LoadOptions;
 
@@ -72,6 +72,15 @@ pub(crate) fn stack_options(args: &StackArgs) -> Result<StackOptions, CommandErr
     options.port = args.port;
     if let Some(endpoint) = &args.dynamodb_endpoint {
         options.dynamodb = DynamoSource::Endpoint(endpoint.clone());
+    } else if args.dynamodb == DynamoKind::Docker {
+        #[cfg(feature = "docker")]
+        {
+            options.dynamodb = DynamoSource::Docker;
+        }
+        #[cfg(not(feature = "docker"))]
+        return Err(CommandError::Usage(
+            "this harness was built without the `docker` feature".to_owned(),
+        ));
     }
     options.functions_dir = args
         .functions_dir

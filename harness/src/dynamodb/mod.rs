@@ -1,7 +1,10 @@
-//! DynamoDB for the local stack: the real DynamoDB Local ([`local`]) and the
+//! DynamoDB for the local stack: the real DynamoDB Local ([`local`], or the
+//! `amazon/dynamodb-local` image through testcontainers: `docker`) and the
 //! template's tables created in it with aws-sdk-dynamodb (keys, GSIs, LSIs,
 //! billing mode, TTL specification), plus [`describe`] to read them back.
 
+#[cfg(feature = "docker")]
+pub mod docker;
 pub mod local;
 
 use std::collections::BTreeMap;

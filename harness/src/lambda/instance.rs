@@ -60,6 +60,10 @@ pub(crate) struct Delivery {
     pub reply: oneshot::Sender<RuntimeReply>,
 }
 
+/// The instance no longer takes deliveries.
+#[derive(Debug)]
+pub(crate) struct InstanceGone;
+
 /// Where an instance's initialisation stands.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum InitState {
@@ -208,8 +212,8 @@ impl Instance {
     }
 
     /// Queues an invocation for the runtime's next `/next`.
-    pub(crate) fn deliver(&self, delivery: Delivery) -> Result<(), Delivery> {
-        self.deliveries.send(delivery).map_err(|e| e.0)
+    pub(crate) fn deliver(&self, delivery: Delivery) -> Result<(), InstanceGone> {
+        self.deliveries.send(delivery).map_err(|_| InstanceGone)
     }
 
     /// Called on every `/next`: the first one ends initialisation.

@@ -60,7 +60,7 @@ pub(super) fn build(
     })
 }
 
-fn kind<'a>(resource: &'a Map<String, Value>) -> &'a str {
+fn kind(resource: &Map<String, Value>) -> &str {
     resource
         .get("Type")
         .and_then(Value::as_str)
