@@ -1,5 +1,5 @@
 //! Logs for Lambda: one JSON object per line on stdout (CloudWatch collects
-//! it; the local stack shows it), level from `RUST_LOG` or `AWS_LAMBDA_LOG_LEVEL`.
+//! it; the local stack shows it), level from `RUST_LOG`, `AWS_LAMBDA_LOG_LEVEL` or `LOG_LEVEL` (seed 000's).
 
 use tracing_subscriber::EnvFilter;
 
@@ -7,6 +7,7 @@ use tracing_subscriber::EnvFilter;
 pub fn init() {
     let filter = std::env::var("RUST_LOG")
         .or_else(|_| std::env::var("AWS_LAMBDA_LOG_LEVEL"))
+        .or_else(|_| std::env::var("LOG_LEVEL"))
         .map(|level| level.to_lowercase())
         .unwrap_or_else(|_| "info".to_owned());
     tracing_subscriber::fmt()

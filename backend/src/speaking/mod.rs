@@ -1,0 +1,346 @@
+//! The IELTS speaking WebSocket API (seed 000): Maya the examiner on Gemini
+//! Live. Routes `$connect`, `$disconnect`, `start_speaking`, `audio_chunk`,
+//! `end_speaking` (and `$default` for anything else), all served by the
+//! `speaking` function.
+//!
+//! - `start_speaking` validates, reads the GCP credentials, opens the Live
+//!   session in the candidate's region, records the session, answers
+//!   `session_ready`, and then **owns** the session ([`owner`]) until it ends;
+//! - `audio_chunk` converts audio to 16 kHz PCM and relays it to the owner;
+//! - `end_speaking` and `$disconnect` signal the owner through the relay.
+//!
+//! Modules: [`messages`] (both ways), [`regions`] (routing), [`assessment`]
+//! (validation, banding), [`owner`] (the session's owner loop).
+
+pub mod assessment;
+pub mod messages;
+pub mod owner;
+pub mod regions;
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use aws_lambda_events::apigw::{ApiGatewayProxyResponse, ApiGatewayWebsocketProxyRequest};
+use lambda_runtime::{Error, LambdaEvent};
+
+use crate::audio;
+use crate::credentials::GcpCredentials;
+use crate::management::{Connections, ManagementError, endpoint_for};
+use crate::relay::{Relay, RelayItem, order_key};
+use crate::sessions::{Session, SessionError, SessionStatus, Sessions};
+use crate::vertex::live::{LiveConfig, LiveSession};
+use messages::{ClientMessage, StartSpeaking, errors};
+
+/// The session kind in the sessions table.
+pub const KIND: &str = "speaking";
+
+/// Settings from the environment.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// `VERTEX_AI_BASE_URL` (with `{region}`).
+    pub vertex_base_url: String,
+    /// `GEMINI_LIVE_MODEL`.
+    pub live_model: String,
+    /// `GEMINI_ASSESSMENT_MODEL`.
+    pub assessment_model: String,
+    /// `MAYA_VOICE`.
+    pub voice: String,
+    /// `TURN_SILENCE_MS`: silence that ends the candidate's turn.
+    pub silence_ms: u32,
+    /// `SESSION_TTL_SECONDS`: how long a session item lives.
+    pub session_ttl_seconds: i64,
+    /// `RELAY_POLL_MS`: how often the owner reads the relay while audio flows.
+    pub relay_poll: Duration,
+}
+
+impl Settings {
+    /// Reads the environment, with defaults.
+    pub fn from_env() -> Self {
+        let var =
+            |name: &str, default: &str| std::env::var(name).unwrap_or_else(|_| default.to_owned());
+        Self {
+            vertex_base_url: var("VERTEX_AI_BASE_URL", crate::vertex::DEFAULT_BASE_URL),
+            live_model: var("GEMINI_LIVE_MODEL", "gemini-live-2.5-flash-native-audio"),
+            assessment_model: var("GEMINI_ASSESSMENT_MODEL", "gemini-2.5-flash"),
+            voice: var("MAYA_VOICE", "Aoede"),
+            silence_ms: var("TURN_SILENCE_MS", "800").parse().unwrap_or(800),
+            session_ttl_seconds: var("SESSION_TTL_SECONDS", "7200").parse().unwrap_or(7200),
+            relay_poll: Duration::from_millis(var("RELAY_POLL_MS", "25").parse().unwrap_or(25)),
+        }
+    }
+}
+
+/// The function's dependencies, built once per instance.
+#[derive(Debug)]
+pub struct SpeakingDeps {
+    /// Sessions table.
+    pub sessions: Sessions,
+    /// Relay table.
+    pub relay: Relay,
+    /// Management API.
+    pub connections: Connections,
+    /// GCP credentials.
+    pub credentials: GcpCredentials,
+    /// HTTP client for generateContent.
+    pub http: reqwest::Client,
+    /// DynamoDB client for the assessments table.
+    pub dynamodb: aws_sdk_dynamodb::Client,
+    /// `ASSESSMENTS_TABLE`.
+    pub assessments_table: String,
+    /// Settings.
+    pub settings: Settings,
+}
+
+/// Seconds since the epoch.
+pub fn now_epoch_s() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or_default()
+}
+
+fn ok() -> ApiGatewayProxyResponse {
+    let mut response = ApiGatewayProxyResponse::default();
+    response.status_code = 200;
+    response
+}
+
+/// What one invocation works with.
+pub(crate) struct Call<'a> {
+    pub deps: &'a SpeakingDeps,
+    pub endpoint: String,
+    pub connection_id: String,
+    pub session_id: String,
+}
+
+impl Call<'_> {
+    /// Posts a message; `Err(Gone)` when the client has left.
+    pub(crate) async fn post(&self, message: &serde_json::Value) -> Result<(), ManagementError> {
+        self.deps
+            .connections
+            .post_json(&self.endpoint, &self.connection_id, message)
+            .await
+    }
+
+    /// Posts an error message (the client may have left: then nothing to do).
+    pub(crate) async fn post_error(&self, message: &str) {
+        if let Err(e) = self.post(&messages::error(message)).await {
+            tracing::info!(connection = %self.connection_id, "could not post error: {e}");
+        }
+    }
+}
+
+/// Handles one event.
+pub async fn handle(
+    deps: &SpeakingDeps,
+    event: LambdaEvent<ApiGatewayWebsocketProxyRequest>,
+) -> Result<ApiGatewayProxyResponse, Error> {
+    let deadline = deadline_instant(event.context.deadline);
+    let request = event.payload;
+    let context = &request.request_context;
+    let route = context.route_key.clone().unwrap_or_default();
+    let connection_id = context.connection_id.clone().unwrap_or_default();
+    if route == "$connect" {
+        return Ok(ok());
+    }
+    let call = Call {
+        deps,
+        endpoint: endpoint_for(context)?,
+        session_id: Session::id_for(KIND, &connection_id),
+        connection_id,
+    };
+    if route == "$disconnect" {
+        let reason = format!(
+            "{} {}",
+            context.disconnect_status_code.unwrap_or(1005),
+            context.disconnect_reason.as_deref().unwrap_or_default()
+        );
+        let order = order_key(context.request_time_epoch, "disconnect");
+        disconnect(&call, &order, &reason).await?;
+        return Ok(ok());
+    }
+    let order = order_key(
+        context.request_time_epoch,
+        context.message_id.as_deref().unwrap_or_default(),
+    );
+    match messages::parse(request.body.as_deref().unwrap_or_default()) {
+        Err(problem) => call.post_error(&problem.to_string()).await,
+        Ok(ClientMessage::Start(start)) => self::start(&call, start, deadline).await?,
+        Ok(ClientMessage::Audio(chunk)) => {
+            if let Some(session) = live_session(&call).await? {
+                match audio::decode_chunk(&chunk.audio, chunk.mime_type.as_deref()) {
+                    Ok(pcm) => {
+                        let item = RelayItem::Audio(audio::pcm_bytes(&pcm));
+                        deps.relay
+                            .send(&session.session_id, &order, &item, now_epoch_s())
+                            .await?;
+                    }
+                    Err(problem) => call.post_error(&problem.to_string()).await,
+                }
+            }
+        }
+        Ok(ClientMessage::End) => {
+            if let Some(session) = live_session(&call).await? {
+                deps.relay
+                    .send(&session.session_id, &order, &RelayItem::End, now_epoch_s())
+                    .await?;
+            }
+        }
+    }
+    Ok(ok())
+}
+
+/// The live session of this connection, or "No active session" to the client.
+async fn live_session(call: &Call<'_>) -> Result<Option<Session>, Error> {
+    let session = call.deps.sessions.get(&call.session_id).await?;
+    match session.filter(|s| s.is_live(now_epoch_s())) {
+        Some(session) => Ok(Some(session)),
+        None => {
+            call.post_error(errors::NO_ACTIVE_SESSION).await;
+            Ok(None)
+        }
+    }
+}
+
+fn deadline_instant(deadline_epoch_ms: u64) -> Instant {
+    let now_ms = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or_default();
+    Instant::now() + Duration::from_millis(deadline_epoch_ms.saturating_sub(now_ms))
+}
+
+async fn disconnect(call: &Call<'_>, order: &str, reason: &str) -> Result<(), Error> {
+    let now = now_epoch_s();
+    match call
+        .deps
+        .sessions
+        .transition(
+            &call.session_id,
+            SessionStatus::Active,
+            SessionStatus::Disconnected,
+            now,
+            &[("ended_by", reason.to_owned())],
+        )
+        .await
+    {
+        Ok(()) => {
+            let stop = RelayItem::Stop {
+                reason: reason.to_owned(),
+            };
+            call.deps
+                .relay
+                .send(&call.session_id, order, &stop, now)
+                .await?;
+        }
+        Err(SessionError::NotInState(_)) => {}
+        Err(other) => return Err(other.into()),
+    }
+    Ok(())
+}
+
+async fn start(call: &Call<'_>, start: StartSpeaking, deadline: Instant) -> Result<(), Error> {
+    let deps = call.deps;
+    let region =
+        match regions::choose_region(&start.country_code, start.preferred_region.as_deref()) {
+            Ok(region) => region,
+            Err(problem) => {
+                call.post_error(&format!("Invalid message: {problem}"))
+                    .await;
+                return Ok(());
+            }
+        };
+    if let Some(existing) = deps.sessions.get(&call.session_id).await? {
+        if existing.is_live(now_epoch_s()) {
+            call.post_error(errors::ALREADY_ACTIVE).await;
+            return Ok(());
+        }
+    }
+    // Credentials and the Live session first: nothing is recorded unless both work.
+    let opened = async {
+        let account = deps
+            .credentials
+            .service_account()
+            .await
+            .map_err(|e| e.to_string())?;
+        let bearer = account
+            .bearer_token(now_epoch_s())
+            .map_err(|e| e.to_string())?;
+        let config = LiveConfig {
+            base_url_template: deps.settings.vertex_base_url.clone(),
+            region: region.as_str().to_owned(),
+            project: account.project_id.clone(),
+            model: deps.settings.live_model.clone(),
+            system_instruction: owner::EXAMINER_INSTRUCTIONS.to_owned(),
+            voice: deps.settings.voice.clone(),
+            silence_ms: deps.settings.silence_ms,
+            resumption_handle: None,
+        };
+        let live = LiveSession::connect(&config, &bearer)
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok::<_, String>((account, config, live))
+    };
+    let (account, config, live) = match opened.await {
+        Ok(opened) => opened,
+        Err(problem) => {
+            tracing::error!(region = %region, "Vertex AI initialisation failed: {problem}");
+            deps.credentials.forget().await;
+            call.post_error(errors::VERTEX_INIT_FAILED).await;
+            return Ok(());
+        }
+    };
+    let now = now_epoch_s();
+    let details: HashMap<String, String> = [
+        ("region", region.as_str().to_owned()),
+        ("country_code", start.country_code.to_ascii_uppercase()),
+        ("assessment_type", start.assessment_type.clone()),
+        ("model", deps.settings.live_model.clone()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v))
+    .collect();
+    let session = Session {
+        session_id: call.session_id.clone(),
+        kind: KIND.to_owned(),
+        connection_id: call.connection_id.clone(),
+        user_id: start.user_id.clone(),
+        status: SessionStatus::Active,
+        created_at: now,
+        expires_at: now + deps.settings.session_ttl_seconds,
+        details,
+    };
+    match deps.sessions.create(&session, now).await {
+        Ok(()) => {}
+        Err(SessionError::AlreadyActive) => {
+            live.close().await;
+            call.post_error(errors::ALREADY_ACTIVE).await;
+            return Ok(());
+        }
+        Err(other) => {
+            live.close().await;
+            return Err(other.into());
+        }
+    }
+    // Leftovers of an earlier session on this connection must not leak in.
+    deps.relay.purge(&call.session_id).await?;
+    let ready =
+        messages::session_ready(region.as_str(), &call.session_id, &deps.settings.live_model);
+    if call.post(&ready).await.is_err() {
+        let _ = deps
+            .sessions
+            .transition(
+                &call.session_id,
+                SessionStatus::Active,
+                SessionStatus::Disconnected,
+                now,
+                &[],
+            )
+            .await;
+        live.close().await;
+        return Ok(());
+    }
+    let owner = owner::Owner::new(call, session, start, config, account, deadline);
+    owner.run(live).await;
+    Ok(())
+}

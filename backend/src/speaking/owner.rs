@@ -1,0 +1,518 @@
+//! The session owner: the `start_speaking` invocation that holds the Gemini
+//! Live session. It forwards relayed audio to the model, posts Maya's
+//! transcript and audio to the client through `@connections`, keeps the
+//! transcript of both sides, resumes the Live session across `goAway`, and
+//! ends the session: on `end_speaking` (assessment), near its Lambda deadline
+//! (assessment, with the reason told to the client), on `$disconnect` or a
+//! 410 from the gateway (marked disconnected), or on a model failure.
+//! Whatever happens, the relay items of the session are deleted at the end.
+
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+use chrono::Utc;
+use serde_json::{Value, json};
+
+use super::assessment::{self, Speaker, TranscriptLine};
+use super::messages::{self, StartSpeaking, errors};
+use super::{Call, now_epoch_s};
+use crate::dynamo_json;
+use crate::management::ManagementError;
+use crate::relay::RelayItem;
+use crate::sessions::{Session, SessionStatus};
+use crate::vertex::auth::ServiceAccount;
+use crate::vertex::generate::{GenerateConfig, GenerateUsage, generate_json};
+use crate::vertex::live::{LiveConfig, LiveEvent, LiveSession, LiveUsage};
+
+/// Maya's instructions for the Live session.
+pub const EXAMINER_INSTRUCTIONS: &str = "You are Maya, a warm and professional IELTS speaking \
+examiner. Run a complete IELTS Speaking test of about 14 minutes: greet the candidate and check \
+their name; Part 1 (4-5 minutes) asks about familiar topics such as home, work or studies; Part 2 \
+gives a cue card, one minute to prepare and up to two minutes to speak; Part 3 (4-5 minutes) \
+discusses more abstract questions linked to Part 2. Ask one question at a time, wait for the \
+candidate to finish, never give scores or feedback during the test, and close the test politely.";
+
+/// The turn that makes Maya start.
+const OPENING_TURN: &str = "The candidate is ready. Please begin the IELTS speaking test now.";
+/// Largest PCM piece per `maya_audio` message (keeps messages far below 128 KB).
+const AUDIO_PIECE_BYTES: usize = 16_000;
+/// How long to let Maya finish after the candidate ends.
+const CLOSING_GRACE: Duration = Duration::from_secs(2);
+
+/// How a session ended.
+#[derive(Debug, Clone, PartialEq)]
+enum Ending {
+    /// `end_speaking`.
+    Completed,
+    /// The Lambda deadline approached.
+    TimeLimit,
+    /// `$disconnect` (with its close code and reason).
+    Disconnected(String),
+    /// A post answered 410.
+    Gone,
+    /// The model failed.
+    Failed(String),
+}
+
+enum Step {
+    Continue,
+    End(Ending),
+}
+
+/// Token totals of a session.
+#[derive(Debug, Default, Clone, Copy, serde::Serialize)]
+struct Usage {
+    live: LiveUsage,
+    assessment: GenerateUsage,
+}
+
+/// The owner of one session.
+pub struct Owner<'a> {
+    call: &'a Call<'a>,
+    session: Session,
+    start: StartSpeaking,
+    config: LiveConfig,
+    account: ServiceAccount,
+    deadline: Instant,
+    margin: Duration,
+    began: Instant,
+    transcript: Vec<TranscriptLine>,
+    examiner_buffer: String,
+    candidate_buffer: String,
+    usage: Usage,
+    cursor: Option<String>,
+    resumptions: u32,
+}
+
+impl<'a> Owner<'a> {
+    /// An owner for a session whose Live connection is open.
+    pub(crate) fn new(
+        call: &'a Call<'a>,
+        session: Session,
+        start: StartSpeaking,
+        config: LiveConfig,
+        account: ServiceAccount,
+        deadline: Instant,
+    ) -> Self {
+        let remaining = deadline.saturating_duration_since(Instant::now());
+        // Room to assess and answer before the function's deadline.
+        let margin = (remaining / 10).clamp(Duration::from_millis(500), Duration::from_secs(60));
+        Self {
+            call,
+            session,
+            start,
+            config,
+            account,
+            deadline,
+            margin,
+            began: Instant::now(),
+            transcript: Vec::new(),
+            examiner_buffer: String::new(),
+            candidate_buffer: String::new(),
+            usage: Usage::default(),
+            cursor: None,
+            resumptions: 0,
+        }
+    }
+
+    /// Runs the session to its end.
+    pub async fn run(mut self, live: LiveSession) {
+        let mut live = live;
+        let ending = match live.send_text_turn(OPENING_TURN).await {
+            Err(e) => Ending::Failed(e.to_string()),
+            Ok(()) => self.converse(&mut live).await,
+        };
+        tracing::info!(session = %self.session.session_id, ending = ?ending, "session ends");
+        self.finish(live, ending).await;
+    }
+
+    async fn converse(&mut self, live: &mut LiveSession) -> Ending {
+        let mut poll = tokio::time::interval(self.call.deps.settings.relay_poll);
+        poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let stop_at = self
+            .deadline
+            .checked_sub(self.margin)
+            .unwrap_or(self.deadline);
+        loop {
+            let step = tokio::select! {
+                biased;
+                _ = tokio::time::sleep_until(stop_at.into()) => Step::End(Ending::TimeLimit),
+                events = live.next_events() => match events {
+                    None => self.resume(live).await,
+                    Some(events) => self.on_events(events, live).await,
+                },
+                _ = poll.tick() => self.drain_relay(live).await,
+            };
+            if let Step::End(ending) = step {
+                return ending;
+            }
+        }
+    }
+
+    async fn on_events(&mut self, events: Vec<LiveEvent>, live: &mut LiveSession) -> Step {
+        for event in events {
+            let step = match event {
+                LiveEvent::InputTranscription(text) => {
+                    self.candidate_buffer.push_str(&text);
+                    Step::Continue
+                }
+                LiveEvent::OutputTranscription(text) => {
+                    self.flush_candidate();
+                    self.examiner_buffer.push_str(&text);
+                    self.post(&messages::maya_transcript(&text)).await
+                }
+                LiveEvent::Audio { pcm, rate } => {
+                    self.flush_candidate();
+                    let mut step = Step::Continue;
+                    for piece in pcm.chunks(AUDIO_PIECE_BYTES) {
+                        let audio = base64::engine::general_purpose::STANDARD.encode(piece);
+                        step = self.post(&messages::maya_audio(&audio, rate)).await;
+                        if matches!(step, Step::End(_)) {
+                            break;
+                        }
+                    }
+                    step
+                }
+                LiveEvent::TurnComplete(usage) => {
+                    self.flush_examiner();
+                    if let Some(usage) = usage {
+                        let total = &mut self.usage.live;
+                        total.input_audio += usage.input_audio;
+                        total.input_text += usage.input_text;
+                        total.output_audio += usage.output_audio;
+                        total.output_text += usage.output_text;
+                    }
+                    Step::Continue
+                }
+                LiveEvent::Interrupted => {
+                    self.flush_examiner();
+                    Step::Continue
+                }
+                LiveEvent::GenerationComplete => Step::Continue,
+                LiveEvent::ResumptionHandle(handle) => {
+                    self.config.resumption_handle = Some(handle);
+                    Step::Continue
+                }
+                LiveEvent::GoAway(left) => {
+                    tracing::info!(session = %self.session.session_id, "goAway, {left:?} left: resuming");
+                    self.resume(live).await
+                }
+                LiveEvent::Closed { code, reason } => {
+                    tracing::warn!(session = %self.session.session_id, code, reason = %reason, "Live socket closed");
+                    self.resume(live).await
+                }
+            };
+            if let Step::End(ending) = step {
+                return Step::End(ending);
+            }
+        }
+        Step::Continue
+    }
+
+    /// Opens a new Live connection with the last resumption handle.
+    async fn resume(&mut self, live: &mut LiveSession) -> Step {
+        if self.config.resumption_handle.is_none() {
+            return Step::End(Ending::Failed(
+                "the Live session ended and cannot be resumed".to_owned(),
+            ));
+        }
+        let bearer = match self.account.bearer_token(now_epoch_s()) {
+            Ok(bearer) => bearer,
+            Err(e) => return Step::End(Ending::Failed(e.to_string())),
+        };
+        match LiveSession::connect(&self.config, &bearer).await {
+            Ok(fresh) => {
+                self.resumptions += 1;
+                let old = std::mem::replace(live, fresh);
+                old.close().await;
+                Step::Continue
+            }
+            Err(e) => Step::End(Ending::Failed(format!("resumption failed: {e}"))),
+        }
+    }
+
+    async fn drain_relay(&mut self, live: &mut LiveSession) -> Step {
+        let relay = &self.call.deps.relay;
+        let items = match relay
+            .receive(&self.session.session_id, self.cursor.as_deref())
+            .await
+        {
+            Ok(items) => items,
+            Err(e) => {
+                tracing::warn!(session = %self.session.session_id, "relay read failed: {e}");
+                return Step::Continue;
+            }
+        };
+        let mut consumed = Vec::new();
+        let mut ending = None;
+        for (key, item) in items {
+            consumed.push(key.clone());
+            self.cursor = Some(key);
+            match item {
+                RelayItem::Audio(pcm) => {
+                    if let Err(e) = live.send_audio(&pcm).await {
+                        tracing::warn!("audio to Live failed: {e}");
+                        if let Step::End(end) = self.resume(live).await {
+                            ending = Some(end);
+                            break;
+                        }
+                    }
+                }
+                RelayItem::Text(text) => {
+                    let _ = live.send_text_turn(&text).await;
+                }
+                RelayItem::End => {
+                    ending = Some(Ending::Completed);
+                    break;
+                }
+                RelayItem::Stop { reason } => {
+                    ending = Some(Ending::Disconnected(reason));
+                    break;
+                }
+            }
+        }
+        if let Err(e) = relay.acknowledge(&self.session.session_id, &consumed).await {
+            tracing::warn!(session = %self.session.session_id, "relay delete failed: {e}");
+        }
+        ending.map_or(Step::Continue, Step::End)
+    }
+
+    async fn post(&self, message: &Value) -> Step {
+        match self.call.post(message).await {
+            Ok(()) => Step::Continue,
+            Err(ManagementError::Gone(_)) => Step::End(Ending::Gone),
+            Err(e) => {
+                tracing::warn!(session = %self.session.session_id, "post failed: {e}");
+                Step::Continue
+            }
+        }
+    }
+
+    fn flush_candidate(&mut self) {
+        let text = std::mem::take(&mut self.candidate_buffer);
+        if !text.trim().is_empty() {
+            self.transcript.push(TranscriptLine {
+                speaker: Speaker::Candidate,
+                text: text.trim().to_owned(),
+            });
+        }
+    }
+
+    fn flush_examiner(&mut self) {
+        self.flush_candidate();
+        let text = std::mem::take(&mut self.examiner_buffer);
+        if !text.trim().is_empty() {
+            self.transcript.push(TranscriptLine {
+                speaker: Speaker::Examiner,
+                text: text.trim().to_owned(),
+            });
+        }
+    }
+
+    /// Lets the examiner finish the turn in progress (the candidate's last words included).
+    async fn closing_grace(&mut self, live: &mut LiveSession) {
+        let _ = live.audio_stream_end().await;
+        let grace = CLOSING_GRACE.min(self.margin / 4);
+        let until = tokio::time::Instant::now() + grace;
+        while let Ok(Some(events)) = tokio::time::timeout_at(until, live.next_events()).await {
+            let done = events
+                .iter()
+                .any(|e| matches!(e, LiveEvent::TurnComplete(_) | LiveEvent::Closed { .. }));
+            let quiet: Vec<LiveEvent> = events
+                .into_iter()
+                .filter(|e| !matches!(e, LiveEvent::GoAway(_) | LiveEvent::Closed { .. }))
+                .collect();
+            if let Step::End(_) = self.on_events(quiet, live).await {
+                break;
+            }
+            if done {
+                break;
+            }
+        }
+        self.flush_examiner();
+    }
+
+    async fn finish(mut self, mut live: LiveSession, ending: Ending) {
+        let now = now_epoch_s();
+        let session_id = self.session.session_id.clone();
+        let sessions = &self.call.deps.sessions;
+        match &ending {
+            Ending::Completed | Ending::TimeLimit => {
+                self.closing_grace(&mut live).await;
+                live.close().await;
+                self.complete(ending == Ending::TimeLimit).await;
+            }
+            Ending::Disconnected(_) | Ending::Gone => {
+                live.close().await;
+                let _ = sessions
+                    .transition(
+                        &session_id,
+                        SessionStatus::Active,
+                        SessionStatus::Disconnected,
+                        now,
+                        &[],
+                    )
+                    .await;
+            }
+            Ending::Failed(reason) => {
+                live.close().await;
+                tracing::error!(session = %session_id, "model failure: {reason}");
+                let _ = sessions
+                    .transition(
+                        &session_id,
+                        SessionStatus::Active,
+                        SessionStatus::Failed,
+                        now,
+                        &[("ended_by", reason.clone())],
+                    )
+                    .await;
+                self.call.post_error(errors::MODEL_FAILED).await;
+            }
+        }
+        // No audio outlives the session.
+        if let Err(e) = self.call.deps.relay.purge(&session_id).await {
+            tracing::warn!(session = %session_id, "relay purge failed: {e}");
+        }
+    }
+
+    /// Asks for the assessment (one retry on an invalid answer), stores it and tells the client.
+    async fn complete(&mut self, time_limit: bool) {
+        let deps = self.call.deps;
+        let session_id = self.session.session_id.clone();
+        let generate = GenerateConfig {
+            base_url_template: deps.settings.vertex_base_url.clone(),
+            region: self.config.region.clone(),
+            project: self.account.project_id.clone(),
+            model: deps.settings.assessment_model.clone(),
+        };
+        let prompt = assessment::prompt(&self.start.assessment_type, &self.transcript);
+        let mut last_problem = String::new();
+        let mut valid = None;
+        for _attempt in 0..2 {
+            let bearer = match self.account.bearer_token(now_epoch_s()) {
+                Ok(bearer) => bearer,
+                Err(e) => {
+                    last_problem = e.to_string();
+                    break;
+                }
+            };
+            match generate_json(
+                &deps.http,
+                &generate,
+                &bearer,
+                assessment::ASSESSOR_INSTRUCTIONS,
+                &prompt,
+            )
+            .await
+            {
+                Ok((text, usage)) => {
+                    self.usage.assessment.input_tokens += usage.input_tokens;
+                    self.usage.assessment.output_tokens += usage.output_tokens;
+                    match assessment::validate(&text) {
+                        Ok(answer) => {
+                            valid = Some(answer);
+                            break;
+                        }
+                        Err(problem) => last_problem = problem.to_string(),
+                    }
+                }
+                Err(e) => last_problem = e.to_string(),
+            }
+        }
+        let now = now_epoch_s();
+        let Some(answer) = valid else {
+            tracing::error!(session = %session_id, "assessment rejected: {last_problem}");
+            let _ = deps
+                .sessions
+                .transition(
+                    &session_id,
+                    SessionStatus::Active,
+                    SessionStatus::Failed,
+                    now,
+                    &[("ended_by", last_problem)],
+                )
+                .await;
+            self.call.post_error(errors::ASSESSMENT_FAILED).await;
+            return;
+        };
+        let document = self.document(&answer, time_limit);
+        let assessment_id = document["assessment_id"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        if let Err(e) = self.store(&document).await {
+            tracing::error!(session = %session_id, "storing the assessment failed: {e}");
+        }
+        let _ = deps
+            .sessions
+            .transition(
+                &session_id,
+                SessionStatus::Active,
+                SessionStatus::Completed,
+                now,
+                &[("assessment_id", assessment_id)],
+            )
+            .await;
+        let _ = self
+            .call
+            .post(&messages::assessment_complete(document))
+            .await;
+    }
+
+    fn document(&self, answer: &assessment::ModelAssessment, time_limit: bool) -> Value {
+        let bands: Vec<f64> = assessment::CRITERIA
+            .iter()
+            .map(|c| answer.criteria[*c].band)
+            .collect();
+        let criteria: serde_json::Map<String, Value> = assessment::CRITERIA
+            .iter()
+            .map(|c| (c.to_string(), json!({"band": answer.criteria[*c].band, "feedback": answer.criteria[*c].feedback})))
+            .collect();
+        let mut document = json!({
+            "assessment_id": format!("speaking-{}-{}", self.session.connection_id.trim_end_matches('='), self.session.created_at),
+            "session_id": self.session.session_id,
+            "user_id": self.session.user_id,
+            "type": "speaking",
+            "assessment_type": self.start.assessment_type,
+            "overall_band": assessment::overall_band(&bands),
+            "criteria": criteria,
+            "feedback": answer.overall_feedback,
+            "improvement_plan": answer.improvement_plan,
+            "transcript": self.transcript,
+            "model": self.call.deps.settings.assessment_model,
+            "live_model": self.config.model,
+            "region": self.config.region,
+            "duration_seconds": (self.began.elapsed().as_secs_f64() * 10.0).round() / 10.0,
+            "ended_by": if time_limit { "time_limit" } else { "completed" },
+            "completed_at": Utc::now().to_rfc3339(),
+            "usage": self.usage,
+            "resumptions": self.resumptions,
+        });
+        if time_limit {
+            document["notice"] = json!(
+                "The session reached the 15-minute limit of the speaking service, so Maya ended the test \
+                 and assessed what was said so far."
+            );
+        }
+        document
+    }
+
+    /// Stores the assessment once (a retry cannot make a second one).
+    async fn store(&self, document: &Value) -> Result<(), String> {
+        let deps = self.call.deps;
+        let mut item = dynamo_json::to_item(document.as_object().expect("an object"));
+        item.insert(
+            "timestamp".to_owned(),
+            aws_sdk_dynamodb::types::AttributeValue::S(Utc::now().to_rfc3339()),
+        );
+        deps.dynamodb
+            .put_item()
+            .table_name(&deps.assessments_table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(assessment_id)")
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| aws_sdk_dynamodb::error::DisplayErrorContext(e).to_string())
+    }
+}

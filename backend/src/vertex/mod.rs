@@ -1,0 +1,12 @@
+//! Vertex AI for the speaking API: service-account credentials ([`auth`]),
+//! the Gemini Live WebSocket client ([`live`]) and `generateContent`
+//! ([`generate`]). Regional endpoints come from a base URL template with a
+//! `{region}` placeholder (`VERTEX_AI_BASE_URL`, default
+//! `https://{region}-aiplatform.googleapis.com`).
+
+pub mod auth;
+pub mod generate;
+pub mod live;
+
+/// The default base URL template.
+pub const DEFAULT_BASE_URL: &str = "https://{region}-aiplatform.googleapis.com";

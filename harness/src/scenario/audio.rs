@@ -1,0 +1,166 @@
+//! Audio for scenarios: recorded clips (WAV, read once, kept as 16-bit mono)
+//! and silence, cut into chunks of N ms and encoded as the target API wants:
+//! a whole WAV file per chunk (seed 000's browser client) or raw PCM.
+
+use std::path::Path;
+
+use base64::Engine as _;
+
+use super::model::ChunkFormat;
+
+/// A clip in memory.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Clip {
+    /// Sample rate.
+    pub sample_rate: u32,
+    /// Mono 16-bit samples.
+    pub samples: Vec<i16>,
+}
+
+/// Why a clip is unusable.
+#[derive(Debug, thiserror::Error)]
+#[error("audio file {path}: {message}")]
+pub struct ClipError {
+    /// The file.
+    pub path: String,
+    /// What is wrong.
+    pub message: String,
+}
+
+impl Clip {
+    /// Reads a WAV file (any integer or float format, channels averaged).
+    pub fn read(path: &Path) -> Result<Self, ClipError> {
+        let fail = |message: String| ClipError {
+            path: path.display().to_string(),
+            message,
+        };
+        let mut reader = hound::WavReader::open(path).map_err(|e| fail(e.to_string()))?;
+        let spec = reader.spec();
+        let channels = usize::from(spec.channels.max(1));
+        let floats: Vec<f32> = match spec.sample_format {
+            hound::SampleFormat::Float => reader
+                .samples::<f32>()
+                .collect::<Result<_, _>>()
+                .map_err(|e| fail(e.to_string()))?,
+            hound::SampleFormat::Int => {
+                let scale = (1u64 << (spec.bits_per_sample.clamp(1, 32) - 1)) as f32;
+                reader
+                    .samples::<i32>()
+                    .map(|s| s.map(|v| v as f32 / scale))
+                    .collect::<Result<_, _>>()
+                    .map_err(|e| fail(e.to_string()))?
+            }
+        };
+        let samples = floats
+            .chunks(channels)
+            .map(|frame| {
+                (frame.iter().sum::<f32>() / frame.len() as f32 * 32_767.0)
+                    .clamp(-32_768.0, 32_767.0) as i16
+            })
+            .collect();
+        Ok(Self {
+            sample_rate: spec.sample_rate,
+            samples,
+        })
+    }
+
+    /// Silence.
+    pub fn silence(duration: std::time::Duration, sample_rate: u32) -> Self {
+        Self {
+            sample_rate,
+            samples: vec![0; (duration.as_secs_f64() * f64::from(sample_rate)) as usize],
+        }
+    }
+
+    /// Its length.
+    pub fn duration(&self) -> std::time::Duration {
+        std::time::Duration::from_secs_f64(
+            self.samples.len() as f64 / f64::from(self.sample_rate.max(1)),
+        )
+    }
+
+    /// Chunks of `chunk_ms` (the last may be shorter).
+    pub fn chunks(&self, chunk_ms: u32) -> impl Iterator<Item = &[i16]> {
+        let per_chunk = (self.sample_rate as usize * chunk_ms.max(1) as usize / 1000).max(1);
+        self.samples.chunks(per_chunk)
+    }
+}
+
+/// A chunk encoded: base64 and its mime type.
+pub fn encode_chunk(samples: &[i16], sample_rate: u32, format: ChunkFormat) -> (String, String) {
+    let bytes = match format {
+        ChunkFormat::Pcm => samples.iter().flat_map(|s| s.to_le_bytes()).collect(),
+        ChunkFormat::Wav => wav_bytes(samples, sample_rate),
+    };
+    let mime = match format {
+        ChunkFormat::Pcm => format!("audio/pcm;rate={sample_rate}"),
+        ChunkFormat::Wav => "audio/wav".to_owned(),
+    };
+    (
+        base64::engine::general_purpose::STANDARD.encode(bytes),
+        mime,
+    )
+}
+
+/// A whole 16-bit mono WAV file.
+pub fn wav_bytes(samples: &[i16], sample_rate: u32) -> Vec<u8> {
+    let spec = hound::WavSpec {
+        channels: 1,
+        sample_rate,
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
+    };
+    let mut cursor = std::io::Cursor::new(Vec::with_capacity(44 + samples.len() * 2));
+    {
+        let mut writer = hound::WavWriter::new(&mut cursor, spec).expect("in-memory WAV writer");
+        for sample in samples {
+            writer.write_sample(*sample).expect("in-memory write");
+        }
+        writer.finalize().expect("in-memory finalize");
+    }
+    cursor.into_inner()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn chunking_and_encoding() {
+        let clip = Clip::silence(Duration::from_millis(250), 16_000);
+        let sizes: Vec<usize> = clip.chunks(100).map(<[i16]>::len).collect();
+        assert_eq!(sizes, vec![1600, 1600, 800]);
+        let (pcm, mime) = encode_chunk(&[1, -1], 16_000, ChunkFormat::Pcm);
+        assert_eq!(mime, "audio/pcm;rate=16000");
+        assert_eq!(
+            base64::engine::general_purpose::STANDARD
+                .decode(pcm)
+                .unwrap(),
+            vec![1, 0, 255, 255]
+        );
+        let (wav, mime) = encode_chunk(&[0; 160], 16_000, ChunkFormat::Wav);
+        assert_eq!(mime, "audio/wav");
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(wav)
+            .unwrap();
+        assert!(bytes.starts_with(b"RIFF") && bytes.len() == 44 + 320);
+    }
+
+    #[test]
+    fn reads_back_what_it_writes() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.wav");
+        let samples: Vec<i16> = (0..800).map(|i| (i * 13 % 2000) as i16).collect();
+        std::fs::write(&path, wav_bytes(&samples, 16_000)).unwrap();
+        let clip = Clip::read(&path).unwrap();
+        assert_eq!(clip.sample_rate, 16_000);
+        assert_eq!(clip.samples.len(), 800);
+        assert!(
+            clip.samples
+                .iter()
+                .zip(&samples)
+                .all(|(a, b)| (a - b).abs() <= 1)
+        );
+    }
+}

@@ -1,0 +1,286 @@
+//! The scenario file format (YAML). A scenario targets one WebSocket API and
+//! says how many sessions to run, how they arrive, and the steps each session
+//! takes: connect, send, stream audio or silence at real-time pace (divided by
+//! the time scale), expect messages and closes, wait, disconnect, repeat.
+//! scenarios/README.md documents it; `harness scenario-schema` prints the JSON
+//! Schema editors use, derived from these types.
+
+use std::collections::BTreeMap;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::duration::Span;
+
+/// A scenario file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Scenario {
+    /// Name (reports use it).
+    pub name: String,
+    /// What it checks.
+    #[serde(default)]
+    pub description: Option<String>,
+    /// The target API: its logical id in backend/template.yaml (`SpeakingWebSocketApi`).
+    pub api: String,
+    /// Template parameter overrides the local stack needs (`EnableDiagnostics: "true"`).
+    #[serde(default)]
+    pub parameters: BTreeMap<String, String>,
+    /// How many sessions and how they arrive.
+    #[serde(default)]
+    pub sessions: SessionPlan,
+    /// Variables usable as `${name}` in messages, queries and headers; values may use
+    /// `${session}` (the session's number, from 0) and `${run_id}`.
+    #[serde(default)]
+    pub variables: BTreeMap<String, String>,
+    /// Message types that answer a user's spoken turn (turn latency ends at the
+    /// first of them after an audio stream ends), e.g. `[maya_audio]`.
+    #[serde(default)]
+    pub turn_replies: Vec<String>,
+    /// Messages whose arrival is expected at any time and never fails a run
+    /// (matched by field values), e.g. API Gateway's "Endpoint request timed out".
+    #[serde(default)]
+    pub tolerate: Vec<BTreeMap<String, Matcher>>,
+    /// The steps of every session.
+    pub steps: Vec<Step>,
+}
+
+/// How many sessions run and how they arrive.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SessionPlan {
+    /// Number of sessions (`--sessions` overrides it).
+    #[serde(default = "one")]
+    pub count: u32,
+    /// Arrival: all at once (a closed model) or at a rate (an open model).
+    #[serde(default)]
+    pub arrival: Arrival,
+}
+
+fn one() -> u32 {
+    1
+}
+
+impl Default for SessionPlan {
+    fn default() -> Self {
+        Self {
+            count: 1,
+            arrival: Arrival::default(),
+        }
+    }
+}
+
+/// How sessions arrive.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema, Default)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum Arrival {
+    /// Every session starts at once.
+    #[default]
+    AllAtOnce,
+    /// Sessions start at a fixed rate (per second of scenario time).
+    PerSecond(f64),
+}
+
+/// A field matcher: a literal value (equality) or an operator object.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum Matcher {
+    /// `{regex: "..."}`, `{present: true}`, `{one_of: [...]}`, `{gte: n}`, `{lte: n}`, `{type: "string"}`.
+    Operator(Operator),
+    /// Equal to this value.
+    Literal(Value),
+}
+
+/// Matcher operators (all given must hold).
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Operator {
+    /// The string value matches this regular expression.
+    #[serde(default)]
+    pub regex: Option<String>,
+    /// The field is present (true) or absent (false).
+    #[serde(default)]
+    pub present: Option<bool>,
+    /// The value is one of these.
+    #[serde(default)]
+    pub one_of: Option<Vec<Value>>,
+    /// A number at least this.
+    #[serde(default)]
+    pub gte: Option<f64>,
+    /// A number at most this.
+    #[serde(default)]
+    pub lte: Option<f64>,
+    /// The JSON type (`string`, `number`, `integer`, `boolean`, `object`, `array`, `null`).
+    #[serde(default, rename = "type")]
+    pub json_type: Option<String>,
+}
+
+/// The encoding of streamed audio chunks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum ChunkFormat {
+    /// Each chunk a whole WAV file (seed 000's browser client).
+    #[default]
+    Wav,
+    /// Raw 16-bit little-endian mono PCM.
+    Pcm,
+}
+
+/// One step.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum Step {
+    /// Open the WebSocket.
+    Connect(Connect),
+    /// Send a message (JSON, or `raw` text).
+    Send(Send),
+    /// Stream a WAV file in chunks at real-time pace.
+    StreamAudio(StreamAudio),
+    /// Stream silence in chunks at real-time pace.
+    StreamSilence(StreamSilence),
+    /// Wait for a message that matches.
+    Expect(Expect),
+    /// Expect the server to close the socket.
+    ExpectClose(ExpectClose),
+    /// Pause (scenario time).
+    Wait(Span),
+    /// Close the socket.
+    Disconnect(Disconnect),
+    /// Repeat steps.
+    Repeat(Repeat),
+}
+
+/// `connect`.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Connect {
+    /// Query parameters.
+    #[serde(default)]
+    pub query: BTreeMap<String, String>,
+    /// Upgrade request headers.
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+    /// Expected HTTP status of the handshake (101 when accepted; 401, 403 ... when refused).
+    #[serde(default)]
+    pub expect_status: Option<u16>,
+}
+
+/// `send`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Send {
+    /// A JSON message (strings may use `${variables}`).
+    #[serde(default)]
+    pub message: Option<Value>,
+    /// Raw text instead of JSON (for malformed-input cases).
+    #[serde(default)]
+    pub raw: Option<String>,
+    /// Binary bytes (base64), for binary-frame cases.
+    #[serde(default)]
+    pub binary_base64: Option<String>,
+    /// Latency label (default: the message's `action`).
+    #[serde(default)]
+    pub label: Option<String>,
+}
+
+/// `stream_audio`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StreamAudio {
+    /// WAV file, relative to the scenario file (16 kHz mono recommended).
+    pub file: String,
+    /// Chunk length.
+    #[serde(default = "chunk_ms")]
+    pub chunk_ms: u32,
+    /// Chunk encoding.
+    #[serde(default)]
+    pub format: ChunkFormat,
+    /// Message template; `${chunk}` is the chunk's base64, `${mime_type}` its type.
+    pub message: Value,
+}
+
+/// `stream_silence`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StreamSilence {
+    /// How long (scenario time).
+    pub duration: Span,
+    /// Chunk length.
+    #[serde(default = "chunk_ms")]
+    pub chunk_ms: u32,
+    /// Sample rate of the silence.
+    #[serde(default = "sixteen_k")]
+    pub sample_rate: u32,
+    /// Chunk encoding.
+    #[serde(default)]
+    pub format: ChunkFormat,
+    /// Message template (as for `stream_audio`).
+    pub message: Value,
+}
+
+fn chunk_ms() -> u32 {
+    100
+}
+
+fn sixteen_k() -> u32 {
+    16_000
+}
+
+/// `expect`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Expect {
+    /// Shorthand for `fields: {type: ...}`.
+    #[serde(default, rename = "type")]
+    pub message_type: Option<String>,
+    /// Field matchers by dotted path (`assessment.overall_band`).
+    #[serde(default)]
+    pub fields: BTreeMap<String, Matcher>,
+    /// Deadline in real time (system latency does not scale).
+    #[serde(default)]
+    pub within: Option<Span>,
+    /// Deadline in scenario time (divided by the time scale).
+    #[serde(default)]
+    pub within_scenario: Option<Span>,
+    /// Save fields into variables: `{name: dotted.path}`.
+    #[serde(default)]
+    pub capture: BTreeMap<String, String>,
+    /// Latency histogram name (default `{last send label}→{type}`).
+    #[serde(default)]
+    pub latency: Option<String>,
+}
+
+/// `expect_close`.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ExpectClose {
+    /// Expected close code (absent: any).
+    #[serde(default)]
+    pub code: Option<u16>,
+    /// Deadline in real time.
+    #[serde(default)]
+    pub within: Option<Span>,
+    /// Deadline in scenario time.
+    #[serde(default)]
+    pub within_scenario: Option<Span>,
+}
+
+/// `disconnect`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Disconnect {
+    /// Close code to send (absent: a close frame without a code, which AWS reports as 1005).
+    #[serde(default)]
+    pub code: Option<u16>,
+}
+
+/// `repeat`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Repeat {
+    /// How many times.
+    pub times: u32,
+    /// The steps.
+    pub steps: Vec<Step>,
+}
