@@ -109,26 +109,31 @@ where
     S: Stream<Item = Result<Message, WsError>> + Sink<Message, Error = WsError> + Unpin,
 {
     let connected_at = Instant::now();
-    let (session, end) = match accept_setup(&state, &region, &mut ws, connected_at).await {
+    match accept_setup(&state, &region, &mut ws, connected_at).await {
         Ok(mut connection) => {
             let end = connection.serve().await;
+            // Recorded before the close handshake, so observers see it as soon as the client does.
+            state.disconnect(connection.session, close_record(&end));
+            tracing::debug!(%region, session = connection.session, ?end, "live connection ended");
             ws_finish(&mut connection.ws, &end).await;
-            (Some(connection.session), end)
         }
         Err(end) => {
+            tracing::debug!(%region, ?end, "live connection refused at setup");
             ws_finish(&mut ws, &end).await;
-            (None, end)
         }
-    };
-    let record = match end {
+    }
+}
+
+fn close_record(end: &End) -> CloseRecord {
+    match end {
         End::Close { code, reason } => CloseRecord {
-            code,
-            reason,
+            code: *code,
+            reason: reason.clone(),
             by_server: true,
         },
         End::Client { code, reason } => CloseRecord {
-            code,
-            reason,
+            code: *code,
+            reason: reason.clone(),
             by_server: false,
         },
         End::Drop => CloseRecord {
@@ -136,10 +141,6 @@ where
             reason: "dropped without a close frame".into(),
             by_server: true,
         },
-    };
-    tracing::debug!(%region, ?session, code = record.code, "live connection ended");
-    if let Some(index) = session {
-        state.disconnect(index, record);
     }
 }
 
