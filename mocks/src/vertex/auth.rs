@@ -300,11 +300,11 @@ mod tests {
         ACCOUNT.get_or_init(|| ServiceAccount::generate("demo-project").unwrap())
     }
 
-    fn sign(kid: Option<&str>, claims: serde_json::Value) -> String {
+    fn sign(kid: Option<&str>, claims: &serde_json::Value) -> String {
         let mut header = Header::new(Algorithm::RS256);
         header.kid = kid.map(str::to_owned);
         let key = EncodingKey::from_rsa_pem(account().private_key_pem().as_bytes()).unwrap();
-        jsonwebtoken::encode(&header, &claims, &key).unwrap()
+        jsonwebtoken::encode(&header, claims, &key).unwrap()
     }
 
     fn claims(now: u64) -> serde_json::Value {
@@ -356,12 +356,12 @@ mod tests {
     #[test]
     fn accepts_a_well_signed_token() {
         let kid = account().private_key_id();
-        let caller = verify(&sign(Some(kid), claims(NOW)), NOW + 10).unwrap();
+        let caller = verify(&sign(Some(kid), &claims(NOW)), NOW + 10).unwrap();
         assert_eq!(caller.client_email, account().client_email());
         let mut with_audience = claims(NOW);
         with_audience["scope"] = serde_json::Value::Null;
         with_audience["aud"] = "https://aiplatform.googleapis.com/".into();
-        verify(&sign(Some(kid), with_audience), NOW).unwrap();
+        verify(&sign(Some(kid), &with_audience), NOW).unwrap();
     }
 
     #[test]
@@ -377,32 +377,32 @@ mod tests {
             Err(AuthError::Malformed(_))
         ));
         assert_eq!(
-            verify(&sign(Some("other"), claims(NOW)), NOW),
+            verify(&sign(Some("other"), &claims(NOW)), NOW),
             Err(AuthError::UnknownKeyId)
         );
         assert_eq!(
-            verify(&sign(Some(kid), claims(NOW)), NOW + 3600),
+            verify(&sign(Some(kid), &claims(NOW)), NOW + 3600),
             Err(AuthError::Expired)
         );
         let mut long = claims(NOW);
         long["exp"] = (NOW + 7200).into();
         assert_eq!(
-            verify(&sign(Some(kid), long), NOW),
+            verify(&sign(Some(kid), &long), NOW),
             Err(AuthError::BadLifetime)
         );
         let mut stranger = claims(NOW);
         stranger["iss"] = "someone@else.iam.gserviceaccount.com".into();
         assert_eq!(
-            verify(&sign(Some(kid), stranger), NOW),
+            verify(&sign(Some(kid), &stranger), NOW),
             Err(AuthError::WrongIssuer)
         );
         let mut unscoped = claims(NOW);
         unscoped["scope"] = "https://www.googleapis.com/auth/devstorage.read_only".into();
         assert_eq!(
-            verify(&sign(Some(kid), unscoped), NOW),
+            verify(&sign(Some(kid), &unscoped), NOW),
             Err(AuthError::NoVertexAccess)
         );
-        let token = sign(Some(kid), claims(NOW));
+        let token = sign(Some(kid), &claims(NOW));
         let (rest, signature) = token.rsplit_once('.').unwrap();
         let flipped = if signature.starts_with('A') { "B" } else { "A" };
         let tampered = format!("{rest}.{flipped}{}", &signature[1..]);

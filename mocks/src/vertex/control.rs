@@ -52,7 +52,7 @@ pub(super) fn router() -> Router<Arc<VertexState>> {
         .route("/service-account", get(service_account))
 }
 
-fn bad_request(message: String) -> Response {
+fn bad_request(message: &str) -> Response {
     (StatusCode::BAD_REQUEST, Json(json!({"error": message}))).into_response()
 }
 
@@ -67,7 +67,7 @@ async fn usage(State(state): State<Arc<VertexState>>) -> Response {
 async fn transcripts(State(state): State<Arc<VertexState>>, body: Bytes) -> Response {
     let entries: Vec<TranscriptRegistration> = match serde_json::from_slice(&body) {
         Ok(entries) => entries,
-        Err(e) => return bad_request(format!("expected [{{speech_ms, text}}]: {e}")),
+        Err(e) => return bad_request(&format!("expected [{{speech_ms, text}}]: {e}")),
     };
     let mut catalog = state.catalog();
     for entry in &entries {
@@ -84,7 +84,7 @@ async fn add_faults(State(state): State<Arc<VertexState>>, body: Bytes) -> Respo
     let rules = match serde_json::from_slice::<OneOrMany>(&body) {
         Ok(OneOrMany::Many(rules)) => rules,
         Ok(OneOrMany::One(rule)) => vec![rule],
-        Err(e) => return bad_request(format!("expected a fault rule or an array of them: {e}")),
+        Err(e) => return bad_request(&format!("expected a fault rule or an array of them: {e}")),
     };
     let mut book = state.faults();
     for rule in rules {

@@ -1,74 +1,17 @@
-//! An AWS Secrets Manager mock speaking the JSON 1.1 protocol as
-//! `aws-sdk-secretsmanager` does: `POST /` with `X-Amz-Target:
-//! secretsmanager.<Operation>` and `Content-Type: application/x-amz-json-1.1`.
-//! Operations: `GetSecretValue` (by name or ARN, by version id or stage),
-//! `CreateSecret`, `PutSecretValue` (staging AWSCURRENT / AWSPREVIOUS),
-//! `DescribeSecret`, `DeleteSecret` (scheduled or forced). Errors are HTTP
-//! 400 with `{"__type", "message"}` as the SDK parses them. Every API call is
-//! counted (Secrets Manager bills $0.05 per 10,000), and `access_denied` /
-//! `throttle` faults are taken on demand.
-//!
-//! Control API (JSON): `GET /_mock/secrets/calls`, `POST /_mock/secrets/faults`
-//! (`{"kind": "throttle", "applies_to": "all"}`), `DELETE /_mock/secrets/faults`.
+//! The secrets themselves: versions with staging labels (AWSCURRENT,
+//! AWSPREVIOUS), names and ARNs, scheduled or forced deletion, and the five
+//! operations over them, each answering the JSON the SDK expects or an
+//! [`AwsError`].
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex, MutexGuard};
 
-use axum::Json;
-use axum::Router;
-use axum::body::Bytes;
-use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use crate::server::Running;
-use crate::vertex::FaultScope;
+use super::{ACCOUNT_ID, CONTENT_TYPE, REGION};
 
-/// USD per API call (0.05 per 10,000).
-pub const PRICE_PER_CALL_USD: f64 = 0.05 / 10_000.0;
-
-const REGION: &str = "us-east-1";
-const ACCOUNT_ID: &str = "123456789012";
-const CONTENT_TYPE: &str = "application/x-amz-json-1.1";
 const NOT_FOUND: &str = "Secrets Manager can't find the specified secret.";
-
-/// A fault kind.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum SecretsFaultKind {
-    /// `AccessDeniedException`, as when the role lacks `secretsmanager:GetSecretValue`.
-    AccessDenied,
-    /// `ThrottlingException` ("Rate exceeded"); the SDK retries it.
-    Throttle,
-}
-
-/// A fault with its scope.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SecretsFault {
-    /// The fault.
-    pub kind: SecretsFaultKind,
-    /// The next call only, or every call until cleared.
-    #[serde(default)]
-    pub applies_to: FaultScope,
-}
-
-/// API calls received.
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
-pub struct SecretsCalls {
-    /// Every call (errors included: each request is billed).
-    pub total: u64,
-    /// Calls per operation name.
-    pub by_operation: BTreeMap<String, u64>,
-    /// Calls answered with an injected `ThrottlingException`.
-    pub throttled: u64,
-    /// Calls answered with an injected `AccessDeniedException`.
-    pub denied: u64,
-    /// `total` at $0.05 per 10,000 calls.
-    pub cost_usd: f64,
-}
 
 #[derive(Debug, Clone)]
 struct Version {
@@ -91,11 +34,10 @@ struct Secret {
     versions: Vec<Version>,
 }
 
+/// Every secret, by name.
 #[derive(Debug, Default)]
-struct Store {
+pub(super) struct SecretStore {
     secrets: BTreeMap<String, Secret>,
-    calls: SecretsCalls,
-    faults: Vec<SecretsFault>,
 }
 
 /// An error answer: `__type` and message.
@@ -109,7 +51,7 @@ pub struct AwsError {
 }
 
 impl AwsError {
-    fn new(kind: &'static str, message: impl Into<String>) -> Self {
+    pub(super) fn new(kind: &'static str, message: impl Into<String>) -> Self {
         Self {
             kind,
             message: message.into(),
@@ -189,7 +131,7 @@ fn required<'a>(request: &'a Value, name: &str) -> Result<&'a str, AwsError> {
         .ok_or_else(|| AwsError::new("ValidationException", format!("{name} is required.")))
 }
 
-impl Store {
+impl SecretStore {
     fn find(&mut self, id: &str) -> Result<&mut Secret, AwsError> {
         let name = match self.secrets.values().find(|s| s.arn == id) {
             Some(secret) => secret.name.clone(),
@@ -230,15 +172,22 @@ impl Store {
         Ok(self.secrets.entry(name.to_owned()).or_insert(secret))
     }
 
-    fn take_fault(&mut self) -> Option<SecretsFaultKind> {
-        let fault = *self.faults.first()?;
-        if fault.applies_to == FaultScope::Next {
-            self.faults.remove(0);
+    /// Creates `name`, or stores `value` as its new current version.
+    pub(super) fn put_string(&mut self, name: &str, value: &str) -> Result<String, AwsError> {
+        if self.secrets.get(name).is_some_and(|s| s.deleted.is_some()) {
+            self.secrets.remove(name);
         }
-        Some(fault.kind)
+        let request = json!({ "SecretString": value });
+        let secret = if self.secrets.contains_key(name) {
+            self.find_live(name)?
+        } else {
+            self.create(name, None)?
+        };
+        add_version(secret, &request)
     }
 
-    fn call(&mut self, operation: &str, request: &Value) -> Result<Value, AwsError> {
+    /// Runs one operation.
+    pub(super) fn call(&mut self, operation: &str, request: &Value) -> Result<Value, AwsError> {
         match operation {
             "GetSecretValue" => self.get_secret_value(request),
             "CreateSecret" => self.create_secret(request),
@@ -290,7 +239,8 @@ impl Store {
     fn create_secret(&mut self, request: &Value) -> Result<Value, AwsError> {
         let name = required(request, "Name")?;
         let description = field(request, "Description").map(str::to_owned);
-        let has_value = request.get("SecretString").is_some() || request.get("SecretBinary").is_some();
+        let has_value =
+            request.get("SecretString").is_some() || request.get("SecretBinary").is_some();
         let secret = self.create(name, description)?;
         let mut answer = json!({"ARN": secret.arn, "Name": secret.name});
         if has_value {
@@ -308,7 +258,9 @@ impl Store {
             .last()
             .map(|v| v.stages.clone())
             .unwrap_or_default();
-        Ok(json!({"ARN": secret.arn, "Name": secret.name, "VersionId": version, "VersionStages": stages}))
+        Ok(
+            json!({"ARN": secret.arn, "Name": secret.name, "VersionId": version, "VersionStages": stages}),
+        )
     }
 
     fn describe_secret(&mut self, request: &Value) -> Result<Value, AwsError> {
@@ -406,202 +358,80 @@ fn add_version(secret: &mut Secret, request: &Value) -> Result<String, AwsError>
     Ok(id)
 }
 
-type Shared = Arc<Mutex<Store>>;
-
-fn lock(store: &Shared) -> MutexGuard<'_, Store> {
-    store.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-
-/// A running Secrets Manager mock.
-#[derive(Debug)]
-pub struct SecretsMock {
-    running: Running,
-    store: Shared,
-}
-
-impl SecretsMock {
-    /// Starts serving on `127.0.0.1:port` (0 picks a free port).
-    pub async fn start(port: u16) -> std::io::Result<Self> {
-        let store = Shared::default();
-        let router = Router::new()
-            .route("/", post(api))
-            .route("/_mock/secrets/calls", get(calls))
-            .route("/_mock/secrets/faults", post(add_fault).delete(clear_faults))
-            .with_state(store.clone());
-        let running = Running::start(router, port).await?;
-        Ok(Self { running, store })
-    }
-
-    /// `http://127.0.0.1:PORT`: the endpoint override for the SDK.
-    pub fn base_url(&self) -> String {
-        self.running.base_url()
-    }
-
-    /// Creates the secret, or stores `value` as its new current version.
-    pub fn put_secret(&self, name: &str, value: &str) {
-        let mut store = lock(&self.store);
-        let request = json!({"SecretString": value});
-        let result = match store.find_live(name) {
-            Ok(secret) => add_version(secret, &request),
-            Err(_) => {
-                store.secrets.remove(name);
-                store
-                    .create(name, None)
-                    .and_then(|secret| add_version(secret, &request))
-            }
-        };
-        if let Err(e) = result {
-            tracing::warn!("put_secret({name}) failed: {e}");
-        }
-    }
-
-    /// API calls received so far.
-    pub fn calls(&self) -> SecretsCalls {
-        lock(&self.store).calls.clone()
-    }
-
-    /// Sets a fault.
-    pub fn set_fault(&self, fault: SecretsFault) {
-        lock(&self.store).faults.push(fault);
-    }
-
-    /// Removes every fault.
-    pub fn clear_faults(&self) {
-        lock(&self.store).faults.clear();
-    }
-
-    /// Stops serving.
-    pub async fn stop(self) {
-        self.running.stop().await;
-    }
-}
-
-/// `POST /`: one API call.
-async fn api(State(store): State<Shared>, headers: HeaderMap, body: Bytes) -> Response {
-    let operation = headers
-        .get("x-amz-target")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|target| target.strip_prefix("secretsmanager."))
-        .unwrap_or_default()
-        .to_owned();
-    let mut store = lock(&store);
-    store.calls.total += 1;
-    store.calls.cost_usd = store.calls.total as f64 * PRICE_PER_CALL_USD;
-    *store
-        .calls
-        .by_operation
-        .entry(if operation.is_empty() { "(none)".into() } else { operation.clone() })
-        .or_default() += 1;
-    let signed = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("AWS4-HMAC-SHA256"));
-    if !signed {
-        return AwsError::new("MissingAuthenticationTokenException", "Missing Authentication Token")
-            .into_response();
-    }
-    match store.take_fault() {
-        Some(SecretsFaultKind::Throttle) => {
-            store.calls.throttled += 1;
-            return AwsError::new("ThrottlingException", "Rate exceeded").into_response();
-        }
-        Some(SecretsFaultKind::AccessDenied) => {
-            store.calls.denied += 1;
-            return AwsError::new(
-                "AccessDeniedException",
-                format!(
-                    "User: arn:aws:sts::{ACCOUNT_ID}:assumed-role/speechgate/local is not authorized \
-                     to perform: secretsmanager:{operation} because no identity-based policy allows it"
-                ),
-            )
-            .into_response();
-        }
-        None => {}
-    }
-    let request: Value = match serde_json::from_slice(&body) {
-        Ok(value @ Value::Object(_)) => value,
-        _ => {
-            return AwsError::new("SerializationException", "The request body is not a JSON object.")
-                .into_response();
-        }
-    };
-    match store.call(&operation, &request) {
-        Ok(answer) => (
-            [(header::CONTENT_TYPE, CONTENT_TYPE)],
-            answer.to_string(),
-        )
-            .into_response(),
-        Err(error) => error.into_response(),
-    }
-}
-
-async fn calls(State(store): State<Shared>) -> Response {
-    Json(lock(&store).calls.clone()).into_response()
-}
-
-async fn add_fault(State(store): State<Shared>, body: Bytes) -> Response {
-    match serde_json::from_slice::<SecretsFault>(&body) {
-        Ok(fault) => {
-            let mut store = lock(&store);
-            store.faults.push(fault);
-            Json(store.faults.clone()).into_response()
-        }
-        Err(e) => (StatusCode::BAD_REQUEST, Json(json!({"error": e.to_string()}))).into_response(),
-    }
-}
-
-async fn clear_faults(State(store): State<Shared>) -> Response {
-    lock(&store).faults.clear();
-    Json(json!([])).into_response()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn call(store: &mut Store, operation: &str, request: Value) -> Result<Value, AwsError> {
-        store.call(operation, &request)
+    fn call(store: &mut SecretStore, operation: &str, request: &Value) -> Result<Value, AwsError> {
+        store.call(operation, request)
     }
 
     #[test]
     fn versions_are_staged() {
-        let mut store = Store::default();
-        let created = call(&mut store, "CreateSecret", json!({"Name": "k", "SecretString": "v1"})).unwrap();
+        let mut store = SecretStore::default();
+        let created = call(
+            &mut store,
+            "CreateSecret",
+            &json!({"Name": "k", "SecretString": "v1"}),
+        )
+        .unwrap();
         let first = created["VersionId"].as_str().unwrap().to_owned();
-        call(&mut store, "PutSecretValue", json!({"SecretId": "k", "SecretString": "v2"})).unwrap();
-        let current = call(&mut store, "GetSecretValue", json!({"SecretId": "k"})).unwrap();
+        call(
+            &mut store,
+            "PutSecretValue",
+            &json!({"SecretId": "k", "SecretString": "v2"}),
+        )
+        .unwrap();
+        let current = call(&mut store, "GetSecretValue", &json!({"SecretId": "k"})).unwrap();
         assert_eq!(current["SecretString"], "v2");
         let previous = call(
             &mut store,
             "GetSecretValue",
-            json!({"SecretId": created["ARN"], "VersionStage": "AWSPREVIOUS"}),
+            &json!({"SecretId": created["ARN"], "VersionStage": "AWSPREVIOUS"}),
         )
         .unwrap();
         assert_eq!(previous["SecretString"], "v1");
         assert_eq!(previous["VersionId"], first.as_str());
-        let described = call(&mut store, "DescribeSecret", json!({"SecretId": "k"})).unwrap();
-        assert_eq!(described["VersionIdsToStages"].as_object().unwrap().len(), 2);
+        let described = call(&mut store, "DescribeSecret", &json!({"SecretId": "k"})).unwrap();
+        assert_eq!(
+            described["VersionIdsToStages"].as_object().unwrap().len(),
+            2
+        );
     }
 
     #[test]
     fn errors_and_deletion() {
-        let mut store = Store::default();
+        let mut store = SecretStore::default();
         assert_eq!(
-            call(&mut store, "GetSecretValue", json!({"SecretId": "nope"})),
+            call(&mut store, "GetSecretValue", &json!({"SecretId": "nope"})),
             Err(AwsError::not_found())
         );
-        call(&mut store, "CreateSecret", json!({"Name": "k", "SecretString": "v"})).unwrap();
+        call(
+            &mut store,
+            "CreateSecret",
+            &json!({"Name": "k", "SecretString": "v"}),
+        )
+        .unwrap();
         assert_eq!(
-            call(&mut store, "CreateSecret", json!({"Name": "k"})).unwrap_err().kind,
+            call(&mut store, "CreateSecret", &json!({"Name": "k"}))
+                .unwrap_err()
+                .kind,
             "ResourceExistsException"
         );
-        call(&mut store, "DeleteSecret", json!({"SecretId": "k", "RecoveryWindowInDays": 7})).unwrap();
+        call(
+            &mut store,
+            "DeleteSecret",
+            &json!({"SecretId": "k", "RecoveryWindowInDays": 7}),
+        )
+        .unwrap();
         assert_eq!(
-            call(&mut store, "GetSecretValue", json!({"SecretId": "k"})).unwrap_err().kind,
+            call(&mut store, "GetSecretValue", &json!({"SecretId": "k"}))
+                .unwrap_err()
+                .kind,
             "InvalidRequestException"
         );
         assert_eq!(
-            call(&mut store, "Frobnicate", json!({})).unwrap_err().kind,
+            call(&mut store, "Frobnicate", &json!({})).unwrap_err().kind,
             "UnknownOperationException"
         );
     }
@@ -609,7 +439,10 @@ mod tests {
     #[test]
     fn ids_are_deterministic() {
         assert_eq!(secret_arn("a"), secret_arn("a"));
-        assert!(secret_arn("gemini").starts_with("arn:aws:secretsmanager:us-east-1:123456789012:secret:gemini-"));
+        assert!(
+            secret_arn("gemini")
+                .starts_with("arn:aws:secretsmanager:us-east-1:123456789012:secret:gemini-")
+        );
         assert_eq!(version_id("a", 0).len(), 36);
         assert_ne!(version_id("a", 0), version_id("a", 1));
     }
