@@ -336,3 +336,56 @@ async fn invalid_setups_and_messages_close_with_1007() {
     assert_eq!(receive_close(&mut ws).await.0, 1008, "unknown model");
     mock.stop().await;
 }
+
+#[tokio::test]
+async fn v1beta1_path_pings_and_client_close_are_handled() {
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message;
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+
+    let mock = start_vertex(1.0).await;
+    let url = live_url(&mock, "europe-west4").replace(".v1.", ".v1beta1.");
+    let mut request = url.into_client_request().unwrap();
+    let bearer = format!("Bearer {}", token(&mock));
+    request
+        .headers_mut()
+        .insert("authorization", bearer.parse().unwrap());
+    let (mut ws, _) = tokio_tungstenite::connect_async(request).await.unwrap();
+    start_session(&mut ws, "europe-west4", json!({})).await;
+    // A keep-alive ping is answered even while the mock has nothing to say.
+    ws.send(Message::Ping(b"keepalive".to_vec().into()))
+        .await
+        .unwrap();
+    let pong = tokio::time::timeout(Duration::from_secs(5), ws.next())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert_eq!(pong, Message::Pong(b"keepalive".to_vec().into()));
+    ws.close(None).await.unwrap();
+    while ws.next().await.is_some() {}
+    let session = &mock.sessions()[0];
+    assert_eq!(session.region, "europe-west4");
+    assert!(!session.connected);
+    assert!(!session.last_close.as_ref().unwrap().by_server);
+
+    let unknown_service =
+        "/regions/europe-west4/ws/google.cloud.aiplatform.v1.PredictionService/BidiGenerateContent";
+    let (status, body) = http(&mock.base_url(), "GET", unknown_service, &[], "").await;
+    assert_eq!(json_of(&body)["error"]["status"], "NOT_FOUND");
+    assert_eq!(status, 404);
+    mock.stop().await;
+}
+
+#[tokio::test]
+async fn the_time_scale_must_be_at_least_one() {
+    let refused = mocks::vertex::VertexMock::start(mocks::vertex::VertexConfig {
+        time_scale: 0.5,
+        ..Default::default()
+    })
+    .await;
+    assert_eq!(
+        refused.unwrap_err().kind(),
+        std::io::ErrorKind::InvalidInput
+    );
+}

@@ -205,3 +205,71 @@ async fn errors_have_google_shape() {
     assert_eq!(mock.usage().generate_content_calls, 0);
     mock.stop().await;
 }
+
+#[tokio::test]
+async fn the_key_files_token_uri_exchanges_an_assertion_for_an_access_token() {
+    let mock = start_vertex(1.0).await;
+    let key_json: Value = serde_json::from_str(&mock.service_account_json()).unwrap();
+    let token_uri = key_json["token_uri"].as_str().unwrap().to_owned();
+    assert_eq!(token_uri, format!("{}/token", mock.base_url()));
+    let key = Key::from_json(&mock.service_account_json());
+    let now = now();
+    let claims = json!({
+        "iss": key.email, "scope": "https://www.googleapis.com/auth/cloud-platform",
+        "aud": token_uri, "iat": now, "exp": now + 3600,
+    });
+    let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256);
+    header.kid = Some(key.kid.clone());
+    let signing_key = jsonwebtoken::EncodingKey::from_rsa_pem(key.pem.as_bytes()).unwrap();
+    let assertion = jsonwebtoken::encode(&header, &claims, &signing_key).unwrap();
+    let form = format!(
+        "grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Ajwt-bearer&assertion={assertion}"
+    );
+    let form_type = [("content-type", "application/x-www-form-urlencoded")];
+    let (status, body) = http(&mock.base_url(), "POST", "/token", &form_type, &form).await;
+    assert_eq!(status, 200, "{body}");
+    let granted = json_of(&body);
+    assert_eq!(granted["token_type"], "Bearer");
+    assert!(granted["expires_in"].as_u64().unwrap() > 3000);
+    let access_token = granted["access_token"].as_str().unwrap().to_owned();
+    assert!(access_token.starts_with("ya29."));
+
+    let route = path("us-central1", "v1", "gemini-2.5-flash");
+    let (status, _) = post(&mock, &route, Some(&access_token), &request("hi", false)).await;
+    assert_eq!(status, 200);
+    let mut ws = connect_with(&mock, "us-central1", Some(&access_token))
+        .await
+        .unwrap();
+    start_session(&mut ws, "us-central1", json!({})).await;
+    let (status, _) = post(
+        &mock,
+        &route,
+        Some("ya29.mock-forged"),
+        &request("hi", false),
+    )
+    .await;
+    assert_eq!(status, 401);
+
+    let elsewhere = form.replace("jwt-bearer", "client-credentials");
+    let (status, body) = http(&mock.base_url(), "POST", "/token", &form_type, &elsewhere).await;
+    assert_eq!(
+        (status, json_of(&body)["error"].clone()),
+        (400, json!("unsupported_grant_type"))
+    );
+    let wrong_audience = jsonwebtoken::encode(
+        &header,
+        &json!({"iss": key.email, "scope": "https://www.googleapis.com/auth/cloud-platform",
+                "aud": "https://oauth2.googleapis.com/token", "iat": now, "exp": now + 3600}),
+        &signing_key,
+    )
+    .unwrap();
+    let form = format!(
+        "grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Ajwt-bearer&assertion={wrong_audience}"
+    );
+    let (status, body) = http(&mock.base_url(), "POST", "/token", &form_type, &form).await;
+    assert_eq!(
+        (status, json_of(&body)["error"].clone()),
+        (400, json!("invalid_grant"))
+    );
+    mock.stop().await;
+}

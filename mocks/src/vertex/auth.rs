@@ -94,7 +94,8 @@ pub struct Caller {
 #[derive(Debug, Deserialize)]
 struct Claims {
     iss: String,
-    sub: String,
+    #[serde(default)]
+    sub: Option<String>,
     #[serde(default)]
     scope: Option<String>,
     #[serde(default)]
@@ -172,8 +173,9 @@ impl ServiceAccount {
         &self.private_key_pem
     }
 
-    /// The complete key file, as the Google Cloud console downloads it.
-    pub fn key_json(&self) -> String {
+    /// The complete key file, as the Google Cloud console downloads it, with
+    /// `token_uri` naming the token endpoint to use.
+    pub fn key_json(&self, token_uri: &str) -> String {
         let email = &self.client_email;
         let json = serde_json::json!({
             "type": "service_account",
@@ -183,7 +185,7 @@ impl ServiceAccount {
             "client_email": email,
             "client_id": self.client_id,
             "auth_uri": "https://accounts.google.com/o/oauth2/auth",
-            "token_uri": "https://oauth2.googleapis.com/token",
+            "token_uri": token_uri,
             "auth_provider_x509_cert_url": "https://www.googleapis.com/oauth2/v1/certs",
             "client_x509_cert_url": format!(
                 "https://www.googleapis.com/robot/v1/metadata/x509/{}",
@@ -194,14 +196,31 @@ impl ServiceAccount {
         serde_json::to_string_pretty(&json).unwrap_or_default()
     }
 
-    /// Verifies an `Authorization` header value at `now` (seconds since the epoch).
-    pub fn verify(&self, authorization: Option<&str>, now: u64) -> Result<Caller, AuthError> {
-        let header = authorization.ok_or(AuthError::Missing)?.trim();
-        let (scheme, token) = header.split_once(' ').ok_or(AuthError::NotBearer)?;
-        if !scheme.eq_ignore_ascii_case("bearer") {
-            return Err(AuthError::NotBearer);
-        }
-        let token = token.trim();
+    /// Verifies a self-signed JWT used as a bearer token at `now` (seconds
+    /// since the epoch): it must grant Vertex AI access.
+    pub fn verify(&self, token: &str, now: u64) -> Result<Caller, AuthError> {
+        self.verify_jwt(token, now, grants_vertex_access)
+    }
+
+    /// Verifies the assertion of an OAuth 2.0 JWT-bearer grant: its audience
+    /// must be `token_uri`, and it must ask for the cloud-platform scope.
+    pub fn verify_assertion(
+        &self,
+        assertion: &str,
+        token_uri: &str,
+        now: u64,
+    ) -> Result<Caller, AuthError> {
+        self.verify_jwt(assertion, now, |claims| {
+            audiences(claims).any(|aud| aud == token_uri) && has_cloud_platform_scope(claims)
+        })
+    }
+
+    fn verify_jwt(
+        &self,
+        token: &str,
+        now: u64,
+        grants_access: impl FnOnce(&Claims) -> bool,
+    ) -> Result<Caller, AuthError> {
         let jwt_header =
             jsonwebtoken::decode_header(token).map_err(|e| AuthError::Malformed(e.to_string()))?;
         if jwt_header.alg != Algorithm::RS256 {
@@ -221,10 +240,14 @@ impl ServiceAccount {
                 _ => AuthError::Malformed(e.to_string()),
             })?
             .claims;
-        if claims.iss != self.client_email || claims.sub != self.client_email {
+        let subject_ok = claims
+            .sub
+            .as_deref()
+            .is_none_or(|sub| sub == self.client_email);
+        if claims.iss != self.client_email || !subject_ok {
             return Err(AuthError::WrongIssuer);
         }
-        if !grants_vertex_access(&claims) {
+        if !grants_access(&claims) {
             return Err(AuthError::NoVertexAccess);
         }
         if claims.exp < claims.iat || claims.exp - claims.iat > MAX_LIFETIME_SECS {
@@ -243,26 +266,44 @@ impl ServiceAccount {
     }
 }
 
-/// A cloud-platform scope, or an audience naming the Vertex AI service.
-fn grants_vertex_access(claims: &Claims) -> bool {
-    let scoped = claims
+/// The token of an `Authorization: Bearer <token>` header.
+pub fn bearer_token(authorization: Option<&str>) -> Result<&str, AuthError> {
+    let header = authorization.ok_or(AuthError::Missing)?.trim();
+    let (scheme, token) = header.split_once(' ').ok_or(AuthError::NotBearer)?;
+    if !scheme.eq_ignore_ascii_case("bearer") || token.trim().is_empty() {
+        return Err(AuthError::NotBearer);
+    }
+    Ok(token.trim())
+}
+
+fn audiences(claims: &Claims) -> impl Iterator<Item = &str> {
+    let (single, many) = match &claims.aud {
+        Some(serde_json::Value::String(aud)) => (Some(aud.as_str()), None),
+        Some(serde_json::Value::Array(auds)) => (None, Some(auds)),
+        _ => (None, None),
+    };
+    single.into_iter().chain(
+        many.into_iter()
+            .flatten()
+            .filter_map(serde_json::Value::as_str),
+    )
+}
+
+fn has_cloud_platform_scope(claims: &Claims) -> bool {
+    claims
         .scope
         .as_deref()
-        .is_some_and(|scope| scope.split_whitespace().any(|s| s == CLOUD_PLATFORM_SCOPE));
+        .is_some_and(|scope| scope.split_whitespace().any(|s| s == CLOUD_PLATFORM_SCOPE))
+}
+
+/// A cloud-platform scope, or an audience naming the Vertex AI service.
+fn grants_vertex_access(claims: &Claims) -> bool {
     let vertex_audience = |aud: &str| {
         aud.strip_prefix("https://")
             .map(|rest| rest.trim_end_matches('/'))
             .is_some_and(|host| host.ends_with(VERTEX_AUDIENCE_HOST))
     };
-    let audience = match &claims.aud {
-        Some(serde_json::Value::String(aud)) => vertex_audience(aud),
-        Some(serde_json::Value::Array(auds)) => auds
-            .iter()
-            .filter_map(serde_json::Value::as_str)
-            .any(vertex_audience),
-        _ => false,
-    };
-    scoped || audience
+    has_cloud_platform_scope(claims) || audiences(claims).any(vertex_audience)
 }
 
 /// PEM armour with 64-character lines.
@@ -316,14 +357,15 @@ mod tests {
     }
 
     fn verify(token: &str, now: u64) -> Result<Caller, AuthError> {
-        account().verify(Some(&format!("Bearer {token}")), now)
+        account().verify(token, now)
     }
 
     const NOW: u64 = 1_800_000_000;
 
     #[test]
     fn key_json_is_a_complete_service_account_key() {
-        let json: serde_json::Value = serde_json::from_str(&account().key_json()).unwrap();
+        let json: serde_json::Value =
+            serde_json::from_str(&account().key_json("http://127.0.0.1:1/token")).unwrap();
         for field in [
             "type",
             "project_id",
@@ -367,11 +409,9 @@ mod tests {
     #[test]
     fn refuses_bad_tokens() {
         let kid = account().private_key_id();
-        assert_eq!(account().verify(None, NOW), Err(AuthError::Missing));
-        assert_eq!(
-            account().verify(Some("Basic abc"), NOW),
-            Err(AuthError::NotBearer)
-        );
+        assert_eq!(bearer_token(None), Err(AuthError::Missing));
+        assert_eq!(bearer_token(Some("Basic abc")), Err(AuthError::NotBearer));
+        assert_eq!(bearer_token(Some("Bearer  t ")), Ok("t"));
         assert!(matches!(
             verify("not.a.jwt", NOW),
             Err(AuthError::Malformed(_))
@@ -400,6 +440,15 @@ mod tests {
         unscoped["scope"] = "https://www.googleapis.com/auth/devstorage.read_only".into();
         assert_eq!(
             verify(&sign(Some(kid), &unscoped), NOW),
+            Err(AuthError::NoVertexAccess)
+        );
+        let mut assertion = claims(NOW);
+        assertion["aud"] = "http://127.0.0.1:1/token".into();
+        let assertion = sign(Some(kid), &assertion);
+        let uri = "http://127.0.0.1:1/token";
+        account().verify_assertion(&assertion, uri, NOW).unwrap();
+        assert_eq!(
+            account().verify_assertion(&assertion, "http://elsewhere/token", NOW),
             Err(AuthError::NoVertexAccess)
         );
         let token = sign(Some(kid), &claims(NOW));

@@ -1,14 +1,15 @@
 //! Parsing what a Live API client sends: one JSON object per WebSocket
 //! message carrying exactly one of `setup`, `clientContent`, `realtimeInput`,
 //! `toolResponse`. Google's own samples send snake_case keys and the SDKs send
-//! camelCase, so keys are normalised to camelCase first (free-form payloads
-//! such as function responses and schemas are left alone). Anything Vertex
+//! camelCase, so keys are normalised to camelCase first (see [`super::casing`]). Anything Vertex
 //! would refuse (unknown fields, invalid base64, an unsupported audio format)
 //! is a [`ParseError`] whose text is the close reason.
 
 use base64::Engine as _;
 use serde::Deserialize;
 use serde_json::{Map, Value};
+
+use super::casing::normalize_keys;
 
 /// Audio sample rate assumed when a `audio/pcm` MIME type names none.
 pub const DEFAULT_INPUT_RATE: u32 = 16_000;
@@ -120,16 +121,6 @@ pub struct RealtimeInput {
     pub audio_stream_end: bool,
 }
 
-/// Keys whose values are free-form JSON, never renamed.
-const FREE_FORM_KEYS: &[&str] = &[
-    "response",
-    "args",
-    "responseSchema",
-    "responseJsonSchema",
-    "parameters",
-    "parametersJsonSchema",
-];
-
 const MESSAGE_KINDS: &[&str] = &["setup", "clientContent", "realtimeInput", "toolResponse"];
 
 const SETUP_FIELDS: &[&str] = &[
@@ -160,44 +151,6 @@ const REALTIME_FIELDS: &[&str] = &[
 ];
 
 const CLIENT_CONTENT_FIELDS: &[&str] = &["turns", "turnComplete"];
-
-/// `snake_case` to `camelCase` (already camelCase names are unchanged).
-pub fn camel_case(name: &str) -> String {
-    let mut out = String::with_capacity(name.len());
-    let mut upper_next = false;
-    for c in name.chars() {
-        if c == '_' && !out.is_empty() {
-            upper_next = true;
-        } else if upper_next {
-            out.extend(c.to_uppercase());
-            upper_next = false;
-        } else {
-            out.push(c);
-        }
-    }
-    out
-}
-
-/// Renames every key to camelCase, except inside free-form payloads.
-pub fn normalize_keys(value: Value) -> Value {
-    match value {
-        Value::Object(map) => Value::Object(
-            map.into_iter()
-                .map(|(key, inner)| {
-                    let key = camel_case(&key);
-                    let inner = if FREE_FORM_KEYS.contains(&key.as_str()) {
-                        inner
-                    } else {
-                        normalize_keys(inner)
-                    };
-                    (key, inner)
-                })
-                .collect(),
-        ),
-        Value::Array(items) => Value::Array(items.into_iter().map(normalize_keys).collect()),
-        other => other,
-    }
-}
 
 fn check_fields(map: &Map<String, Value>, allowed: &[&str], at: &str) -> Result<(), ParseError> {
     match map.keys().find(|k| !allowed.contains(&k.as_str())) {
@@ -404,6 +357,7 @@ pub fn pcm_rate(mime: &str) -> Option<u32> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::vertex::casing::FREE_FORM_KEYS;
     use proptest::prelude::*;
 
     fn snake_case(name: &str) -> String {
@@ -505,16 +459,6 @@ mod tests {
         assert_eq!(pcm_rate("audio/opus"), None);
     }
 
-    #[test]
-    fn free_form_payloads_keep_their_keys() {
-        let value = serde_json::json!({"tool_response": {"function_responses": [{"response": {"snake_key": 1}}]}});
-        let normalized = normalize_keys(value);
-        assert_eq!(
-            normalized["toolResponse"]["functionResponses"][0]["response"]["snake_key"],
-            1
-        );
-    }
-
     fn realtime_message() -> impl Strategy<Value = Value> {
         let audio = (
             proptest::collection::vec(any::<u8>(), 0..64),
@@ -586,13 +530,6 @@ mod tests {
             let ClientMessage::RealtimeInput(input) = parse(&message).unwrap() else { panic!() };
             prop_assert_eq!(&input.audio[0].pcm, &bytes);
             prop_assert_eq!(input.audio[0].sample_rate, 16_000);
-        }
-
-        #[test]
-        fn camel_case_is_idempotent(name in "[a-z]{1,5}(_[a-z]{1,5}){0,3}") {
-            let once = camel_case(&name);
-            prop_assert_eq!(camel_case(&once), once.as_str());
-            prop_assert!(!once.contains('_'));
         }
 
         #[test]

@@ -101,7 +101,7 @@ async fn clear_faults(State(state): State<Arc<VertexState>>) -> Response {
 async fn service_account(State(state): State<Arc<VertexState>>) -> Response {
     (
         [(header::CONTENT_TYPE, "application/json")],
-        state.account.key_json(),
+        state.key_json(),
     )
         .into_response()
 }

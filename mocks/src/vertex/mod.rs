@@ -7,21 +7,25 @@
 //!
 //! - [`auth`]: the generated service account and bearer-token verification;
 //! - [`client_messages`] / [`server_messages`]: the Live wire format;
+//!   [`casing`]: snake_case and camelCase keys alike;
 //! - [`script`]: Maya's script and the Part 2 long-turn rule;
 //! - [`conversation`]: a session's state across connections (context, usage);
 //! - `live`: the WebSocket endpoint, session loop, listening, model turns;
 //! - `rest`: generateContent; [`assessment`]: the transcript scoring;
 //! - [`faults`]: injectable faults; [`control`]: the `/_mock/vertex/` API;
+//! - `oauth`: the token endpoint the key file's `token_uri` names;
 //! - [`errors`]: Google's error shape; `state`: what connections share.
 
 pub mod assessment;
 pub mod auth;
+pub mod casing;
 pub mod client_messages;
 pub mod control;
 pub mod conversation;
 pub mod errors;
 pub mod faults;
 mod live;
+mod oauth;
 mod rest;
 pub mod script;
 pub mod server_messages;
@@ -122,6 +126,7 @@ impl VertexMock {
         let port = config.port;
         let state = Arc::new(VertexState::new(config, account));
         let running = Running::start(router(state.clone()), port).await?;
+        state.set_base_url(&running.base_url());
         Ok(Self { running, state })
     }
 
@@ -141,9 +146,10 @@ impl VertexMock {
         self.running.addr()
     }
 
-    /// The service-account key file whose key the mock trusts.
+    /// The service-account key file whose key the mock trusts (its
+    /// `token_uri` is this mock's `/token`).
     pub fn service_account_json(&self) -> String {
-        self.state.account.key_json()
+        self.state.key_json()
     }
 
     /// Sets a fault.
@@ -190,6 +196,7 @@ fn router(state: Arc<VertexState>) -> Router {
             "/regions/{region}/{version}/projects/{project}/locations/{location}/publishers/google/models/{model_action}",
             post(rest::generate_content),
         )
+        .route("/token", post(oauth::token))
         .nest("/_mock/vertex", control::router())
         .fallback(not_found)
         .with_state(state)

@@ -17,7 +17,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::assessment::{assess, is_assessment_request};
-use super::client_messages::normalize_keys;
+use super::casing::normalize_keys;
 use super::errors::GoogleError;
 use super::faults::{FaultStage, InvalidAssessmentVariant, VertexFault};
 use super::server_messages::TurnUsage;
@@ -123,8 +123,7 @@ fn answer(
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok());
     state
-        .account
-        .verify(authorization, super::auth::unix_now())
+        .authorize(authorization)
         .map_err(|refusal| GoogleError::unauthenticated(refusal.google_reason()))?;
     if path.region != "global" && path.location != path.region {
         return Err(GoogleError::invalid_argument(format!(

@@ -4,7 +4,7 @@
 //! and usage totals. Locks are held only for short, synchronous updates.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Mutex, MutexGuard, OnceLock};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -12,7 +12,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use super::VertexConfig;
-use super::auth::ServiceAccount;
+use super::auth::{AuthError, ServiceAccount, bearer_token, unix_now};
 use super::conversation::{Conversation, TokenTotals, TranscriptEntry};
 use super::faults::FaultBook;
 use super::script::ExaminerPart;
@@ -126,6 +126,10 @@ pub(super) struct VertexState {
     /// Resumption handle to index in `sessions`.
     handles: Mutex<HashMap<String, usize>>,
     usage: Mutex<UsageTotals>,
+    /// `http://127.0.0.1:PORT/token`, known once the port is bound.
+    token_uri: OnceLock<String>,
+    /// Access tokens issued by the token endpoint, with their expiry (epoch seconds).
+    access_tokens: Mutex<HashMap<String, u64>>,
     /// Cancelled by `stop`: live sessions close with 1001.
     pub(super) shutdown: CancellationToken,
     /// The live connection tasks, awaited by `stop`.
@@ -138,6 +142,9 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
+
+/// How access tokens from the token endpoint start (as Google's do).
+const ACCESS_TOKEN_PREFIX: &str = "ya29.mock-";
 
 /// An opaque, unguessable-enough handle: a digest of the key id, session and counter.
 fn resumption_handle(secret: &str, session: usize, counter: usize) -> String {
@@ -161,9 +168,52 @@ impl VertexState {
             sessions: Mutex::new(Vec::new()),
             handles: Mutex::new(HashMap::new()),
             usage: Mutex::new(UsageTotals::default()),
+            token_uri: OnceLock::new(),
+            access_tokens: Mutex::new(HashMap::new()),
             shutdown: CancellationToken::new(),
             tasks: TaskTracker::new(),
         }
+    }
+
+    /// Sets the token endpoint's URL once the port is known.
+    pub(super) fn set_base_url(&self, base_url: &str) {
+        let _ = self.token_uri.set(format!("{base_url}/token"));
+    }
+
+    /// The token endpoint's URL (the key file's `token_uri`).
+    pub(super) fn token_uri(&self) -> String {
+        self.token_uri.get().cloned().unwrap_or_default()
+    }
+
+    /// The key file, naming this mock's token endpoint.
+    pub(super) fn key_json(&self) -> String {
+        self.account.key_json(&self.token_uri())
+    }
+
+    /// Issues an opaque access token valid until `expires_at`.
+    pub(super) fn issue_access_token(&self, expires_at: u64) -> String {
+        let mut tokens = lock(&self.access_tokens);
+        let token = format!(
+            "{ACCESS_TOKEN_PREFIX}{}",
+            resumption_handle(self.account.private_key_id(), tokens.len(), usize::MAX)
+        );
+        tokens.insert(token.clone(), expires_at);
+        token
+    }
+
+    /// Checks an `Authorization` header: a self-signed JWT or an access
+    /// token issued by the token endpoint.
+    pub(super) fn authorize(&self, authorization: Option<&str>) -> Result<(), AuthError> {
+        let token = bearer_token(authorization)?;
+        let now = unix_now();
+        if token.starts_with(ACCESS_TOKEN_PREFIX) {
+            return match lock(&self.access_tokens).get(token) {
+                Some(expires_at) if *expires_at > now => Ok(()),
+                Some(_) => Err(AuthError::Expired),
+                None => Err(AuthError::Malformed("unknown access token".into())),
+            };
+        }
+        self.account.verify(token, now).map(drop)
     }
 
     /// A scenario-time duration in wall time.

@@ -56,7 +56,7 @@ pub(super) async fn upgrade(
         .headers()
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok());
-    if let Err(refusal) = state.account.verify(authorization, super::auth::unix_now()) {
+    if let Err(refusal) = state.authorize(authorization) {
         tracing::debug!(%region, "live upgrade refused: {refusal}");
         return GoogleError::unauthenticated(refusal.google_reason()).into();
     }
