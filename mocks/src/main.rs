@@ -63,6 +63,12 @@ async fn main() -> anyhow::Result<()> {
             "gcp_secret_name": args.gcp_secret_name,
         },
         "time_scale": args.time_scale,
+        // What the backend's functions need in their environment to use the mocks.
+        "env": {
+            "VERTEX_BASE_URL_TEMPLATE": vertex.base_url_template(),
+            "AWS_ENDPOINT_URL_SECRETS_MANAGER": secrets.base_url(),
+            "GCP_CREDENTIALS_SECRET": args.gcp_secret_name,
+        },
     });
     println!("{ready}");
     shutdown_signal().await?;

@@ -28,6 +28,11 @@ async fn prints_urls_serves_and_stops_on_sigterm() {
     let template = ready["vertex"]["base_url_template"].as_str().unwrap();
     assert!(template.starts_with("http://127.0.0.1:") && template.ends_with("/regions/{region}"));
     assert_eq!(ready["time_scale"], 14.0);
+    assert_eq!(ready["env"]["VERTEX_BASE_URL_TEMPLATE"], template);
+    assert_eq!(
+        ready["env"]["AWS_ENDPOINT_URL_SECRETS_MANAGER"],
+        ready["secrets"]["base_url"]
+    );
 
     let vertex = template.trim_end_matches("/regions/{region}");
     let (status, body) = http(vertex, "GET", "/_mock/vertex/service-account", &[], "").await;

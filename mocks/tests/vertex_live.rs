@@ -389,3 +389,30 @@ async fn the_time_scale_must_be_at_least_one() {
         std::io::ErrorKind::InvalidInput
     );
 }
+
+#[tokio::test]
+async fn another_input_rate_is_honoured_for_timing_and_tokens() {
+    use base64::Engine as _;
+
+    let mock = start_vertex(50.0).await;
+    mock.register_transcript(Duration::from_millis(2000), "Twenty-four kilohertz.");
+    let mut ws = connect(&mock, "us-central1").await;
+    start_session(&mut ws, "us-central1", json!({})).await;
+    // 2 s of speech and 1 s of silence at 24 kHz: 3 s, 75 tokens.
+    let mut samples = mocks::speech::synthesize(&"word ".repeat(40), 24_000)[..48_000].to_vec();
+    samples.extend(mocks::speech::silence(Duration::from_secs(1), 24_000));
+    let data =
+        base64::engine::general_purpose::STANDARD.encode(mocks::speech::pcm16_to_bytes(&samples));
+    send(
+        &mut ws,
+        &json!({"realtimeInput": {"audio": {"mimeType": "audio/pcm;rate=24000", "data": data}}}),
+    )
+    .await;
+    let turn = read_turn(&mut ws).await;
+    assert_eq!(
+        turn.input,
+        vec![("Twenty-four kilohertz.".to_owned(), true)]
+    );
+    assert_eq!(turn.tokens("promptTokensDetails", "AUDIO"), 75);
+    mock.stop().await;
+}
