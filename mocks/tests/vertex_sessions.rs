@@ -14,8 +14,17 @@ use serde_json::json;
 
 #[tokio::test]
 async fn go_away_then_1011_at_the_limit_and_resumption_continues() {
-    // 10 minutes at scale 300: a 2 s session, goAway 0.2 s before the end.
-    let mock = start_vertex(300.0).await;
+    // The default 10 minutes at scale 120: a 5 s session, goAway 0.5 s before the end.
+    let mock = start_vertex_with(VertexConfig {
+        time_scale: 120.0,
+        project: PROJECT.into(),
+        ..VertexConfig::default()
+    })
+    .await;
+    assert_eq!(
+        VertexConfig::default().session_limit,
+        Duration::from_secs(600)
+    );
     mock.register_transcript(Duration::from_millis(2000), "Ana Silva.");
     let mut ws = connect(&mock, "us-central1").await;
     start_session(&mut ws, "us-central1", json!({"sessionResumption": {}})).await;
@@ -29,7 +38,7 @@ async fn go_away_then_1011_at_the_limit_and_resumption_continues() {
         .to_owned();
     assert_eq!(
         receive_json(&mut ws).await,
-        json!({"goAway": {"timeLeft": "0.200s"}})
+        json!({"goAway": {"timeLeft": "0.500s"}})
     );
     let (code, _, _) = receive_close(&mut ws).await;
     assert_eq!(code, 1011);
@@ -321,12 +330,7 @@ async fn sixty_seconds_of_speech_end_the_long_turn_without_a_long_pause() {
 
 #[tokio::test]
 async fn a_fault_can_apply_to_all_sessions_of_a_region() {
-    let mock = start_vertex_with(VertexConfig {
-        time_scale: 50.0,
-        project: PROJECT.into(),
-        ..VertexConfig::default()
-    })
-    .await;
+    let mock = start_vertex(50.0).await;
     let rule = FaultRule {
         fault: VertexFault::DropSocket { after_turns: 1 },
         region: Some("europe-west1".into()),

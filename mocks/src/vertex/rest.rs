@@ -6,7 +6,6 @@
 //! fixed-form answer.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use axum::Json;
 use axum::body::Bytes;
@@ -83,8 +82,6 @@ impl GenerateContentRequest {
             .is_some_and(|mime| mime.eq_ignore_ascii_case("application/json"))
     }
 }
-
-static RESPONSE_COUNTER: AtomicU64 = AtomicU64::new(0);
 
 /// The handler.
 pub(super) async fn generate_content(
@@ -169,8 +166,7 @@ fn answer(
         candidates_text: text_tokens(&text),
         ..TurnUsage::default()
     };
-    state.record_generate_content(model, &usage);
-    let counter = RESPONSE_COUNTER.fetch_add(1, Ordering::Relaxed);
+    let call_number = state.record_generate_content(model, &usage);
     Ok(json!({
         "candidates": [{
             "content": {"role": "model", "parts": [{"text": text}]},
@@ -179,7 +175,7 @@ fn answer(
         }],
         "usageMetadata": usage.to_usage_metadata(),
         "modelVersion": model,
-        "responseId": format!("mock-{counter:08x}"),
+        "responseId": format!("mock-{call_number:08x}"),
     }))
 }
 

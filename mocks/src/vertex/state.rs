@@ -306,8 +306,8 @@ impl VertexState {
         totals.by_model.entry(model).or_default().add_turn(usage);
     }
 
-    /// Records a generateContent call's usage.
-    pub(super) fn record_generate_content(&self, model: &str, usage: &TurnUsage) {
+    /// Records a generateContent call's usage; returns the call's number (1, 2, ...).
+    pub(super) fn record_generate_content(&self, model: &str, usage: &TurnUsage) -> u64 {
         let mut totals = lock(&self.usage);
         totals.tokens.add_turn(usage);
         totals.generate_content_calls += 1;
@@ -316,6 +316,7 @@ impl VertexState {
             .entry(model.to_owned())
             .or_default()
             .add_turn(usage);
+        totals.generate_content_calls
     }
 
     /// Marks a session's connection closed.

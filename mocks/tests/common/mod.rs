@@ -31,11 +31,13 @@ const RECEIVE_TIMEOUT: Duration = Duration::from_secs(20);
 /// A client socket.
 pub type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
-/// Starts a Vertex mock for the test project at `time_scale`.
+/// Starts a Vertex mock for the test project at `time_scale`, with a session
+/// limit long enough never to interfere (tests of the limit set their own).
 pub async fn start_vertex(time_scale: f64) -> VertexMock {
     start_vertex_with(VertexConfig {
         time_scale,
         project: PROJECT.into(),
+        session_limit: Duration::from_secs(24 * 3600),
         ..VertexConfig::default()
     })
     .await
