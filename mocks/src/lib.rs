@@ -7,7 +7,12 @@
 //! # Layout
 //! - [`server`]: start a mock's router on a loopback port and stop it;
 //! - [`speech`]: PCM, voice activity detection, a synthetic voice, a
-//!   transcript catalog, token counting (shared by the speech mocks).
+//!   transcript catalog, token counting (shared by the speech mocks);
+//! - [`vertex`]: Vertex AI (Gemini Live over WebSocket with the IELTS
+//!   examiner "Maya", generateContent assessments, service-account auth);
+//! - [`secrets`]: AWS Secrets Manager (JSON 1.1, as the SDK speaks it).
 
+pub mod secrets;
 pub mod server;
 pub mod speech;
+pub mod vertex;

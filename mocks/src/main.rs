@@ -1,6 +1,88 @@
-//! `mocks`: runs the fake upstreams on their own (the local stack starts them in-process).
+//! `mocks`: runs the fake upstreams on their own (the local stack starts them
+//! in-process). Prints one JSON line with each mock's URLs, then serves until
+//! Ctrl-C or SIGTERM.
 
-fn main() {
-    eprintln!("mocks: no mock is implemented in this binary yet");
-    std::process::exit(2);
+use anyhow::Context as _;
+use clap::Parser;
+use mocks::secrets::SecretsMock;
+use mocks::vertex::{VertexConfig, VertexMock};
+
+/// Fake upstreams speaking the real wire protocols.
+#[derive(Debug, Parser)]
+#[command(version, about)]
+struct Args {
+    /// Port of the Vertex AI mock (0: any free port).
+    #[arg(long, env = "MOCKS_VERTEX_PORT", default_value_t = 0)]
+    vertex_port: u16,
+    /// Port of the Secrets Manager mock (0: any free port).
+    #[arg(long, env = "MOCKS_SECRETS_PORT", default_value_t = 0)]
+    secrets_port: u16,
+    /// Divides every upstream time limit (>= 1).
+    #[arg(long, env = "MOCKS_TIME_SCALE", default_value_t = 1.0)]
+    time_scale: f64,
+    /// Google Cloud project of the mock service account.
+    #[arg(long, env = "MOCKS_GCP_PROJECT", default_value = "speechgate-local")]
+    project: String,
+    /// Store the Vertex service-account key in Secrets Manager under this name.
+    #[arg(
+        long,
+        env = "MOCKS_GCP_SECRET_NAME",
+        default_value = "gemini-vertex-ai-credentials"
+    )]
+    gcp_secret_name: String,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_writer(std::io::stderr)
+        .init();
+    let args = Args::parse();
+    let vertex = VertexMock::start(VertexConfig {
+        port: args.vertex_port,
+        time_scale: args.time_scale,
+        project: args.project.clone(),
+        ..VertexConfig::default()
+    })
+    .await
+    .context("starting the Vertex AI mock")?;
+    let secrets = SecretsMock::start(args.secrets_port)
+        .await
+        .context("starting the Secrets Manager mock")?;
+    secrets.put_secret(&args.gcp_secret_name, &vertex.service_account_json());
+    let ready = serde_json::json!({
+        "vertex": {
+            "base_url_template": vertex.base_url_template(),
+            "control_url": format!("{}/_mock/vertex/", vertex.base_url()),
+            "project": args.project,
+        },
+        "secrets": {
+            "base_url": secrets.base_url(),
+            "control_url": format!("{}/_mock/secrets/", secrets.base_url()),
+            "gcp_secret_name": args.gcp_secret_name,
+        },
+        "time_scale": args.time_scale,
+        // What the backend's functions need in their environment to use the mocks.
+        "env": {
+            "VERTEX_BASE_URL_TEMPLATE": vertex.base_url_template(),
+            "AWS_ENDPOINT_URL_SECRETS_MANAGER": secrets.base_url(),
+            "GCP_CREDENTIALS_SECRET": args.gcp_secret_name,
+        },
+    });
+    println!("{ready}");
+    shutdown_signal().await?;
+    vertex.stop().await;
+    secrets.stop().await;
+    Ok(())
+}
+
+async fn shutdown_signal() -> anyhow::Result<()> {
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .context("installing the SIGTERM handler")?;
+    tokio::select! {
+        signal = tokio::signal::ctrl_c() => signal.context("waiting for Ctrl-C")?,
+        _ = terminate.recv() => {}
+    }
+    Ok(())
 }

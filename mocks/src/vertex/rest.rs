@@ -1,0 +1,270 @@
+//! `POST /regions/{region}/{v1|v1beta1}/projects/{P}/locations/{L}/publishers/
+//! google/models/{MODEL}:generateContent`: bearer auth, Google-shaped errors,
+//! a deterministic answer. A request whose text has the line
+//! `TASK: ielts_speaking_assessment` and asks for `application/json` gets the
+//! [`assessment`](super::assessment) of its transcript; other requests get a
+//! fixed-form answer.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, header};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::assessment::{assess, is_assessment_request};
+use super::casing::normalize_keys;
+use super::errors::GoogleError;
+use super::faults::{FaultStage, InvalidAssessmentVariant, VertexFault};
+use super::server_messages::TurnUsage;
+use super::state::VertexState;
+use crate::speech::text_tokens;
+
+/// The path parameters.
+#[derive(Debug, Deserialize)]
+pub(super) struct ModelPath {
+    region: String,
+    version: String,
+    project: String,
+    location: String,
+    model_action: String,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Part {
+    #[serde(default)]
+    text: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Content {
+    #[serde(default)]
+    parts: Vec<Part>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct GenerationConfig {
+    #[serde(default)]
+    response_mime_type: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct GenerateContentRequest {
+    contents: Vec<Content>,
+    #[serde(default)]
+    system_instruction: Option<Content>,
+    #[serde(default)]
+    generation_config: Option<GenerationConfig>,
+}
+
+impl GenerateContentRequest {
+    fn text(&self) -> String {
+        let system = self.system_instruction.iter();
+        let texts: Vec<&str> = system
+            .chain(self.contents.iter())
+            .flat_map(|content| content.parts.iter())
+            .filter_map(|part| part.text.as_deref())
+            .collect();
+        texts.join("\n")
+    }
+
+    fn wants_json(&self) -> bool {
+        self.generation_config
+            .as_ref()
+            .and_then(|config| config.response_mime_type.as_deref())
+            .is_some_and(|mime| mime.eq_ignore_ascii_case("application/json"))
+    }
+}
+
+/// The handler.
+pub(super) async fn generate_content(
+    State(state): State<Arc<VertexState>>,
+    Path(path): Path<ModelPath>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    match answer(&state, &path, &headers, &body) {
+        Ok(json) => Json(json).into_response(),
+        Err(error) => error.into_response(),
+    }
+}
+
+fn answer(
+    state: &VertexState,
+    path: &ModelPath,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<Value, GoogleError> {
+    let (model, action) = path
+        .model_action
+        .split_once(':')
+        .unwrap_or((&path.model_action, ""));
+    let resource = format!(
+        "projects/{}/locations/{}/publishers/google/models/{model}",
+        path.project, path.location
+    );
+    if !matches!(path.version.as_str(), "v1" | "v1beta1") || action != "generateContent" {
+        return Err(GoogleError::not_found(format!(
+            "The requested URL /{}/{resource}:{action} was not found on this server.",
+            path.version
+        )));
+    }
+    let authorization = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    state
+        .authorize(authorization)
+        .map_err(|refusal| GoogleError::unauthenticated(refusal.google_reason()))?;
+    if path.region != "global" && path.location != path.region {
+        return Err(GoogleError::invalid_argument(format!(
+            "Location \"{}\" does not match the endpoint location \"{}\".",
+            path.location, path.region
+        )));
+    }
+    if path.project != state.config.project && path.project != state.account.project_id() {
+        return Err(GoogleError::permission_denied(format!(
+            "Permission denied on resource project {}.",
+            path.project
+        )));
+    }
+    if !state.config.text_models.iter().any(|m| m == model) {
+        return Err(GoogleError::not_found(format!(
+            "Publisher Model `{resource}` was not found or your project does not have access to it."
+        )));
+    }
+    let faults = state
+        .faults()
+        .take(FaultStage::GenerateContent, &path.region);
+    if faults.contains(&VertexFault::Throttle) {
+        return Err(GoogleError::resource_exhausted(
+            "Resource exhausted. Please try again later. Please refer to \
+             https://cloud.google.com/vertex-ai/generative-ai/docs/error-code-429 for more details.",
+        ));
+    }
+    let invalid = faults.iter().find_map(|fault| match fault {
+        VertexFault::InvalidAssessment { variant } => Some(*variant),
+        _ => None,
+    });
+    let request = parse_request(body)?;
+    let prompt = request.text();
+    let text = if request.wants_json() && is_assessment_request(&prompt) {
+        assessment_json(&prompt, invalid)
+    } else if request.wants_json() {
+        json!({"answer": plain_answer(model, &prompt)}).to_string()
+    } else {
+        plain_answer(model, &prompt)
+    };
+    let usage = TurnUsage {
+        prompt_text: text_tokens(&prompt),
+        candidates_text: text_tokens(&text),
+        ..TurnUsage::default()
+    };
+    let call_number = state.record_generate_content(model, &usage);
+    Ok(json!({
+        "candidates": [{
+            "content": {"role": "model", "parts": [{"text": text}]},
+            "finishReason": "STOP",
+            "index": 0,
+        }],
+        "usageMetadata": usage.to_usage_metadata(),
+        "modelVersion": model,
+        "responseId": format!("mock-{call_number:08x}"),
+    }))
+}
+
+fn parse_request(body: &[u8]) -> Result<GenerateContentRequest, GoogleError> {
+    let value: Value = serde_json::from_slice(body).map_err(|e| {
+        GoogleError::invalid_argument(format!("Invalid JSON payload received. {e}"))
+    })?;
+    let request: GenerateContentRequest =
+        serde_json::from_value(normalize_keys(value)).map_err(|e| {
+            GoogleError::invalid_argument(format!("Invalid JSON payload received. {e}"))
+        })?;
+    let has_text = request
+        .contents
+        .iter()
+        .any(|content| content.parts.iter().any(|part| part.text.is_some()));
+    if !has_text {
+        return Err(GoogleError::invalid_argument(
+            "Unable to submit request because it must include at least one parts field, \
+             which describes the prompt input.",
+        ));
+    }
+    Ok(request)
+}
+
+/// The assessment as JSON text, broken as the fault says.
+fn assessment_json(prompt: &str, invalid: Option<InvalidAssessmentVariant>) -> String {
+    let mut value = serde_json::to_value(assess(prompt)).unwrap_or_default();
+    match invalid {
+        Some(InvalidAssessmentVariant::MissingCriterion) => {
+            if let Some(criteria) = value["criteria"].as_object_mut() {
+                criteria.remove("pronunciation");
+            }
+        }
+        Some(InvalidAssessmentVariant::BandOutOfRange) => {
+            value["criteria"]["lexical_resource"]["band"] = json!(11);
+        }
+        None => {}
+    }
+    value.to_string()
+}
+
+fn plain_answer(model: &str, prompt: &str) -> String {
+    let words = prompt.split_whitespace().count();
+    let last_line = prompt
+        .lines()
+        .rev()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or("");
+    let opening: String = last_line.chars().take(60).collect();
+    format!(
+        "This is a deterministic answer from the {model} mock. Your prompt had {words} words; \
+         its last line begins \"{opening}\"."
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn requests_in_both_casings() {
+        let camel = parse_request(
+            br#"{"contents": [{"role": "user", "parts": [{"text": "hi"}]}], "generationConfig": {"responseMimeType": "application/json"}}"#,
+        )
+        .unwrap();
+        let snake = parse_request(
+            br#"{"contents": [{"role": "user", "parts": [{"text": "hi"}]}], "generation_config": {"response_mime_type": "application/json"}}"#,
+        )
+        .unwrap();
+        assert!(camel.wants_json() && snake.wants_json());
+        assert!(parse_request(b"{}").is_err());
+        assert!(parse_request(br#"{"contents": []}"#).is_err());
+        assert!(parse_request(b"nope").is_err());
+    }
+
+    #[test]
+    fn faults_break_the_assessment() {
+        let prompt = "TASK: ielts_speaking_assessment\nTRANSCRIPT:\nCandidate: I like it.";
+        let missing: Value = serde_json::from_str(&assessment_json(
+            prompt,
+            Some(InvalidAssessmentVariant::MissingCriterion),
+        ))
+        .unwrap();
+        assert!(missing["criteria"].get("pronunciation").is_none());
+        let eleven: Value = serde_json::from_str(&assessment_json(
+            prompt,
+            Some(InvalidAssessmentVariant::BandOutOfRange),
+        ))
+        .unwrap();
+        assert_eq!(eleven["criteria"]["lexical_resource"]["band"], 11);
+    }
+}
