@@ -5,9 +5,14 @@
 //! under `/_mock/` on its own port.
 //!
 //! # Layout
+//! - [`bedrock`]: Bedrock Runtime (Nova Sonic bidirectional stream, Converse,
+//!   InvokeModel) with its control API;
+//! - [`sns`]: SNS Publish / CreateTopic (awsQuery) recording every message;
 //! - [`server`]: start a mock's router on a loopback port and stop it;
 //! - [`speech`]: PCM, voice activity detection, a synthetic voice, a
 //!   transcript catalog, token counting (shared by the speech mocks).
 
+pub mod bedrock;
 pub mod server;
+pub mod sns;
 pub mod speech;
