@@ -155,8 +155,9 @@ impl BedrockMock {
         }
     }
 
-    /// Stops serving.
+    /// Ends every open stream, then stops serving.
     pub async fn stop(self) {
+        self.shared.shutdown.cancel();
         self.running.stop().await;
     }
 }

@@ -7,6 +7,7 @@ use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
+use tokio_util::sync::CancellationToken;
 
 use super::events::SonicTokens;
 use crate::speech::TranscriptCatalog;
@@ -157,7 +158,7 @@ pub enum StreamState {
     TimedOut,
     /// Ended by an exception frame.
     Failed,
-    /// The client went away.
+    /// The client went away, or the mock stopped.
     Disconnected,
 }
 
@@ -257,6 +258,8 @@ impl MockState {
 pub struct Shared {
     /// Divides every time limit.
     pub time_scale: f64,
+    /// Cancelled when the mock stops: every open stream ends.
+    pub shutdown: CancellationToken,
     state: Mutex<MockState>,
 }
 
@@ -265,6 +268,7 @@ impl Shared {
     pub fn new(time_scale: f64, denied_models: BTreeSet<String>) -> Self {
         Self {
             time_scale,
+            shutdown: CancellationToken::new(),
             state: Mutex::new(MockState {
                 denied_models,
                 ..MockState::default()

@@ -18,6 +18,7 @@ use futures_util::StreamExt as _;
 use serde_json::Value;
 use tokio::sync::mpsc;
 use tokio::time::{Instant, sleep_until};
+use tokio_util::sync::CancellationToken;
 
 use super::answers::Persona;
 use super::conversation::{Conversation, Effect};
@@ -80,9 +81,13 @@ pub async fn invoke(
     };
     let (out, frames) = mpsc::channel::<Bytes>(64);
     let (events_tx, events) = mpsc::channel(64);
-    tokio::spawn(read_input(body, events_tx));
+    let session_over = shared.shutdown.child_token();
+    tokio::spawn(read_input(body, events_tx, session_over.clone()));
     let session = Session::new(shared, index, model_id, session_id, &faults, out);
-    tokio::spawn(session.run(events));
+    tokio::spawn(async move {
+        session.run(events).await;
+        session_over.cancel();
+    });
 
     let body = Body::from_stream(futures_util::stream::unfold(frames, |mut frames| async {
         let frame = frames.recv().await?;
@@ -100,11 +105,23 @@ pub async fn invoke(
     response
 }
 
-/// Decodes the request body into input events until it ends or breaks.
-async fn read_input(body: Body, events: mpsc::Sender<Result<InputEvent, String>>) {
+/// Decodes the request body into input events until it ends or breaks, or
+/// the session is over (then the body is dropped and the connection freed).
+async fn read_input(
+    body: Body,
+    events: mpsc::Sender<Result<InputEvent, String>>,
+    session_over: CancellationToken,
+) {
     let mut data = body.into_data_stream();
     let mut decoder = FrameDecoder::new();
-    while let Some(Ok(chunk)) = data.next().await {
+    loop {
+        let chunk = tokio::select! {
+            () = session_over.cancelled() => return,
+            chunk = data.next() => chunk,
+        };
+        let Some(Ok(chunk)) = chunk else {
+            return;
+        };
         decoder.push(&chunk);
         loop {
             let parsed = match decoder.next_message() {
@@ -288,6 +305,7 @@ impl Session {
             let wake = self.active.as_ref().map(Turn::wake_at);
             let step = tokio::select! {
                 biased;
+                () = self.shared.shutdown.cancelled() => Err(Stop::Gone),
                 () = sleep_until(self.deadline) => Err(Stop::TimedOut),
                 () = sleep_until_some(wake) => self.advance().await,
                 event = events.recv(), if input_open => match event {
