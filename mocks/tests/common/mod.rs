@@ -217,7 +217,9 @@ impl Sonic {
 }
 
 fn chunk(name: &str, body: Value) -> InvokeModelWithBidirectionalStreamInput {
-    let json = json!({ "event": { name: body } }).to_string();
+    let mut event = serde_json::Map::new();
+    event.insert(name.to_owned(), body);
+    let json = json!({ "event": Value::Object(event) }).to_string();
     InvokeModelWithBidirectionalStreamInput::Chunk(
         BidirectionalInputPayloadPart::builder()
             .bytes(Blob::new(json))
