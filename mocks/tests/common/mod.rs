@@ -80,21 +80,36 @@ impl Sonic {
         model: &str,
         system_prompt: Option<&str>,
     ) -> Result<Self, OpenError> {
+        let first = vec![
+            (
+                "sessionStart",
+                json!({"inferenceConfiguration": {"maxTokens": 1024, "topP": 0.9, "temperature": 0.7}}),
+            ),
+            (
+                "promptStart",
+                json!({"promptName": "p1", "textOutputConfiguration": {"mediaType": "text/plain"},
+                    "audioOutputConfiguration": {"mediaType": "audio/lpcm", "sampleRateHertz": 24000,
+                    "sampleSizeBits": 16, "channelCount": 1, "voiceId": "matthew",
+                    "encoding": "base64", "audioType": "SPEECH"}}),
+            ),
+        ];
+        let sonic = Self::open_with(client, model, first).await?;
+        if let Some(prompt) = system_prompt {
+            sonic.text("system", "SYSTEM", false, prompt);
+        }
+        Ok(sonic)
+    }
+
+    /// Opens a stream whose input starts with `first` (queued before `send()`).
+    pub async fn open_with(
+        client: &Client,
+        model: &str,
+        first: Vec<(&str, Value)>,
+    ) -> Result<Self, OpenError> {
         let (tx, mut rx) = mpsc::unbounded_channel::<Input>();
-        let push = |name: &str, body: Value| {
+        for (name, body) in first {
             let _ = tx.send(Ok(chunk(name, body)));
-        };
-        push(
-            "sessionStart",
-            json!({"inferenceConfiguration": {"maxTokens": 1024, "topP": 0.9, "temperature": 0.7}}),
-        );
-        push(
-            "promptStart",
-            json!({"promptName": "p1", "textOutputConfiguration": {"mediaType": "text/plain"},
-                "audioOutputConfiguration": {"mediaType": "audio/lpcm", "sampleRateHertz": 24000,
-                "sampleSizeBits": 16, "channelCount": 1, "voiceId": "matthew",
-                "encoding": "base64", "audioType": "SPEECH"}}),
-        );
+        }
         let stream = futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx));
         let response = client
             .invoke_model_with_bidirectional_stream()
@@ -102,14 +117,10 @@ impl Sonic {
             .body(EventStreamSender::from(stream))
             .send()
             .await?;
-        let sonic = Self {
+        Ok(Self {
             input: Some(tx),
             output: response.body,
-        };
-        if let Some(prompt) = system_prompt {
-            sonic.text("system", "SYSTEM", false, prompt);
-        }
-        Ok(sonic)
+        })
     }
 
     /// Queues one input event.
