@@ -25,6 +25,9 @@ async fn mock(time_scale: f64) -> BedrockMock {
     .expect("mock starts")
 }
 
+/// Whether an error is the expected exception.
+type IsExpected = fn(&common::RecvError) -> bool;
+
 async fn open_error(mock: &BedrockMock, model: &str) -> common::OpenError {
     let client = bedrock_client(&mock.base_url());
     match Sonic::open(&client, model, Some(PROMPT)).await {
@@ -124,7 +127,7 @@ async fn http_errors_before_the_stream() {
 #[tokio::test]
 async fn exception_frames_inside_the_stream() {
     let mock = mock(20.0).await;
-    let cases: [(BedrockFault, fn(&common::RecvError) -> bool); 4] = [
+    let cases: [(BedrockFault, IsExpected); 4] = [
         (
             BedrockFault::Throttling {
                 before_stream: false,
