@@ -81,7 +81,8 @@ pub fn essay(text: &str) -> &str {
 pub struct EssayStats {
     /// Words.
     pub words: usize,
-    /// Distinct words / words.
+    /// Distinct words / words, averaged over 50-word windows (so that it
+    /// does not fall just because an essay is longer).
     pub lexical_variety: f64,
     /// Share of words of 7+ letters.
     pub long_words: f64,
@@ -119,6 +120,28 @@ const SUBORDINATORS: &[&str] = &[
     "although", "because", "which", "while", "unless", "whether", "since", "if", "when", "who",
 ];
 
+/// Mean type-token ratio over 50-word windows (a short tail joins the previous window).
+fn windowed_variety(words: &[String]) -> f64 {
+    const WINDOW: usize = 50;
+    if words.is_empty() {
+        return 0.0;
+    }
+    let mut windows: Vec<&[String]> = words.chunks(WINDOW).collect();
+    if windows.len() > 1 && windows[windows.len() - 1].len() < WINDOW / 2 {
+        let tail = windows.pop().map_or(0, <[String]>::len);
+        let start = words.len() - tail - windows.pop().map_or(0, <[String]>::len);
+        windows.push(&words[start..]);
+    }
+    let ratios: Vec<f64> = windows
+        .iter()
+        .map(|window| {
+            let distinct: BTreeSet<&str> = window.iter().map(String::as_str).collect();
+            distinct.len() as f64 / window.len() as f64
+        })
+        .collect();
+    ratios.iter().sum::<f64>() / ratios.len() as f64
+}
+
 /// Measures `essay`.
 pub fn stats(essay: &str) -> EssayStats {
     let words: Vec<String> = essay
@@ -126,7 +149,6 @@ pub fn stats(essay: &str) -> EssayStats {
         .filter(|w| w.chars().any(char::is_alphabetic))
         .map(str::to_lowercase)
         .collect();
-    let distinct: BTreeSet<&str> = words.iter().map(String::as_str).collect();
     let sentences = essay
         .split(['.', '!', '?'])
         .filter(|s| s.chars().any(char::is_alphabetic))
@@ -139,11 +161,7 @@ pub fn stats(essay: &str) -> EssayStats {
     let n = words.len();
     EssayStats {
         words: n,
-        lexical_variety: if n == 0 {
-            0.0
-        } else {
-            distinct.len() as f64 / n as f64
-        },
+        lexical_variety: windowed_variety(&words),
         long_words: if n == 0 {
             0.0
         } else {
@@ -405,6 +423,14 @@ mod tests {
         );
         let empty = writing_assessment(WritingTask::AcademicTask1, "");
         assert_eq!(empty["overall_band"].as_f64(), Some(0.0));
+    }
+
+    #[test]
+    fn lexical_variety_does_not_depend_on_length() {
+        let distinct: Vec<String> = (0..300).map(|i| format!("word{i}")).collect();
+        assert_eq!(stats(&distinct[..60].join(" ")).lexical_variety, 1.0);
+        assert_eq!(stats(&distinct.join(" ")).lexical_variety, 1.0);
+        assert!(stats(&"same words again ".repeat(40)).lexical_variety < 0.1);
     }
 
     #[test]
