@@ -16,6 +16,9 @@ use common::bedrock_client;
 use mocks::bedrock::{BedrockConfig, BedrockFault, BedrockMock, FaultRule, FaultTarget};
 use serde_json::{Value, json};
 
+/// Whether a Converse error is the expected exception.
+type IsExpected = fn(&ConverseError) -> bool;
+
 const MICRO: &str = "amazon.nova-micro-v1:0";
 const MICRO_PROFILE: &str = "us.amazon.nova-micro-v1:0";
 
@@ -303,7 +306,7 @@ async fn every_error_type() {
         "no messages"
     );
 
-    let faults: [(BedrockFault, fn(&ConverseError) -> bool); 5] = [
+    let faults: [(BedrockFault, IsExpected); 5] = [
         (
             BedrockFault::AccessDenied,
             ConverseError::is_access_denied_exception,
