@@ -270,3 +270,23 @@ async fn the_examiner_persona_asks_ielts_questions_in_order() {
     );
     mock.stop().await;
 }
+
+#[tokio::test]
+async fn prompt_end_closes_the_completion_before_session_end() {
+    let mock = mock(20.0).await;
+    let client = bedrock_client(&mock.base_url());
+    let mut sonic = Sonic::open(&client, common::SONIC, Some(BUDDY_PROMPT))
+        .await
+        .expect("stream opens");
+    sonic.text("q1", "USER", true, "Who is Sarah?");
+    sonic.send("promptEnd", serde_json::json!({"promptName": "p1"}));
+    // The answer is still played in full, then the completion ends while the
+    // session stays open.
+    let events = sonic.until("completionEnd").await;
+    assert_eq!(texts(&events, "ASSISTANT")[1], "Sarah is your daughter.");
+    assert_eq!(mock.streams()[0].state, StreamState::Open);
+    sonic.end_session();
+    assert!(sonic.next().await.expect("clean end").is_none());
+    assert_eq!(mock.streams()[0].state, StreamState::Ended);
+    mock.stop().await;
+}

@@ -48,6 +48,7 @@ pub struct Conversation {
     output_sample_rate: u32,
     contents: HashMap<String, OpenContent>,
     audio_started: bool,
+    prompt_ended: bool,
     session_ended: bool,
     input_audio: Duration,
     input_text_tokens: u64,
@@ -84,6 +85,11 @@ impl Conversation {
     /// Text tokens received so far (system prompt, history, typed input).
     pub fn input_text_tokens(&self) -> u64 {
         self.input_text_tokens
+    }
+
+    /// Whether `promptEnd` arrived (the model finishes its turns and ends the completion).
+    pub fn prompt_ended(&self) -> bool {
+        self.prompt_ended
     }
 
     /// Whether `sessionEnd` arrived.
@@ -161,7 +167,11 @@ impl Conversation {
                 samples,
             } => self.audio(&content_name, &samples, recognize),
             InputEvent::ContentEnd { content_name } => self.end_content(&content_name, recognize),
-            InputEvent::ToolResult | InputEvent::PromptEnd => Ok(Vec::new()),
+            InputEvent::ToolResult => Ok(Vec::new()),
+            InputEvent::PromptEnd => {
+                self.prompt_ended = true;
+                Ok(Vec::new())
+            }
             InputEvent::SessionEnd => {
                 self.session_ended = true;
                 Ok(vec![Effect::SessionEnded])

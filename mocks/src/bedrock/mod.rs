@@ -3,7 +3,7 @@
 //! `http://127.0.0.1:PORT`):
 //!
 //! - Nova Sonic `InvokeModelWithBidirectionalStream` (event-stream frames,
-//!   full duplex over HTTP/1.1): [`stream`], with the input state machine in
+//!   full duplex over HTTP/1.1): [`stream`] and [`session`], with the input state machine in
 //!   [`conversation`], event JSON in [`events`], framing in [`eventstream`]
 //!   and the model's grounded answers in [`answers`];
 //! - Nova text models through `Converse` and `InvokeModel`: [`converse`], with
@@ -26,6 +26,7 @@ pub mod events;
 pub mod eventstream;
 pub mod models;
 pub mod replies;
+pub mod session;
 pub mod state;
 pub mod stream;
 
