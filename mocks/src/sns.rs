@@ -3,6 +3,12 @@
 //! body, XML responses and `<ErrorResponse>` errors. It records every
 //! published message (topic, subject, message, attributes, time) for tests
 //! and the control API under `/_mock/sns/`, and takes faults on demand.
+//!
+//! Control API (JSON): `GET messages` (what [`SnsMock::messages`] returns),
+//! `DELETE messages`, `GET topics`, `POST faults` with
+//! `{"fault": "throttle"|"auth_error", "once": true}`, `DELETE faults`,
+//! `POST strict` with `{"strict": true}` (publishing to a topic that was not
+//! created then fails with `NotFound`; by default any topic ARN is accepted).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex, MutexGuard};

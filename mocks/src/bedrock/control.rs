@@ -1,5 +1,17 @@
-//! The Bedrock mock's control API under `/_mock/bedrock/` (JSON): streams,
-//! usage, transcript catalog entries, faults.
+//! The Bedrock mock's control API under `/_mock/bedrock/` (JSON):
+//!
+//! | route | body / answer |
+//! |---|---|
+//! | `GET streams` | `[{"id", "model", "system_prompt", "turns", "transcripts": [{"role", "text", "interrupted"}], "state": "open"\|"ended"\|"timed_out"\|"failed"\|"disconnected", "error", "usage"}]` |
+//! | `GET usage` | `{"<model id>": {"requests", "input_tokens", "output_tokens", "speech_input_tokens", "speech_output_tokens", "text_input_tokens", "text_output_tokens"}}` |
+//! | `POST transcripts` | `[{"speech_ms": 3000, "text": "..."}]` → 204 |
+//! | `POST faults` | one rule or a list, e.g. `{"fault": "throttling", "before_stream": true, "scope": "next", "target": "stream"}` → 204 |
+//! | `DELETE faults` | → 204 |
+//!
+//! Fault names: `access_denied`, `validation`, `throttling`, `model_timeout`
+//! (`after_ms`), `latency` (`ms`), `stream_error`, `internal_error`; `scope`
+//! is `next` or `all` (default), `target` is `stream`, `converse` or `any`
+//! (default). See [`super::state::BedrockFault`].
 
 use std::sync::Arc;
 use std::time::Duration;
