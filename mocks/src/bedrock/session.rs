@@ -76,23 +76,41 @@ impl Turn {
 
 /// The model side of one stream.
 pub struct Session {
+    /// The mock's state: transcript catalog, stream records, usage.
     shared: Arc<Shared>,
+    /// This stream's position in `shared`'s stream list.
     index: usize,
+    /// The model id, for usage accounting.
     model: String,
+    /// Sent as `sessionId` in every output event.
     session_id: String,
+    /// Encoded frames to the response body; a send error means the client left.
     out: mpsc::Sender<Bytes>,
+    /// The input side: protocol checks, VAD, user turns.
     conversation: Conversation,
+    /// Decides the answers (from the system prompt once it arrives).
     persona: Persona,
+    /// Set with `completionStart`, at the first output.
     ids: Option<CompletionIds>,
+    /// Answers waiting for the assistant's voice to be free.
     queue: VecDeque<String>,
+    /// The answer being played.
     active: Option<Turn>,
+    /// Assistant audio sent so far (speech output tokens).
     output_audio: Duration,
+    /// Assistant text tokens so far.
     output_text_tokens: u64,
+    /// The totals at the last usageEvent (the next one reports the delta).
     reported: SonicTokens,
+    /// Injected delay before each assistant turn (already scaled).
     latency: Duration,
+    /// When the stream times out (8 minutes or the injected timeout, scaled).
     deadline: Instant,
+    /// Injected: a validationException at the first input event.
     fail_first_event: bool,
+    /// Injected: an exception when the first assistant turn starts.
     fail_first_turn: Option<StreamException>,
+    /// Injected: a modelStreamErrorException after the first audio chunk.
     fail_mid_turn: bool,
 }
 
