@@ -83,10 +83,15 @@ pub struct SnsFaultRule {
 
 #[derive(Debug, Default)]
 struct SnsState {
+    /// Accepted messages, oldest first.
     messages: Vec<PublishedMessage>,
+    /// ARNs of topics created.
     topics: BTreeSet<String>,
+    /// Refuse topics that were not created.
     strict_topics: bool,
+    /// Armed faults; the first one applies.
     faults: Vec<SnsFaultRule>,
+    /// Counter behind message and request ids.
     next_id: u64,
 }
 

@@ -33,24 +33,38 @@ pub enum Effect {
 
 #[derive(Debug)]
 struct OpenContent {
+    /// TEXT, AUDIO or TOOL.
     kind: ContentType,
+    /// Who it belongs to.
     role: Role,
+    /// Live input (a turn) rather than history.
     interactive: bool,
+    /// Text received so far (TEXT content).
     text: String,
+    /// End-of-utterance detection (AUDIO content).
     vad: Option<Vad>,
 }
 
 /// The input state of one session.
 #[derive(Debug, Default)]
 pub struct Conversation {
+    /// `sessionStart` arrived (nothing else is accepted before it).
     session_started: bool,
+    /// From `promptStart`; content events must repeat it.
     prompt_name: Option<String>,
+    /// From `promptStart`'s audio output configuration.
     output_sample_rate: u32,
+    /// Content blocks opened and not yet ended, by name.
     contents: HashMap<String, OpenContent>,
+    /// Audio has started: history is no longer allowed.
     audio_started: bool,
+    /// `promptEnd` arrived.
     prompt_ended: bool,
+    /// `sessionEnd` arrived: later events are ignored.
     session_ended: bool,
+    /// Audio received (speech input tokens are billed on it).
     input_audio: Duration,
+    /// Text tokens received.
     input_text_tokens: u64,
 }
 
