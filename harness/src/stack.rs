@@ -1,8 +1,8 @@
 //! The local stack: everything backend/template.yaml declares, running on
 //! this machine. DynamoDB Local with the template's tables, the Lambda
-//! emulator with each function's real binary, and one API Gateway emulator
-//! per WebSocket API, wired so the functions' SDK clients reach the local
-//! services through endpoint overrides.
+//! emulator with each function's real binary, one API Gateway emulator per
+//! WebSocket API, and the mock upstreams (Vertex AI, Secrets Manager), wired
+//! so the functions' clients reach them through endpoint overrides.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -10,6 +10,9 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
+
+use mocks::secrets::SecretsMock;
+use mocks::vertex::{VertexConfig, VertexMock};
 
 use crate::dynamodb::{self, DynamoError, local::DynamoDbLocal};
 use crate::gateway::{GatewayError, GatewaySettings, Limits, WebSocketGateway};
@@ -71,6 +74,9 @@ pub struct StackOptions {
     pub capture_events: bool,
     /// Gateway limits (scenario time).
     pub limits: Limits,
+    /// Utterances the speech mocks recognise (speech duration, transcript):
+    /// the scenario clips' sidecar transcripts.
+    pub transcripts: Vec<(Duration, String)>,
 }
 
 impl StackOptions {
@@ -88,6 +94,7 @@ impl StackOptions {
             function_env: BTreeMap::new(),
             capture_events: false,
             limits: Limits::default(),
+            transcripts: Vec::new(),
         }
     }
 }
@@ -107,6 +114,63 @@ pub enum StackError {
     /// A gateway.
     #[error(transparent)]
     Gateway(#[from] GatewayError),
+    /// A mock upstream.
+    #[error("starting the {mock} mock: {source}")]
+    Mock {
+        /// Which.
+        mock: &'static str,
+        /// The cause.
+        source: std::io::Error,
+    },
+}
+
+/// The mock upstreams the functions talk to.
+#[derive(Debug)]
+pub struct Mocks {
+    /// Vertex AI (Gemini Live, generateContent).
+    pub vertex: VertexMock,
+    /// Secrets Manager.
+    pub secrets: SecretsMock,
+}
+
+impl Mocks {
+    async fn start(options: &StackOptions) -> Result<Self, StackError> {
+        let vertex = VertexMock::start(VertexConfig { time_scale: options.time_scale.factor(), ..VertexConfig::default() })
+            .await
+            .map_err(|source| StackError::Mock { mock: "vertex", source })?;
+        for (speech, text) in &options.transcripts {
+            vertex.register_transcript(*speech, text.clone());
+        }
+        let secrets = SecretsMock::start(0).await.map_err(|source| StackError::Mock { mock: "secrets", source })?;
+        Ok(Self { vertex, secrets })
+    }
+
+    /// Endpoint overrides for every function.
+    fn environment(&self) -> BTreeMap<String, String> {
+        [
+            ("VERTEX_BASE_URL_TEMPLATE", self.vertex.base_url_template()),
+            ("AWS_ENDPOINT_URL_SECRETS_MANAGER", self.secrets.base_url()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect()
+    }
+
+    /// Stores what the template's functions expect in Secrets Manager: the GCP
+    /// service account under every `GCP_CREDENTIALS_SECRET` they name.
+    fn seed_secrets(&self, template: &Template) {
+        let account = self.vertex.service_account_json();
+        for function in template.functions.values() {
+            if let Some(name) = function.environment.get("GCP_CREDENTIALS_SECRET") {
+                self.secrets.put_secret(name, &account);
+            }
+        }
+    }
+
+    async fn stop(self) {
+        self.vertex.stop().await;
+        self.secrets.stop().await;
+    }
 }
 
 /// The directory with the function binaries when none is given: the one the
@@ -129,6 +193,7 @@ pub struct LocalStack {
     dynamodb_endpoint: String,
     lambda: LambdaEmulator,
     gateways: BTreeMap<String, WebSocketGateway>,
+    mocks: Mocks,
     time_scale: TimeScale,
 }
 
@@ -154,6 +219,9 @@ impl LocalStack {
         };
         let client = dynamodb::client(&dynamodb_endpoint, &template.region).await;
         dynamodb::create_tables(&client, template.tables.values()).await?;
+        let mocks = Mocks::start(&options).await?;
+        mocks.seed_secrets(&template);
+        let mock_env = mocks.environment();
 
         // Bind the API listeners first: functions must know their local URLs.
         let mut listeners = BTreeMap::new();
@@ -191,7 +259,7 @@ impl LocalStack {
         let specs = template
             .functions
             .values()
-            .map(|f| function_spec(&template, f, &options, &dynamodb_endpoint, &rewrites))
+            .map(|f| function_spec(&template, f, &options, &dynamodb_endpoint, &rewrites, &mock_env))
             .collect();
         let lambda = LambdaEmulator::new(
             specs,
@@ -219,6 +287,7 @@ impl LocalStack {
             dynamodb_endpoint,
             lambda,
             gateways,
+            mocks,
             time_scale: options.time_scale,
         })
     }
@@ -244,6 +313,11 @@ impl LocalStack {
             Some(RunningDynamo::Local(local)) => Some(local.started_in()),
             _ => None,
         }
+    }
+
+    /// The mock upstreams.
+    pub fn mocks(&self) -> &Mocks {
+        &self.mocks
     }
 
     /// A WebSocket API by logical id.
@@ -277,6 +351,10 @@ impl LocalStack {
             "dynamodb": self.dynamodb_endpoint,
             "tables": self.template.tables.values().map(|t| &t.table_name).collect::<Vec<_>>(),
             "functions": self.template.functions.keys().collect::<Vec<_>>(),
+            "mocks": {
+                "vertex": self.mocks.vertex.base_url_template(),
+                "secrets_manager": self.mocks.secrets.base_url(),
+            },
             "time_scale": self.time_scale.factor(),
         })
     }
@@ -288,6 +366,7 @@ impl LocalStack {
             gateway.shutdown().await;
         }
         self.lambda.shutdown().await;
+        self.mocks.stop().await;
         if let Some(dynamodb) = self.dynamodb {
             dynamodb.stop().await;
         }
@@ -309,6 +388,7 @@ fn function_spec(
     options: &StackOptions,
     dynamodb_endpoint: &str,
     rewrites: &[(String, String)],
+    mock_env: &BTreeMap<String, String>,
 ) -> FunctionSpec {
     let name = &function.function_name;
     let mut env: BTreeMap<String, String> = [
@@ -344,6 +424,7 @@ fn function_spec(
     for (key, value) in &function.environment {
         env.insert(key.clone(), rewrite(value, rewrites));
     }
+    env.extend(mock_env.clone());
     env.extend(options.function_env.clone());
     FunctionSpec {
         logical_id: function.logical_id.clone(),

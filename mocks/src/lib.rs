@@ -5,6 +5,9 @@
 //! under `/_mock/` on its own port.
 //!
 //! # Layout
+//! - [`bedrock`]: Bedrock Runtime (Nova Sonic bidirectional stream, Converse,
+//!   InvokeModel) with its control API;
+//! - [`sns`]: SNS Publish / CreateTopic (awsQuery) recording every message;
 //! - [`server`]: start a mock's router on a loopback port and stop it;
 //! - [`speech`]: PCM, voice activity detection, a synthetic voice, a
 //!   transcript catalog, token counting (shared by the speech mocks);
@@ -12,7 +15,9 @@
 //!   examiner "Maya", generateContent assessments, service-account auth);
 //! - [`secrets`]: AWS Secrets Manager (JSON 1.1, as the SDK speaks it).
 
+pub mod bedrock;
 pub mod secrets;
 pub mod server;
+pub mod sns;
 pub mod speech;
 pub mod vertex;

@@ -37,7 +37,7 @@ pub const KIND: &str = "speaking";
 /// Settings from the environment.
 #[derive(Debug, Clone)]
 pub struct Settings {
-    /// `VERTEX_AI_BASE_URL` (with `{region}`).
+    /// `VERTEX_BASE_URL_TEMPLATE` (with `{region}`).
     pub vertex_base_url: String,
     /// `GEMINI_LIVE_MODEL`.
     pub live_model: String,
@@ -59,7 +59,7 @@ impl Settings {
         let var =
             |name: &str, default: &str| std::env::var(name).unwrap_or_else(|_| default.to_owned());
         Self {
-            vertex_base_url: var("VERTEX_AI_BASE_URL", crate::vertex::DEFAULT_BASE_URL),
+            vertex_base_url: var("VERTEX_BASE_URL_TEMPLATE", crate::vertex::DEFAULT_BASE_URL),
             live_model: var("GEMINI_LIVE_MODEL", "gemini-live-2.5-flash-native-audio"),
             assessment_model: var("GEMINI_ASSESSMENT_MODEL", "gemini-2.5-flash"),
             voice: var("MAYA_VOICE", "Aoede"),

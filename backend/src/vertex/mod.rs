@@ -1,7 +1,7 @@
 //! Vertex AI for the speaking API: service-account credentials ([`auth`]),
 //! the Gemini Live WebSocket client ([`live`]) and `generateContent`
 //! ([`generate`]). Regional endpoints come from a base URL template with a
-//! `{region}` placeholder (`VERTEX_AI_BASE_URL`, default
+//! `{region}` placeholder (`VERTEX_BASE_URL_TEMPLATE`, default
 //! `https://{region}-aiplatform.googleapis.com`).
 
 pub mod auth;
