@@ -1,7 +1,8 @@
 //! The local stack: everything backend/template.yaml declares, running on
 //! this machine. DynamoDB Local with the template's tables, the Lambda
 //! emulator with each function's real binary, one API Gateway emulator per
-//! WebSocket API, and the mock upstreams (Vertex AI, Secrets Manager), wired
+//! WebSocket API, and the mock upstreams (Vertex AI, Secrets Manager,
+//! Bedrock Runtime, SNS), wired
 //! so the functions' clients reach them through endpoint overrides.
 
 use std::collections::BTreeMap;
@@ -11,7 +12,9 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
 
+use mocks::bedrock::{BedrockConfig, BedrockMock};
 use mocks::secrets::SecretsMock;
+use mocks::sns::SnsMock;
 use mocks::vertex::{VertexConfig, VertexMock};
 
 use crate::dynamodb::{self, DynamoError, local::DynamoDbLocal};
@@ -131,18 +134,54 @@ pub struct Mocks {
     pub vertex: VertexMock,
     /// Secrets Manager.
     pub secrets: SecretsMock,
+    /// Bedrock Runtime (Nova Sonic, Converse, InvokeModel).
+    pub bedrock: BedrockMock,
+    /// SNS.
+    pub sns: SnsMock,
 }
 
 impl Mocks {
     async fn start(options: &StackOptions) -> Result<Self, StackError> {
-        let vertex = VertexMock::start(VertexConfig { time_scale: options.time_scale.factor(), ..VertexConfig::default() })
-            .await
-            .map_err(|source| StackError::Mock { mock: "vertex", source })?;
+        let vertex = VertexMock::start(VertexConfig {
+            time_scale: options.time_scale.factor(),
+            ..VertexConfig::default()
+        })
+        .await
+        .map_err(|source| StackError::Mock {
+            mock: "vertex",
+            source,
+        })?;
         for (speech, text) in &options.transcripts {
             vertex.register_transcript(*speech, text.clone());
         }
-        let secrets = SecretsMock::start(0).await.map_err(|source| StackError::Mock { mock: "secrets", source })?;
-        Ok(Self { vertex, secrets })
+        let secrets = SecretsMock::start(0)
+            .await
+            .map_err(|source| StackError::Mock {
+                mock: "secrets",
+                source,
+            })?;
+        let bedrock = BedrockMock::start(BedrockConfig {
+            time_scale: options.time_scale.factor(),
+            ..BedrockConfig::default()
+        })
+        .await
+        .map_err(|source| StackError::Mock {
+            mock: "bedrock",
+            source,
+        })?;
+        for (speech, text) in &options.transcripts {
+            bedrock.add_transcript(*speech, text.clone());
+        }
+        let sns = SnsMock::start(0).await.map_err(|source| StackError::Mock {
+            mock: "sns",
+            source,
+        })?;
+        Ok(Self {
+            vertex,
+            secrets,
+            bedrock,
+            sns,
+        })
     }
 
     /// Endpoint overrides for every function.
@@ -150,6 +189,8 @@ impl Mocks {
         [
             ("VERTEX_BASE_URL_TEMPLATE", self.vertex.base_url_template()),
             ("AWS_ENDPOINT_URL_SECRETS_MANAGER", self.secrets.base_url()),
+            ("AWS_ENDPOINT_URL_BEDROCK_RUNTIME", self.bedrock.base_url()),
+            ("AWS_ENDPOINT_URL_SNS", self.sns.base_url()),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v))
@@ -170,6 +211,8 @@ impl Mocks {
     async fn stop(self) {
         self.vertex.stop().await;
         self.secrets.stop().await;
+        self.bedrock.stop().await;
+        self.sns.stop().await;
     }
 }
 
@@ -259,7 +302,16 @@ impl LocalStack {
         let specs = template
             .functions
             .values()
-            .map(|f| function_spec(&template, f, &options, &dynamodb_endpoint, &rewrites, &mock_env))
+            .map(|f| {
+                function_spec(
+                    &template,
+                    f,
+                    &options,
+                    &dynamodb_endpoint,
+                    &rewrites,
+                    &mock_env,
+                )
+            })
             .collect();
         let lambda = LambdaEmulator::new(
             specs,
@@ -354,6 +406,8 @@ impl LocalStack {
             "mocks": {
                 "vertex": self.mocks.vertex.base_url_template(),
                 "secrets_manager": self.mocks.secrets.base_url(),
+                "bedrock_runtime": self.mocks.bedrock.base_url(),
+                "sns": self.mocks.sns.base_url(),
             },
             "time_scale": self.time_scale.factor(),
         })
