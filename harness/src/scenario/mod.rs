@@ -154,6 +154,31 @@ fn check_steps(steps: &[Step]) -> Result<(), String> {
     Ok(())
 }
 
+/// Parses and checks a conformance suite.
+pub fn parse_suite(text: &str) -> Result<Suite, String> {
+    let value: serde_json::Value = serde_yaml_ng::from_str(text).map_err(|e| e.to_string())?;
+    let suite: Suite = serde_path_to_error::deserialize(value)
+        .map_err(|e| format!("at {}: {}", e.path(), e.inner()))?;
+    let mut ids = std::collections::BTreeSet::new();
+    for case in &suite.cases {
+        let parts: Vec<&str> = case.id.split('.').collect();
+        if parts.len() != 3 || parts.iter().any(|p| p.parse::<u32>().is_err()) {
+            return Err(format!(
+                "case id {:?} is not category.sub.n (three numbers)",
+                case.id
+            ));
+        }
+        if !ids.insert(case.id.clone()) {
+            return Err(format!("case id {} appears twice", case.id));
+        }
+        if case.steps.is_empty() {
+            return Err(format!("case {} has no steps", case.id));
+        }
+        check_steps(&case.steps).map_err(|e| format!("case {}: {e}", case.id))?;
+    }
+    Ok(suite)
+}
+
 /// The JSON Schema of the scenario format (for editors).
 pub fn json_schema() -> serde_json::Value {
     serde_json::to_value(schemars::schema_for!(Scenario)).unwrap_or_default()

@@ -46,6 +46,57 @@ pub struct Scenario {
     pub steps: Vec<Step>,
 }
 
+/// A conformance suite: numbered cases against one API (Autobahn style).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Suite {
+    /// The target API's logical id in backend/template.yaml.
+    pub api: String,
+    /// What the suite covers.
+    #[serde(default)]
+    pub description: Option<String>,
+    /// Template parameter overrides the local stack needs.
+    #[serde(default)]
+    pub parameters: BTreeMap<String, String>,
+    /// Variables for every case.
+    #[serde(default)]
+    pub variables: BTreeMap<String, String>,
+    /// Messages tolerated at any time (as in scenarios).
+    #[serde(default)]
+    pub tolerate: Vec<BTreeMap<String, Matcher>>,
+    /// Message types that answer a spoken turn.
+    #[serde(default)]
+    pub turn_replies: Vec<String>,
+    /// The cases, each run in a fresh session.
+    pub cases: Vec<Case>,
+}
+
+/// One numbered case.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Case {
+    /// `category.sub.n`, e.g. `2.1.3`.
+    pub id: String,
+    /// Category name (reports group by it).
+    #[serde(default)]
+    pub category: Option<String>,
+    /// What the case does.
+    pub description: String,
+    /// What must happen.
+    pub expectation: String,
+    /// A negative case sends bad input that must be rejected.
+    #[serde(default)]
+    pub negative: bool,
+    /// Optional: the feature is not implemented by the target yet (verdict UNIMPLEMENTED).
+    #[serde(default)]
+    pub unimplemented: bool,
+    /// Expected close code at the end of the case (absent: the harness closes with 1000).
+    #[serde(default)]
+    pub close: Option<u16>,
+    /// The steps.
+    pub steps: Vec<Step>,
+}
+
 /// How many sessions run and how they arrive.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
