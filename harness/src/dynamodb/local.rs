@@ -205,7 +205,10 @@ pub struct DynamoDbLocal {
 }
 
 impl DynamoDbLocal {
-    /// Starts DynamoDB Local in memory on a free loopback port and waits until it answers.
+    /// Starts DynamoDB Local in memory on a free loopback port and waits until
+    /// it answers. `-sharedDb`: every client sees the same tables whatever its
+    /// access key and region (DynamoDB Local otherwise keeps one database per
+    /// key and region, and the functions' credentials differ from the harness's).
     pub async fn start(installation: &Installation) -> Result<Self, DynamoError> {
         let began = Instant::now();
         let mut last_error = String::new();
@@ -230,7 +233,7 @@ impl DynamoDbLocal {
             .arg(format!("-Djava.library.path={}", installation.library_dir.display()))
             .arg("-jar")
             .arg(&installation.jar)
-            .args(["-inMemory", "-port", &port.to_string()])
+            .args(["-inMemory", "-sharedDb", "-port", &port.to_string()])
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())

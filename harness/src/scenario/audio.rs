@@ -86,6 +86,48 @@ impl Clip {
     }
 }
 
+/// Speech time in a clip as the speech mocks' voice activity detector
+/// measures it (what their transcript catalogs are keyed by).
+pub fn speech_duration(clip: &Clip) -> std::time::Duration {
+    let config = mocks::speech::VadConfig {
+        sample_rate: clip.sample_rate,
+        ..mocks::speech::VadConfig::default()
+    };
+    let mut vad = mocks::speech::Vad::new(config);
+    let mut speech = std::time::Duration::ZERO;
+    let mut events = vad.push(&clip.samples);
+    events.extend(vad.push(&vec![0; clip.sample_rate as usize * 2]));
+    for event in events {
+        if let mocks::speech::VadEvent::SpeechEnd { speech: part, .. } = event {
+            speech += part;
+        }
+    }
+    speech
+}
+
+/// The recorded clips of a folder with their sidecar transcripts (`name.wav` +
+/// `name.txt`), as (speech duration, transcript) pairs for the speech mocks.
+pub fn transcripts_in(dir: &Path) -> Result<Vec<(std::time::Duration, String)>, ClipError> {
+    let mut found = Vec::new();
+    let entries = std::fs::read_dir(dir).map_err(|e| ClipError {
+        path: dir.display().to_string(),
+        message: e.to_string(),
+    })?;
+    let mut paths: Vec<_> = entries.filter_map(Result::ok).map(|e| e.path()).collect();
+    paths.sort();
+    for wav in paths
+        .into_iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "wav"))
+    {
+        let Ok(text) = std::fs::read_to_string(wav.with_extension("txt")) else {
+            continue;
+        };
+        let clip = Clip::read(&wav)?;
+        found.push((speech_duration(&clip), text.trim().to_owned()));
+    }
+    Ok(found)
+}
+
 /// A chunk encoded: base64 and its mime type.
 pub fn encode_chunk(samples: &[i16], sample_rate: u32, format: ChunkFormat) -> (String, String) {
     let bytes = match format {
