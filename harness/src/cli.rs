@@ -25,6 +25,64 @@ pub enum Command {
     /// Start the local stack from the template, print its endpoints as one JSON
     /// line, and run until Ctrl-C or SIGTERM.
     Up(StackArgs),
+    /// Replay scenarios against the local stack (started and stopped by the
+    /// command) or a deployed API; exit 0 only when every expectation and
+    /// every contract check passed.
+    Run(RunArgs),
+    /// Run an API's conformance suite (scenarios/conformance/<api>.yaml).
+    Conform(ConformArgs),
+    /// Print the JSON Schema of scenario files (for editors).
+    ScenarioSchema,
+    /// Print the JSON Schema of report.json.
+    ReportSchema,
+}
+
+/// Where and how to run scenarios.
+#[derive(Debug, Clone, Args)]
+pub struct TargetArgs {
+    /// A deployed API (`ws://` or `wss://`) instead of the local stack.
+    #[arg(long, value_name = "URL")]
+    pub target: Option<String>,
+    /// Where reports go (a folder per run).
+    #[arg(long, default_value = "reports")]
+    pub report_dir: PathBuf,
+    /// The contracts folder (default: backend/spec next to the template).
+    #[arg(long)]
+    pub spec_dir: Option<PathBuf>,
+    /// The local stack's settings (ignored with --target, except --time-scale).
+    #[command(flatten)]
+    pub stack: StackArgs,
+}
+
+/// `harness run`.
+#[derive(Debug, Clone, Args)]
+pub struct RunArgs {
+    /// Scenario files.
+    #[arg(required = true)]
+    pub scenarios: Vec<PathBuf>,
+    /// Sessions per scenario (overrides the files).
+    #[arg(long)]
+    pub sessions: Option<u32>,
+    /// Target and stack.
+    #[command(flatten)]
+    pub target: TargetArgs,
+}
+
+/// `harness conform`.
+#[derive(Debug, Clone, Args)]
+pub struct ConformArgs {
+    /// The API's logical id in the template (e.g. SpeakingWebSocketApi).
+    #[arg(long)]
+    pub api: String,
+    /// Only cases whose id starts with this (e.g. `2.1`).
+    #[arg(long)]
+    pub case: Option<String>,
+    /// The suite file (default: scenarios/conformance/<api>.yaml).
+    #[arg(long)]
+    pub suite: Option<PathBuf>,
+    /// Target and stack.
+    #[command(flatten)]
+    pub target: TargetArgs,
 }
 
 /// Where DynamoDB Local runs.

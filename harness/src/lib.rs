@@ -11,14 +11,22 @@
 //!   `@connections`, limits, timeouts);
 //! - [`stack`]: all of the above started together from the template;
 //! - [`scenario`]: the scenario file format, loading, matching, audio;
+//! - [`contract`]: the AsyncAPI contracts, compiled, judging live messages;
+//! - [`metrics`]: HDR latency histograms, error counts, series over time;
+//! - [`replay`]: scenario replay and conformance suites against a target;
+//! - [`report`]: `reports/<run-id>/` files;
 //! - [`time_scale`]: the one knob that shrinks every time limit;
 //! - [`cli`] and [`commands`]: the `harness` command line.
 
 pub mod cli;
 pub mod commands;
+pub mod contract;
 pub mod dynamodb;
 pub mod gateway;
 pub mod lambda;
+pub mod metrics;
+pub mod replay;
+pub mod report;
 pub mod scenario;
 pub mod stack;
 pub mod template;

@@ -356,8 +356,11 @@ async fn frame_and_message_limits() {
 
 #[tokio::test]
 async fn idle_timeout_closes_with_1001_under_time_scale() {
-    // 10 minutes / 600 = 1 s of silence.
-    let stack = start(options(600.0)).await;
+    // A 1-minute idle timeout (instead of 10) / 60 = 1 s of silence; the scale
+    // leaves the integration timeout (29 s / 60) room for a cold start.
+    let mut options = options(60.0);
+    options.limits.idle_timeout = Duration::from_secs(60);
+    let stack = start(options).await;
     let mut socket = connect(&stack.websocket(API).unwrap().url()).await;
     let started = std::time::Instant::now();
     assert_eq!(close_code(&mut socket, WAIT).await, Some(1001));

@@ -244,8 +244,8 @@ async fn the_script_runs_through_all_parts_with_the_long_turn_rule() {
     let mock = start_vertex(200.0).await;
     for (ms, text) in [
         (8000, "first piece"),
-        (14_000, "second piece"),
-        (3000, "third piece"),
+        (45_000, "second piece"),
+        (10_000, "third piece"),
     ] {
         mock.register_transcript(Duration::from_millis(ms), text);
     }
@@ -259,15 +259,15 @@ async fn the_script_runs_through_all_parts_with_the_long_turn_rule() {
     assert!(SCRIPT[cue].text.contains("one minute to prepare"));
 
     // One minute of preparation (silence), then the long turn with pauses:
-    // a 6 s pause after only 8 s of speech and a 2 s pause after 22 s do not
-    // end it; the 6 s pause after 25 s of speech does.
+    // a 6 s pause after only 8 s of speech and a 2 s pause after 53 s do not
+    // end it; the 6 s pause after 63 s of speech does.
     let long_turn = audio(&[
         (false, 60_000),
         (true, 8000),
         (false, 6000),
-        (true, 14_000),
+        (true, 45_000),
         (false, 2000),
-        (true, 3000),
+        (true, 10_000),
         (false, 6000),
     ]);
     stream_audio(&mut ws, &long_turn, 500).await;
@@ -302,18 +302,18 @@ async fn the_script_runs_through_all_parts_with_the_long_turn_rule() {
 }
 
 #[tokio::test]
-async fn sixty_seconds_of_speech_end_the_long_turn_without_a_long_pause() {
+async fn two_minutes_of_speech_end_the_long_turn_without_a_long_pause() {
     let mock = start_vertex(200.0).await;
     let mut ws = connect(&mock, "us-central1").await;
     start_session(&mut ws, "us-central1", json!({})).await;
     let cue = cue_card_index();
     advance_to_line(&mut ws, cue, 0).await;
     let long_turn = audio(&[
-        (true, 25_000),
+        (true, 50_000),
+        (false, 1000),
+        (true, 50_000),
         (false, 1000),
         (true, 25_000),
-        (false, 1000),
-        (true, 12_000),
         (false, 1000),
     ]);
     stream_audio(&mut ws, &long_turn, 500).await;

@@ -38,6 +38,8 @@ const OPENING_TURN: &str = "The candidate is ready. Please begin the IELTS speak
 const AUDIO_PIECE_BYTES: usize = 16_000;
 /// How long to let Maya finish after the candidate ends.
 const CLOSING_GRACE: Duration = Duration::from_secs(2);
+/// A pause in the model's events that means it has nothing more to say.
+const QUIET_ENOUGH: Duration = Duration::from_millis(250);
 
 /// How a session ended.
 #[derive(Debug, Clone, PartialEq)]
@@ -312,12 +314,17 @@ impl<'a> Owner<'a> {
         }
     }
 
-    /// Lets the examiner finish the turn in progress (the candidate's last words included).
+    /// Lets the examiner finish the turn in progress (the candidate's last
+    /// words included): events are taken until a turn completes, the stream has
+    /// been quiet for a moment, or the grace period ends.
     async fn closing_grace(&mut self, live: &mut LiveSession) {
         let _ = live.audio_stream_end().await;
-        let grace = CLOSING_GRACE.min(self.margin / 4);
-        let until = tokio::time::Instant::now() + grace;
-        while let Ok(Some(events)) = tokio::time::timeout_at(until, live.next_events()).await {
+        let until = tokio::time::Instant::now() + CLOSING_GRACE.min(self.margin / 4);
+        loop {
+            let quiet = (tokio::time::Instant::now() + QUIET_ENOUGH).min(until);
+            let Ok(Some(events)) = tokio::time::timeout_at(quiet, live.next_events()).await else {
+                break;
+            };
             let done = events
                 .iter()
                 .any(|e| matches!(e, LiveEvent::TurnComplete(_) | LiveEvent::Closed { .. }));

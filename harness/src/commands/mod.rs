@@ -1,5 +1,6 @@
 //! What each `harness` subcommand does.
 
+mod replay;
 mod up;
 
 use std::collections::BTreeMap;
@@ -25,13 +26,31 @@ pub enum CommandError {
     /// Terminal or file output.
     #[error("I/O: {0}")]
     Io(#[from] std::io::Error),
+    /// A scenario or suite.
+    #[error(transparent)]
+    Scenario(#[from] crate::scenario::ScenarioError),
+    /// The run.
+    #[error(transparent)]
+    Run(#[from] crate::replay::RunError),
 }
 
 /// Runs a parsed command line.
 pub async fn run(cli: Cli) -> Result<ExitCode, CommandError> {
+    let quiet = cli.quiet;
     match cli.command {
         Command::Up(args) => up::run(&args).await,
+        Command::Run(args) => replay::run(&args, quiet).await,
+        Command::Conform(args) => replay::conform(&args, quiet).await,
+        Command::ScenarioSchema => print_json(&crate::scenario::json_schema()),
+        Command::ReportSchema => print_json(&crate::report::json_schema()),
     }
+}
+
+fn print_json(value: &serde_json::Value) -> Result<ExitCode, CommandError> {
+    use std::io::Write as _;
+    let text = serde_json::to_string_pretty(value).map_err(std::io::Error::other)?;
+    writeln!(std::io::stdout().lock(), "{text}")?;
+    Ok(ExitCode::SUCCESS)
 }
 
 /// Finds backend/template.yaml in this directory or a parent.

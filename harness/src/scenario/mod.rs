@@ -154,6 +154,48 @@ fn check_steps(steps: &[Step]) -> Result<(), String> {
     Ok(())
 }
 
+/// A conformance suite with its clips read.
+#[derive(Debug, Clone)]
+pub struct LoadedSuite {
+    /// Where it came from.
+    pub path: PathBuf,
+    /// The suite.
+    pub suite: Suite,
+    /// Clips by the `file` value of `stream_audio` steps.
+    pub clips: BTreeMap<String, Arc<audio::Clip>>,
+}
+
+/// Reads a conformance suite and its clips.
+pub fn load_suite(path: &Path) -> Result<LoadedSuite, ScenarioError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ScenarioError::Io {
+        path: path.display().to_string(),
+        source,
+    })?;
+    let suite = parse_suite(&text).map_err(|message| ScenarioError::Format {
+        path: path.display().to_string(),
+        message,
+    })?;
+    let base = path.parent().unwrap_or(Path::new("."));
+    let mut files = Vec::new();
+    for case in &suite.cases {
+        collect_files(&case.steps, &mut files);
+    }
+    let mut clips = BTreeMap::new();
+    for file in files {
+        if !clips.contains_key(file) {
+            clips.insert(
+                file.to_owned(),
+                Arc::new(audio::Clip::read(&base.join(file))?),
+            );
+        }
+    }
+    Ok(LoadedSuite {
+        path: path.to_path_buf(),
+        suite,
+        clips,
+    })
+}
+
 /// Parses and checks a conformance suite.
 pub fn parse_suite(text: &str) -> Result<Suite, String> {
     let value: serde_json::Value = serde_yaml_ng::from_str(text).map_err(|e| e.to_string())?;

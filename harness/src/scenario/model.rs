@@ -196,6 +196,9 @@ pub enum Step {
     ExpectClose(ExpectClose),
     /// Pause (scenario time).
     Wait(Span),
+    /// Wait until the server has been silent for a while (e.g. the examiner
+    /// finished speaking), at most `within` (real time).
+    WaitQuiet(WaitQuiet),
     /// Close the socket.
     Disconnect(Disconnect),
     /// Repeat steps.
@@ -315,6 +318,17 @@ pub struct ExpectClose {
     /// Deadline in scenario time.
     #[serde(default)]
     pub within_scenario: Option<Span>,
+}
+
+/// `wait_quiet`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WaitQuiet {
+    /// Silence that counts as quiet (scenario time).
+    pub quiet: Span,
+    /// Give up (and fail) after this long (real time; default 60 s).
+    #[serde(default)]
+    pub within: Option<Span>,
 }
 
 /// `disconnect`.

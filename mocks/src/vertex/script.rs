@@ -142,12 +142,13 @@ pub fn script_line(index: usize) -> ScriptLine {
 /// During the long turn the candidate pauses to think; the examiner must not
 /// answer each pause. Utterances (as the voice activity detector ends them)
 /// are accumulated, and the long turn is complete when either
-/// - the accumulated speech reaches `max_speech` (about 60 s), checked at the
+/// - the accumulated speech reaches `max_speech` (two minutes: where an IELTS
+///   examiner stops the candidate), checked at the
 ///   end of each utterance, or
 /// - a silence of at least `pause` (5 s) follows at least
-///   `min_speech_before_pause` (20 s) of accumulated speech.
+///   `min_speech_before_pause` (one minute) of accumulated speech.
 ///
-/// A shorter silence, or any silence before 20 s of speech, keeps the
+/// A shorter silence, or any silence before a minute of speech, keeps the
 /// examiner listening. `audioStreamEnd` ends the long turn if any speech was
 /// heard, and with manual activity detection `activityEnd` ends it (the
 /// client decides). All durations are audio time (counted in samples), so a
@@ -165,8 +166,8 @@ pub struct LongTurnRule {
 impl Default for LongTurnRule {
     fn default() -> Self {
         Self {
-            max_speech: Duration::from_secs(60),
-            min_speech_before_pause: Duration::from_secs(20),
+            max_speech: Duration::from_secs(120),
+            min_speech_before_pause: Duration::from_secs(60),
             pause: Duration::from_secs(5),
         }
     }
@@ -214,13 +215,13 @@ mod tests {
     fn long_turn_rule() {
         let rule = LongTurnRule::default();
         let s = Duration::from_secs;
-        assert!(!rule.complete_after_utterance(s(59)));
-        assert!(rule.complete_after_utterance(s(60)));
+        assert!(!rule.complete_after_utterance(s(119)));
+        assert!(rule.complete_after_utterance(s(120)));
         assert!(
-            !rule.complete_after_pause(s(19), s(30)),
+            !rule.complete_after_pause(s(59), s(30)),
             "too little speech"
         );
-        assert!(!rule.complete_after_pause(s(25), s(4)), "pause too short");
-        assert!(rule.complete_after_pause(s(20), s(5)));
+        assert!(!rule.complete_after_pause(s(65), s(4)), "pause too short");
+        assert!(rule.complete_after_pause(s(60), s(5)));
     }
 }

@@ -1,0 +1,147 @@
+//! `harness run` and `harness conform`: replay scenarios or a conformance
+//! suite, write the reports, print where they are, exit 0 only on success.
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use super::{CommandError, build_functions, stack_options};
+use crate::cli::{ConformArgs, RunArgs, TargetArgs};
+use crate::replay::{self, Run, RunOptions, Target};
+use crate::report::model::RunReport;
+
+fn run_options(args: &TargetArgs, quiet: bool) -> Result<RunOptions, CommandError> {
+    let stack = stack_options(&args.stack)?;
+    let spec_dir = args.spec_dir.clone().unwrap_or_else(|| {
+        stack
+            .template
+            .parent()
+            .map(|p| p.join("spec"))
+            .unwrap_or_else(|| PathBuf::from("backend/spec"))
+    });
+    let target = match &args.target {
+        Some(url) => {
+            if !(url.starts_with("ws://") || url.starts_with("wss://")) {
+                return Err(CommandError::Usage(format!(
+                    "--target {url}: a WebSocket API URL starts with ws:// or wss://"
+                )));
+            }
+            Target::Url(url.clone())
+        }
+        None => {
+            if !args.stack.no_build {
+                build_functions(&stack.template, &stack.functions_dir)?;
+            }
+            Target::Local(Box::new(stack))
+        }
+    };
+    Ok(RunOptions {
+        target,
+        time_scale: args.stack.time_scale,
+        sessions: None,
+        spec_dir,
+        command: std::env::args().collect::<Vec<_>>().join(" "),
+        progress: !quiet && std::io::IsTerminal::is_terminal(&std::io::stderr()),
+    })
+}
+
+fn conclude(report: &RunReport, report_dir: &Path, quiet: bool) -> Result<ExitCode, CommandError> {
+    let folder = crate::report::write(report_dir, report)?;
+    let mut stdout = std::io::stdout().lock();
+    if !quiet {
+        for (name, summary) in &report.metrics {
+            writeln!(
+                stdout,
+                "{name:<40} n={:<6} p50={:>8.1} ms  p95={:>8.1} ms  p99={:>8.1} ms",
+                summary.count,
+                summary.p50_us as f64 / 1000.0,
+                summary.p95_us as f64 / 1000.0,
+                summary.p99_us as f64 / 1000.0
+            )?;
+        }
+        for scenario in &report.scenarios {
+            for session in scenario.sessions.iter().filter(|s| !s.passed) {
+                for failure in &session.failures {
+                    writeln!(
+                        stdout,
+                        "FAIL {} session {} {}: {}",
+                        scenario.name, session.index, failure.check, failure.message
+                    )?;
+                }
+            }
+        }
+        for suite in &report.suites {
+            for case in &suite.cases {
+                writeln!(
+                    stdout,
+                    "{:<14} {:<6} close {:<5} {}",
+                    case.verdict, case.id, case.close_verdict, case.description
+                )?;
+            }
+        }
+    }
+    let verdict = if report.passed { "PASS" } else { "FAIL" };
+    writeln!(stdout, "{verdict}: report in {}", folder.display())?;
+    Ok(if report.passed {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+/// `harness run`.
+pub(super) async fn run(args: &RunArgs, quiet: bool) -> Result<ExitCode, CommandError> {
+    let scenarios = args
+        .scenarios
+        .iter()
+        .map(|path| crate::scenario::load(path))
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut options = run_options(&args.target, quiet)?;
+    options.sessions = args.sessions;
+    let report = replay::run_scenarios(&scenarios, options).await?;
+    conclude(&report, &args.target.report_dir, quiet)
+}
+
+/// `harness conform`.
+pub(super) async fn conform(args: &ConformArgs, quiet: bool) -> Result<ExitCode, CommandError> {
+    let options = run_options(&args.target, quiet)?;
+    let path = match &args.suite {
+        Some(path) => path.clone(),
+        None => match &options.target {
+            Target::Local(stack) => stack
+                .template
+                .parent()
+                .and_then(Path::parent)
+                .unwrap_or(Path::new("."))
+                .join("scenarios/conformance"),
+            Target::Url(_) => PathBuf::from("scenarios/conformance"),
+        }
+        .join(format!("{}.yaml", args.api)),
+    };
+    let loaded = crate::scenario::load_suite(&path)?;
+    if loaded.suite.api != args.api {
+        return Err(CommandError::Usage(format!(
+            "suite {} targets {}, not {}",
+            path.display(),
+            loaded.suite.api,
+            args.api
+        )));
+    }
+    let clips = [(loaded.path.as_path(), &loaded.clips)];
+    let mut run = Run::start(options, &loaded.suite.parameters, &clips).await?;
+    let total: u64 = loaded
+        .suite
+        .cases
+        .iter()
+        .map(|c| replay::count_steps(&c.steps))
+        .sum();
+    run.show_progress(total, "conformance");
+    let report = match replay::conformance::run_suite(&run, &loaded, args.case.as_deref()).await {
+        Ok(suite_report) => run.finish(Vec::new(), vec![suite_report]).await,
+        Err(e) => {
+            run.finish(Vec::new(), Vec::new()).await;
+            return Err(e.into());
+        }
+    };
+    conclude(&report, &args.target.report_dir, quiet)
+}

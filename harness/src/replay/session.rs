@@ -1,0 +1,836 @@
+//! One session: a WebSocket client (tokio-tungstenite) that runs a scenario's
+//! steps in order. A reader task judges every received message against the
+//! contract, times turn latency (end of an audio stream to the first turn
+//! reply) and fills the inbox; the step runner sends, streams audio at
+//! real-time pace divided by the time scale, and waits for expectations.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use futures_util::stream::{SplitSink, SplitStream};
+use futures_util::{SinkExt, StreamExt};
+use serde_json::Value;
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::{Error as WsError, Message};
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+use super::inbox::Inbox;
+use crate::contract::{Contract, Verdict};
+use crate::metrics::Metrics;
+use crate::report::model::{CloseReport, Failure, SessionReport};
+use crate::scenario::audio::{Clip, encode_chunk};
+use crate::scenario::matching::{matches, mismatches};
+use crate::scenario::model::{ChunkFormat, Connect, Expect, ExpectClose, Matcher, Step};
+use crate::scenario::template::{Vars, render, render_value};
+use crate::time_scale::TimeScale;
+
+/// Default deadline for `expect` and `expect_close` (real time).
+const DEFAULT_WITHIN: Duration = Duration::from_secs(30);
+
+type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
+type Writer = SplitSink<Socket, Message>;
+
+/// Everything a session needs.
+#[derive(Clone)]
+pub struct SessionPlan {
+    /// Session number.
+    pub index: u32,
+    /// The API's WebSocket URL.
+    pub url: String,
+    /// The steps.
+    pub steps: Arc<Vec<Step>>,
+    /// Clips by file name.
+    pub clips: Arc<std::collections::BTreeMap<String, Arc<Clip>>>,
+    /// Variables (built-ins and the scenario's, rendered for this session).
+    pub vars: Vars,
+    /// Turn replies.
+    pub turn_replies: Arc<Vec<String>>,
+    /// Tolerated messages.
+    pub tolerate: Arc<Vec<std::collections::BTreeMap<String, Matcher>>>,
+    /// The contract.
+    pub contract: Option<Arc<Contract>>,
+    /// Time scale.
+    pub time_scale: TimeScale,
+    /// Metrics of the run.
+    pub metrics: Arc<Metrics>,
+    /// The run's start.
+    pub run_start: Instant,
+    /// A command that reproduces this session.
+    pub reproduce: String,
+    /// Counts completed steps (progress bars).
+    pub progress: Arc<dyn Fn() + Send + Sync>,
+}
+
+/// Counters and marks shared with the reader task.
+#[derive(Debug, Default)]
+struct Shared {
+    sent: u64,
+    received: u64,
+    bytes_sent: u64,
+    bytes_received: u64,
+    turn_mark: Option<Instant>,
+    contract_failures: Vec<Failure>,
+}
+
+struct Runner {
+    plan: SessionPlan,
+    inbox: Arc<Inbox>,
+    shared: Arc<Mutex<Shared>>,
+    writer: Option<Writer>,
+    reader: Option<tokio::task::JoinHandle<()>>,
+    vars: Vars,
+    last_send: Option<(String, Instant)>,
+    failures: Vec<Failure>,
+    steps_completed: u32,
+    closed_by_client: Option<(u16, Instant)>,
+}
+
+/// Runs one session to its end.
+pub async fn run(plan: SessionPlan) -> SessionReport {
+    let started = Instant::now();
+    let inbox = Arc::new(Inbox::new(plan.run_start));
+    let mut runner = Runner {
+        vars: plan.vars.clone(),
+        plan,
+        inbox,
+        shared: Arc::new(Mutex::new(Shared::default())),
+        writer: None,
+        reader: None,
+        last_send: None,
+        failures: Vec::new(),
+        steps_completed: 0,
+        closed_by_client: None,
+    };
+    let steps = runner.plan.steps.clone();
+    let completed = runner.run_steps(&steps, "steps").await;
+    if completed {
+        runner.finish().await;
+    }
+    runner.report(started)
+}
+
+impl Runner {
+    fn fail(
+        &mut self,
+        step: &str,
+        check: &str,
+        message: String,
+        expected: Option<Value>,
+        received: Option<Value>,
+    ) {
+        self.inbox.event("failure", format!("{step}: {message}"));
+        self.plan.metrics.error(check);
+        self.failures.push(Failure {
+            step: step.to_owned(),
+            check: check.to_owned(),
+            message,
+            expected,
+            received,
+            violations: Vec::new(),
+            transcript: self.inbox.transcript(),
+            reproduce: self.plan.reproduce.clone(),
+        });
+    }
+
+    /// Runs steps; false when the session cannot go on.
+    fn run_steps<'a>(
+        &'a mut self,
+        steps: &'a [Step],
+        path: &'a str,
+    ) -> futures_util::future::BoxFuture<'a, bool> {
+        Box::pin(async move {
+            for (index, step) in steps.iter().enumerate() {
+                let name = format!("{path}[{index}]");
+                let ok = self.step(step, &name).await;
+                self.steps_completed += 1;
+                (self.plan.progress)();
+                if !ok {
+                    return false;
+                }
+            }
+            true
+        })
+    }
+
+    async fn step(&mut self, step: &Step, name: &str) -> bool {
+        match step {
+            Step::Connect(connect) => self.connect(connect, name).await,
+            Step::Send(send) => {
+                let (message, label) = if let Some(template) = &send.message {
+                    match render_value(template, &self.vars) {
+                        Ok(value) => {
+                            let label = send.label.clone().or_else(|| {
+                                value
+                                    .get("action")
+                                    .and_then(Value::as_str)
+                                    .map(str::to_owned)
+                            });
+                            (
+                                Message::text(value.to_string()),
+                                label.unwrap_or_else(|| "send".to_owned()),
+                            )
+                        }
+                        Err(e) => {
+                            self.fail(name, "scenario", e.to_string(), None, None);
+                            return false;
+                        }
+                    }
+                } else if let Some(raw) = &send.raw {
+                    (
+                        Message::text(raw.clone()),
+                        send.label.clone().unwrap_or_else(|| "raw".to_owned()),
+                    )
+                } else {
+                    use base64::Engine as _;
+                    let bytes = base64::engine::general_purpose::STANDARD
+                        .decode(send.binary_base64.as_deref().unwrap_or_default())
+                        .unwrap_or_default();
+                    (
+                        Message::binary(bytes),
+                        send.label.clone().unwrap_or_else(|| "binary".to_owned()),
+                    )
+                };
+                self.send(message, &label, name).await
+            }
+            Step::StreamAudio(stream) => {
+                let Some(clip) = self.plan.clips.get(&stream.file).cloned() else {
+                    self.fail(
+                        name,
+                        "scenario",
+                        format!("clip {} was not loaded", stream.file),
+                        None,
+                        None,
+                    );
+                    return false;
+                };
+                let ok = self
+                    .stream(&clip, stream.chunk_ms, stream.format, &stream.message, name)
+                    .await;
+                self.shared.lock().expect("shared lock").turn_mark = Some(Instant::now());
+                ok
+            }
+            Step::StreamSilence(silence) => {
+                let clip = Clip::silence(silence.duration.0, silence.sample_rate);
+                self.stream(
+                    &clip,
+                    silence.chunk_ms,
+                    silence.format,
+                    &silence.message,
+                    name,
+                )
+                .await
+            }
+            Step::Expect(expect) => self.expect(expect, name).await,
+            Step::ExpectClose(expect) => self.expect_close(expect, name).await,
+            Step::Wait(span) => {
+                self.inbox.event("wait", span.to_string());
+                tokio::time::sleep(self.plan.time_scale.to_real(span.0)).await;
+                true
+            }
+            Step::WaitQuiet(wait) => self.wait_quiet(wait, name).await,
+            Step::Disconnect(disconnect) => {
+                self.disconnect(disconnect.code).await;
+                true
+            }
+            Step::Repeat(repeat) => {
+                for round in 0..repeat.times {
+                    let inner = format!("{name}.repeat[{round}]");
+                    if !self.run_steps(&repeat.steps, &inner).await {
+                        return false;
+                    }
+                }
+                true
+            }
+        }
+    }
+
+    async fn connect(&mut self, connect: &Connect, name: &str) -> bool {
+        let mut url = self.plan.url.clone();
+        let mut query = Vec::new();
+        for (key, value) in &connect.query {
+            match render(value, &self.vars) {
+                Ok(value) => query.push(format!(
+                    "{}={}",
+                    percent_encoding::utf8_percent_encode(key, percent_encoding::NON_ALPHANUMERIC),
+                    percent_encoding::utf8_percent_encode(
+                        &value,
+                        percent_encoding::NON_ALPHANUMERIC
+                    )
+                )),
+                Err(e) => {
+                    self.fail(name, "scenario", e.to_string(), None, None);
+                    return false;
+                }
+            }
+        }
+        if !query.is_empty() {
+            url.push(if url.contains('?') { '&' } else { '?' });
+            url.push_str(&query.join("&"));
+        }
+        let mut request = match url.as_str().into_client_request() {
+            Ok(request) => request,
+            Err(e) => {
+                self.fail(name, "connect", format!("bad URL {url}: {e}"), None, None);
+                return false;
+            }
+        };
+        for (header, value) in &connect.headers {
+            let rendered = render(value, &self.vars).unwrap_or_default();
+            if let (Ok(header), Ok(value)) = (
+                http::HeaderName::try_from(header.as_str()),
+                http::HeaderValue::from_str(&rendered),
+            ) {
+                request.headers_mut().insert(header, value);
+            }
+        }
+        let started = Instant::now();
+        let expected = connect.expect_status.unwrap_or(101);
+        match tokio_tungstenite::connect_async(request).await {
+            Ok((socket, _)) => {
+                self.plan.metrics.record(
+                    "connect",
+                    started.elapsed(),
+                    self.plan.run_start.elapsed(),
+                );
+                self.inbox.event(
+                    "connect",
+                    format!("101 in {} ms", started.elapsed().as_millis()),
+                );
+                if expected != 101 {
+                    self.fail(
+                        name,
+                        "connect",
+                        format!("the handshake succeeded, expected HTTP {expected}"),
+                        Some(expected.into()),
+                        Some(101.into()),
+                    );
+                    return false;
+                }
+                let (writer, reader) = socket.split();
+                self.writer = Some(writer);
+                self.reader = Some(tokio::spawn(read(
+                    reader,
+                    self.inbox.clone(),
+                    self.shared.clone(),
+                    self.plan.clone(),
+                )));
+                true
+            }
+            Err(WsError::Http(response)) => {
+                let status = response.status().as_u16();
+                self.inbox
+                    .event("connect", format!("refused with HTTP {status}"));
+                if status == expected {
+                    // Refused as the scenario expects: nothing after it can run, and nothing failed.
+                    self.inbox.close(
+                        0,
+                        format!("handshake refused with HTTP {status}, as expected"),
+                    );
+                    return false;
+                }
+                let body = response
+                    .body()
+                    .as_ref()
+                    .map(|b| String::from_utf8_lossy(b).into_owned());
+                self.fail(
+                    name,
+                    "connect",
+                    format!("handshake refused with HTTP {status}"),
+                    Some(expected.into()),
+                    Some(Value::from(body.unwrap_or_else(|| status.to_string()))),
+                );
+                false
+            }
+            Err(e) => {
+                self.fail(
+                    name,
+                    "connect",
+                    format!("cannot connect to {url}: {e}"),
+                    None,
+                    None,
+                );
+                false
+            }
+        }
+    }
+
+    async fn send(&mut self, message: Message, label: &str, name: &str) -> bool {
+        let Some(writer) = self.writer.as_mut() else {
+            self.fail(
+                name,
+                "ordering",
+                "send before connect".to_owned(),
+                None,
+                None,
+            );
+            return false;
+        };
+        let size = message.len() as u64;
+        if let Message::Text(text) = &message {
+            self.inbox.wire("out", text);
+        }
+        if let Err(e) = writer.send(message).await {
+            let closed = self
+                .inbox
+                .closed()
+                .map(|c| format!(" (closed with {} {})", c.code, c.reason))
+                .unwrap_or_default();
+            self.fail(
+                name,
+                "send",
+                format!("cannot send: {e}{closed}"),
+                None,
+                None,
+            );
+            return false;
+        }
+        let mut shared = self.shared.lock().expect("shared lock");
+        shared.sent += 1;
+        shared.bytes_sent += size;
+        drop(shared);
+        self.last_send = Some((label.to_owned(), Instant::now()));
+        true
+    }
+
+    async fn stream(
+        &mut self,
+        clip: &Clip,
+        chunk_ms: u32,
+        format: ChunkFormat,
+        template: &Value,
+        name: &str,
+    ) -> bool {
+        let interval = self
+            .plan
+            .time_scale
+            .to_real(Duration::from_millis(u64::from(chunk_ms)));
+        let started = tokio::time::Instant::now();
+        self.inbox.event(
+            "stream",
+            format!("{:.1} s of audio", clip.duration().as_secs_f64()),
+        );
+        for (index, chunk) in clip.chunks(chunk_ms).enumerate() {
+            tokio::time::sleep_until(started + interval * index as u32).await;
+            let (audio, mime_type) = encode_chunk(chunk, clip.sample_rate, format);
+            let mut vars = self.vars.clone();
+            vars.insert("chunk".to_owned(), audio);
+            vars.insert("mime_type".to_owned(), mime_type);
+            let message = match render_value(template, &vars) {
+                Ok(value) => Message::text(value.to_string()),
+                Err(e) => {
+                    self.fail(name, "scenario", e.to_string(), None, None);
+                    return false;
+                }
+            };
+            let label = template
+                .get("action")
+                .and_then(Value::as_str)
+                .unwrap_or("audio")
+                .to_owned();
+            let Some(writer) = self.writer.as_mut() else {
+                self.fail(
+                    name,
+                    "ordering",
+                    "stream before connect".to_owned(),
+                    None,
+                    None,
+                );
+                return false;
+            };
+            let size = message.len() as u64;
+            if let Err(e) = writer.send(message).await {
+                let closed = self
+                    .inbox
+                    .closed()
+                    .map(|c| format!(" (closed with {} {})", c.code, c.reason))
+                    .unwrap_or_default();
+                self.fail(
+                    name,
+                    "send",
+                    format!("cannot send audio: {e}{closed}"),
+                    None,
+                    None,
+                );
+                return false;
+            }
+            let mut shared = self.shared.lock().expect("shared lock");
+            shared.sent += 1;
+            shared.bytes_sent += size;
+            drop(shared);
+            self.last_send = Some((label, Instant::now()));
+        }
+        true
+    }
+
+    fn within(
+        &self,
+        within: Option<crate::scenario::duration::Span>,
+        scenario: Option<crate::scenario::duration::Span>,
+    ) -> Duration {
+        match (within, scenario) {
+            (Some(real), _) => real.0,
+            (None, Some(scenario)) => self.plan.time_scale.to_real(scenario.0),
+            (None, None) => DEFAULT_WITHIN,
+        }
+    }
+
+    async fn expect(&mut self, expect: &Expect, name: &str) -> bool {
+        let mut fields = expect.fields.clone();
+        if let Some(kind) = &expect.message_type {
+            fields.insert(
+                "type".to_owned(),
+                Matcher::Literal(Value::String(kind.clone())),
+            );
+        }
+        // Field values may use variables.
+        for matcher in fields.values_mut() {
+            if let Matcher::Literal(value) = matcher {
+                if let Ok(rendered) = render_value(value, &self.vars) {
+                    *value = rendered;
+                }
+            }
+        }
+        let wanted = serde_json::to_value(&fields).unwrap_or_default();
+        let deadline =
+            tokio::time::Instant::now() + self.within(expect.within, expect.within_scenario);
+        loop {
+            let seen = self.inbox.len();
+            let mut problem = None;
+            let found = self.inbox.take(|m| match &m.value {
+                Some(value) => matches(value, &fields).unwrap_or_else(|e| {
+                    problem = Some(e);
+                    false
+                }),
+                None => false,
+            });
+            if let Some(e) = problem {
+                self.fail(name, "scenario", e, Some(wanted), None);
+                return false;
+            }
+            if let Some(message) = found {
+                let value = message.value.unwrap_or_default();
+                let kind = value
+                    .get("type")
+                    .and_then(Value::as_str)
+                    .unwrap_or("message")
+                    .to_owned();
+                if let Some((label, sent)) = &self.last_send {
+                    let metric = expect
+                        .latency
+                        .clone()
+                        .unwrap_or_else(|| format!("{label}→{kind}"));
+                    self.plan.metrics.record(
+                        &metric,
+                        message.at.saturating_duration_since(*sent),
+                        self.plan.run_start.elapsed(),
+                    );
+                }
+                for (variable, path) in &expect.capture {
+                    if let Some(captured) = crate::scenario::matching::lookup(&value, path) {
+                        let text = captured
+                            .as_str()
+                            .map(str::to_owned)
+                            .unwrap_or_else(|| captured.to_string());
+                        self.vars.insert(variable.clone(), text);
+                    }
+                }
+                self.inbox.event("expect", format!("matched {kind}"));
+                return true;
+            }
+            if let Some(closed) = self.inbox.closed() {
+                let last = expect
+                    .message_type
+                    .as_deref()
+                    .and_then(|k| self.inbox.last_of_type(k));
+                self.fail(
+                    name,
+                    "expectation",
+                    format!(
+                        "the socket closed ({} {}) before a matching message",
+                        closed.code, closed.reason
+                    ),
+                    Some(wanted),
+                    last,
+                );
+                return false;
+            }
+            if !self.inbox.wait(deadline, seen).await {
+                let last = expect
+                    .message_type
+                    .as_deref()
+                    .and_then(|k| self.inbox.last_of_type(k));
+                let detail = last
+                    .as_ref()
+                    .map(|v| mismatches(v, &fields).join("; "))
+                    .filter(|d| !d.is_empty());
+                let message = match detail {
+                    Some(detail) => format!(
+                        "no matching message in time; the last of that type differs: {detail}"
+                    ),
+                    None => "no matching message in time".to_owned(),
+                };
+                self.fail(name, "expectation", message, Some(wanted), last);
+                return false;
+            }
+        }
+    }
+
+    async fn expect_close(&mut self, expect: &ExpectClose, name: &str) -> bool {
+        let deadline =
+            tokio::time::Instant::now() + self.within(expect.within, expect.within_scenario);
+        loop {
+            let seen = self.inbox.len();
+            if let Some(closed) = self.inbox.closed() {
+                if let Some(code) = expect.code {
+                    if closed.code != code {
+                        self.fail(
+                            name,
+                            "close code",
+                            format!("closed with {} {}", closed.code, closed.reason),
+                            Some(code.into()),
+                            Some(closed.code.into()),
+                        );
+                        return false;
+                    }
+                }
+                return true;
+            }
+            if !self.inbox.wait(deadline, seen).await && self.inbox.closed().is_none() {
+                self.fail(
+                    name,
+                    "close code",
+                    "the socket stayed open".to_owned(),
+                    expect.code.map(Value::from),
+                    None,
+                );
+                return false;
+            }
+        }
+    }
+
+    async fn wait_quiet(&mut self, wait: &crate::scenario::model::WaitQuiet, name: &str) -> bool {
+        let quiet = self.plan.time_scale.to_real(wait.quiet.0);
+        let limit =
+            tokio::time::Instant::now() + wait.within.map_or(Duration::from_secs(60), |w| w.0);
+        loop {
+            let seen = self.inbox.len();
+            let quiet_until = tokio::time::Instant::now() + quiet;
+            if quiet_until > limit {
+                self.fail(
+                    name,
+                    "expectation",
+                    format!("the server never went quiet for {}", wait.quiet),
+                    None,
+                    None,
+                );
+                return false;
+            }
+            // Nothing new for the whole quiet period: done.
+            if !self.inbox.wait(quiet_until, seen).await || self.inbox.closed().is_some() {
+                self.inbox
+                    .event("wait", format!("quiet for {}", wait.quiet));
+                return true;
+            }
+        }
+    }
+
+    async fn disconnect(&mut self, code: Option<u16>) {
+        if let Some(mut writer) = self.writer.take() {
+            let frame = code.map(|code| CloseFrame {
+                code: CloseCode::from(code),
+                reason: "".into(),
+            });
+            let _ = writer.send(Message::Close(frame)).await;
+            self.closed_by_client = Some((code.unwrap_or(1005), Instant::now()));
+            self.inbox.event(
+                "close",
+                format!(
+                    "client closed with {}",
+                    code.map_or("no code".to_owned(), |c| c.to_string())
+                ),
+            );
+            let deadline = tokio::time::Instant::now() + Duration::from_secs(2);
+            while self.inbox.closed().is_none() && self.inbox.wait(deadline, self.inbox.len()).await
+            {
+            }
+        }
+        if let Some(reader) = self.reader.take() {
+            reader.abort();
+        }
+    }
+
+    /// Ends a session whose steps all ran: closes the socket and flags
+    /// error messages nobody expected.
+    async fn finish(&mut self) {
+        if self.writer.is_some() && self.inbox.closed().is_none() {
+            self.disconnect(Some(1000)).await;
+        } else if let Some(reader) = self.reader.take() {
+            reader.abort();
+        }
+        for message in self.inbox.leftovers() {
+            let Some(value) = &message.value else {
+                continue;
+            };
+            let is_error = value.get("type").and_then(Value::as_str) == Some("error")
+                || (value.get("message").is_some() && value.get("connectionId").is_some());
+            let tolerated = self
+                .plan
+                .tolerate
+                .iter()
+                .any(|t| matches(value, t).unwrap_or(false));
+            if is_error && !tolerated {
+                self.fail(
+                    "end of session",
+                    "unexpected error",
+                    format!("an error no step expected: {}", message.text),
+                    None,
+                    Some(value.clone()),
+                );
+            }
+        }
+    }
+
+    fn report(mut self, started: Instant) -> SessionReport {
+        let shared = self.shared.lock().expect("shared lock");
+        self.failures
+            .extend(shared.contract_failures.iter().cloned());
+        let close = match (self.inbox.closed(), self.closed_by_client) {
+            (Some(closed), Some((_, at))) if closed.at >= at => Some(CloseReport {
+                code: closed.code,
+                reason: closed.reason.clone(),
+                by: "client".to_owned(),
+                at_ms: self.inbox.offset_ms(at),
+            }),
+            (Some(closed), _) => Some(CloseReport {
+                code: closed.code,
+                reason: closed.reason.clone(),
+                by: "server".to_owned(),
+                at_ms: self.inbox.offset_ms(closed.at),
+            }),
+            (None, Some((code, at))) => Some(CloseReport {
+                code,
+                reason: String::new(),
+                by: "client".to_owned(),
+                at_ms: self.inbox.offset_ms(at),
+            }),
+            (None, None) => None,
+        };
+        SessionReport {
+            index: self.plan.index,
+            passed: self.failures.is_empty(),
+            started_at_ms: self.inbox.offset_ms(started),
+            duration_ms: started.elapsed().as_millis() as u64,
+            steps_completed: self.steps_completed,
+            sent: shared.sent,
+            received: shared.received,
+            bytes_sent: shared.bytes_sent,
+            bytes_received: shared.bytes_received,
+            close,
+            failures: self.failures.clone(),
+            timeline: self.inbox.timeline(),
+        }
+    }
+}
+
+/// The reader task: judges, times and stores every received frame.
+async fn read(
+    mut reader: SplitStream<Socket>,
+    inbox: Arc<Inbox>,
+    shared: Arc<Mutex<Shared>>,
+    plan: SessionPlan,
+) {
+    while let Some(frame) = reader.next().await {
+        let text = match frame {
+            Ok(Message::Text(text)) => text.to_string(),
+            Ok(Message::Binary(bytes)) => String::from_utf8_lossy(&bytes).into_owned(),
+            Ok(Message::Close(frame)) => {
+                let (code, reason) = frame
+                    .map(|f| (u16::from(f.code), f.reason.to_string()))
+                    .unwrap_or((1005, String::new()));
+                inbox.event("close", format!("server closed with {code} {reason}"));
+                inbox.close(code, reason);
+                return;
+            }
+            Ok(_) => continue,
+            Err(e) => {
+                inbox.event("close", format!("socket error: {e}"));
+                inbox.close(1006, e.to_string());
+                return;
+            }
+        };
+        let now = Instant::now();
+        inbox.wire("in", &text);
+        let value: Option<Value> = serde_json::from_str(&text).ok();
+        let kind = value
+            .as_ref()
+            .and_then(|v| v.get("type"))
+            .and_then(Value::as_str)
+            .map(str::to_owned);
+        {
+            let mut state = shared.lock().expect("shared lock");
+            state.received += 1;
+            state.bytes_received += text.len() as u64;
+            if let (Some(kind), Some(mark)) = (&kind, state.turn_mark) {
+                if plan.turn_replies.contains(kind) {
+                    plan.metrics.record(
+                        "turn_latency",
+                        now.saturating_duration_since(mark),
+                        plan.run_start.elapsed(),
+                    );
+                    state.turn_mark = None;
+                }
+            }
+            if let Some(contract) = &plan.contract {
+                judge(contract, &text, &inbox, &mut state, &plan);
+            }
+        }
+        inbox.event(
+            "receive",
+            kind.clone().unwrap_or_else(|| "message".to_owned()),
+        );
+        inbox.push(text, value);
+    }
+    inbox.close(1006, "connection ended without a close frame".to_owned());
+}
+
+fn judge(contract: &Contract, text: &str, inbox: &Inbox, state: &mut Shared, plan: &SessionPlan) {
+    let verdict = contract.judge_server(text);
+    plan.metrics.conformance(&verdict);
+    let (check, message, violations) = match verdict {
+        Verdict::Valid(_) => return,
+        Verdict::Invalid { name, violations } => (
+            "payload schema",
+            format!("{name} breaks the contract"),
+            violations,
+        ),
+        Verdict::Unknown { claimed } => (
+            "known message type",
+            format!(
+                "a message the contract does not define (type {})",
+                claimed.unwrap_or_else(|| "absent".to_owned())
+            ),
+            Vec::new(),
+        ),
+        Verdict::NotJson => (
+            "known message type",
+            "a message that is not JSON".to_owned(),
+            Vec::new(),
+        ),
+    };
+    plan.metrics.error(check);
+    state.contract_failures.push(Failure {
+        step: "receive".to_owned(),
+        check: check.to_owned(),
+        message,
+        expected: Some(Value::String(contract.path.clone())),
+        received: serde_json::from_str(text)
+            .ok()
+            .or_else(|| Some(Value::String(text.to_owned()))),
+        violations,
+        transcript: inbox.transcript(),
+        reproduce: plan.reproduce.clone(),
+    });
+}

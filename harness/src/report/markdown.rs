@@ -1,0 +1,125 @@
+//! `report.md`: the run's verdict, latency percentiles, conformance verdicts,
+//! failures with what was expected and received, and what the stack metered.
+
+use std::fmt::Write as _;
+
+use super::model::RunReport;
+
+fn ms(us: u64) -> String {
+    format!("{:.1}", us as f64 / 1000.0)
+}
+
+/// Renders the report as Markdown.
+pub fn render(report: &RunReport) -> String {
+    let mut out = String::new();
+    let verdict = if report.passed { "PASS" } else { "FAIL" };
+    let _ = writeln!(out, "# Run {} — {verdict}\n", report.run_id);
+    let _ = writeln!(
+        out,
+        "Target `{}`, time scale {}, started {}, took {:.1} s. Command: `{}`\n",
+        report.target,
+        report.time_scale,
+        report.started_at,
+        report.duration_ms as f64 / 1000.0,
+        report.command
+    );
+    if !report.metrics.is_empty() {
+        let _ = writeln!(out, "## Latency (ms, real time)\n");
+        let _ = writeln!(
+            out,
+            "| metric | count | p50 | p90 | p95 | p99 | p99.9 | max |"
+        );
+        let _ = writeln!(out, "|---|---:|---:|---:|---:|---:|---:|---:|");
+        for (name, s) in &report.metrics {
+            let _ = writeln!(
+                out,
+                "| {name} | {} | {} | {} | {} | {} | {} | {} |",
+                s.count,
+                ms(s.p50_us),
+                ms(s.p90_us),
+                ms(s.p95_us),
+                ms(s.p99_us),
+                ms(s.p999_us),
+                ms(s.max_us)
+            );
+        }
+        let _ = writeln!(out);
+    }
+    let c = &report.conformance;
+    let _ = writeln!(
+        out,
+        "## Contract checks\n\n{} messages checked: {} valid, {} invalid, {} unknown.\n",
+        c.checked, c.valid, c.invalid, c.unknown
+    );
+    for scenario in &report.scenarios {
+        let verdict = if scenario.passed { "PASS" } else { "FAIL" };
+        let _ = writeln!(out, "## Scenario {} — {verdict}\n", scenario.name);
+        let _ = writeln!(
+            out,
+            "`{}` against `{}`: {} session(s).\n",
+            scenario.path,
+            scenario.api,
+            scenario.sessions.len()
+        );
+        for session in scenario.sessions.iter().filter(|s| !s.passed) {
+            for failure in &session.failures {
+                let _ = writeln!(
+                    out,
+                    "- session {}: **{}** at `{}`: {}",
+                    session.index, failure.check, failure.step, failure.message
+                );
+                if let Some(expected) = &failure.expected {
+                    let _ = writeln!(out, "  - expected: `{expected}`");
+                }
+                if let Some(received) = &failure.received {
+                    let _ = writeln!(out, "  - received: `{received}`");
+                }
+                for violation in &failure.violations {
+                    let _ = writeln!(
+                        out,
+                        "  - at `{}` (schema `{}`): {}",
+                        violation.instance_path, violation.schema_path, violation.message
+                    );
+                }
+                let _ = writeln!(out, "  - reproduce: `{}`", failure.reproduce);
+            }
+        }
+        let _ = writeln!(out);
+    }
+    for suite in &report.suites {
+        let _ = writeln!(out, "## Conformance: {} (`{}`)\n", suite.api, suite.path);
+        let _ = writeln!(out, "| case | description | verdict | close |");
+        let _ = writeln!(out, "|---|---|---|---|");
+        for case in &suite.cases {
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} | {} |",
+                case.id, case.description, case.verdict, case.close_verdict
+            );
+        }
+        let _ = writeln!(out);
+    }
+    if !report.errors.is_empty() {
+        let _ = writeln!(out, "## Errors by kind\n");
+        for (kind, count) in &report.errors {
+            let _ = writeln!(out, "- {kind}: {count}");
+        }
+        let _ = writeln!(out);
+    }
+    if let Some(stack) = &report.stack {
+        let _ = writeln!(out, "## Lambda invocations (local stack)\n");
+        let _ = writeln!(
+            out,
+            "| function | invocations | cold starts | billed ms | memory | arch |"
+        );
+        let _ = writeln!(out, "|---|---:|---:|---:|---:|---|");
+        for (name, f) in &stack.functions {
+            let _ = writeln!(
+                out,
+                "| {name} | {} | {} | {} | {} MB | {} |",
+                f.invocations, f.cold_starts, f.billed_ms, f.memory_mb, f.architecture
+            );
+        }
+    }
+    out
+}

@@ -1,0 +1,24 @@
+//! Run reports in `reports/<run-id>/`: `report.json` (its structure is
+//! [`model`], its JSON Schema [`json_schema`]), `report.md` ([`markdown`]).
+
+pub mod markdown;
+pub mod model;
+
+use std::path::{Path, PathBuf};
+
+use model::RunReport;
+
+/// The JSON Schema of `report.json`.
+pub fn json_schema() -> serde_json::Value {
+    serde_json::to_value(schemars::schema_for!(RunReport)).unwrap_or_default()
+}
+
+/// Writes every report file into `dir/<run id>/` and returns that folder.
+pub fn write(dir: &Path, report: &RunReport) -> std::io::Result<PathBuf> {
+    let folder = dir.join(&report.run_id);
+    std::fs::create_dir_all(&folder)?;
+    let json = serde_json::to_string_pretty(report).map_err(std::io::Error::other)?;
+    std::fs::write(folder.join("report.json"), json)?;
+    std::fs::write(folder.join("report.md"), markdown::render(report))?;
+    Ok(folder)
+}
