@@ -240,7 +240,7 @@ async fn token(State(shared): State<Arc<Shared>>, Query(query): Query<TokenQuery
     };
     let kid = matches!(signer, Signer::Rsa(_)).then(|| keys.current_kid().to_owned());
     let spec = TokenSpec {
-        alg: query.alg.clone(),
+        alg: query.alg,
         kid,
         claims: claims.clone(),
         signer,
