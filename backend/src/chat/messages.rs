@@ -177,6 +177,19 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
+    /// Every code.
+    pub const ALL: [ErrorCode; 9] = [
+        ErrorCode::InvalidMessage,
+        ErrorCode::UnknownAction,
+        ErrorCode::RateLimited,
+        ErrorCode::ConnectionNotRegistered,
+        ErrorCode::ModelThrottled,
+        ErrorCode::ModelRejected,
+        ErrorCode::ModelNotAvailable,
+        ErrorCode::ModelUnavailable,
+        ErrorCode::InternalError,
+    ];
+
     /// The wire value.
     pub fn as_str(self) -> &'static str {
         match self {
