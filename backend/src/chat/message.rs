@@ -123,7 +123,11 @@ async fn chat(call: &Call<'_>, chat: ChatMessage, now: i64) {
     let deps = call.deps;
     let id = call.message_id.as_str();
     let limit = &deps.rate_limit;
-    let (user_id, ttl) = match deps.registry.admit(&call.connection_id, limit, now).await {
+    let (user_id, ttl) = match deps
+        .registry
+        .admit(&call.connection_id, limit, now_ms)
+        .await
+    {
         Ok(Admission::Accepted { user_id, ttl }) => (user_id, ttl),
         Ok(Admission::Limited { retry_after_ms }) => {
             let retry = retry_after_seconds(retry_after_ms);

@@ -68,10 +68,12 @@ impl RateLimit {
             kept.sort_unstable();
             return Decision::Accept { recent: kept };
         }
-        // The slot of the `limit`-th newest message frees up when it leaves the window.
+        // The slot of the `limit`-th newest message frees up when it leaves
+        // the window (never later than one window from now: times written by
+        // an instance whose clock runs ahead must not push it further).
         let oldest_counted = kept[kept.len() - limit];
         Decision::Refuse {
-            retry_after_ms: (oldest_counted + self.window_ms() - now_ms).max(1),
+            retry_after_ms: (oldest_counted + self.window_ms() - now_ms).clamp(1, self.window_ms()),
         }
     }
 }
@@ -91,6 +93,17 @@ mod tests {
             max_messages: max,
             window: Duration::from_millis(window_ms),
         }
+    }
+
+    #[test]
+    fn times_ahead_of_this_clock_never_push_the_retry_past_one_window() {
+        let rule = limit(2, 10_000);
+        assert_eq!(
+            rule.decide(&[5_000, 5_100], 4_000),
+            Decision::Refuse {
+                retry_after_ms: 10_000
+            }
+        );
     }
 
     #[test]

@@ -267,17 +267,19 @@ impl Registry {
         }
     }
 
-    /// Applies the rate limit to a message arriving at `now_ms` and, when it
-    /// is accepted, records it and refreshes the TTL in the same conditional
-    /// write (a concurrent message that changed the state first makes this
-    /// one read again and decide again).
+    /// Applies the rate limit to a message arriving now (`clock` gives epoch
+    /// ms, read afresh on every attempt) and, when it is accepted, records it
+    /// and refreshes the TTL in the same conditional write (a concurrent
+    /// message that changed the state first makes this one read again and
+    /// decide again).
     pub async fn admit(
         &self,
         connection_id: &str,
         limit: &RateLimit,
-        now_ms: i64,
+        clock: impl Fn() -> i64,
     ) -> Result<Admission, RegistryError> {
         for attempt in 0..ADMIT_ATTEMPTS {
+            let now_ms = clock();
             let Some(record) = self.get(connection_id).await?.filter(|r| r.is_live(now_ms)) else {
                 return Ok(Admission::NotRegistered);
             };
