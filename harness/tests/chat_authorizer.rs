@@ -5,7 +5,8 @@
 //! troubleshooting entry), accepts HS256 (secret from the Secrets Manager
 //! mock) and RS256 (JWKS from the identity mock, refetched on rotation), and
 //! answers 500 when the identity provider is down. The tokens the scenario
-//! files carry work against the local stack.
+//! files carry work against the local stack, and the 500 scenario's
+//! deployment (no connections table) refuses valid tokens with 500.
 
 mod chat_support;
 mod support;
@@ -148,9 +149,12 @@ async fn handshake_refuses_missing_and_bad_tokens_with_401() {
 #[tokio::test]
 async fn the_scenario_tokens_work_against_the_local_stack() {
     let stack = start(options(1.0)).await;
-    let text = std::fs::read_to_string(workspace().join("scenarios/chat/conformance.yaml"))
-        .expect("suite readable");
+    let dir = workspace().join("scenarios/chat");
+    let text = std::fs::read_to_string(dir.join("conformance.yaml")).expect("suite readable");
     let suite = harness::scenario::parse_suite(&text).expect("suite parses");
+    let scenario = harness::scenario::load(&dir.join("chat-troubleshooting-401.yaml"))
+        .expect("401 scenario loads")
+        .scenario;
     let expectations = [
         ("token", 101),
         ("expired_token", 401),
@@ -159,9 +163,31 @@ async fn the_scenario_tokens_work_against_the_local_stack() {
         ("wrong_signature_token", 401),
         ("unsigned_token", 401),
     ];
-    for (name, status) in expectations {
-        let token = &suite.variables[name];
-        assert_eq!(handshake(&url(&stack, Some(token))).await, status, "{name}");
+    for variables in [&suite.variables, &scenario.variables] {
+        for (name, status) in expectations {
+            let token = &variables[name];
+            assert_eq!(handshake(&url(&stack, Some(token))).await, status, "{name}");
+        }
     }
+    stack.stop().await;
+}
+
+#[tokio::test]
+async fn the_500_scenario_deploys_without_the_table_and_refuses_valid_tokens() {
+    let path = workspace().join("scenarios/chat/chat-troubleshooting-500.yaml");
+    let scenario = harness::scenario::load(&path).expect("loads").scenario;
+    let mut options = options(1.0);
+    options
+        .load
+        .parameter_overrides
+        .extend(scenario.parameters.clone());
+    let stack = start(options).await;
+    assert!(!stack.template().tables.contains_key("ChatConnectionsTable"));
+    let token = &scenario.variables["token"];
+    assert_eq!(handshake(&url(&stack, Some(token))).await, 500);
+    let connect = records(&stack, "ChatConnectFunction")
+        .pop()
+        .expect("$connect ran");
+    assert_eq!(connect.outcome, "function_error");
     stack.stop().await;
 }
