@@ -341,9 +341,16 @@ impl LocalStack {
             .functions
             .values()
             .map(|f| {
-                let mut env = mock_env.clone();
-                env.extend(mocks.declared_overrides(f));
-                function_spec(&template, f, &options, &dynamodb_endpoint, &rewrites, &env)
+                let mut mock_env = mock_env.clone();
+                mock_env.extend(mocks.declared_overrides(f));
+                function_spec(
+                    &template,
+                    f,
+                    &options,
+                    &dynamodb_endpoint,
+                    &rewrites,
+                    &mock_env,
+                )
             })
             .collect();
         let lambda = LambdaEmulator::new(

@@ -219,11 +219,6 @@ impl Verifier {
         }
     }
 
-    /// Whether any algorithm can be verified.
-    pub fn has_keys(&self) -> bool {
-        self.hmac.is_some() || self.jwks.is_some()
-    }
-
     fn validation(&self, algorithm: Algorithm) -> Validation {
         let mut validation = Validation::new(algorithm);
         validation.set_issuer(&[&self.settings.issuer]);
