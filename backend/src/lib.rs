@@ -5,6 +5,8 @@
 //!
 //! # Layout
 //! - [`speaking`]: the IELTS speaking API (seed 000), Maya on Gemini Live;
+//! - [`chat`]: the chat API (seed 004): JWT authorizer, connection
+//!   registry, MessageSender, rate limit, keep-alive, Converse replies;
 //! - [`relay`]: the session-owner relay through DynamoDB (shared by the
 //!   speaking and Nova Sonic functions);
 //! - [`sessions`]: session items with guarded status transitions and TTL;
@@ -18,6 +20,7 @@
 //! - [`telemetry`]: JSON logs as Lambda collects them.
 
 pub mod audio;
+pub mod chat;
 pub mod credentials;
 pub mod dynamo_json;
 pub mod echo;

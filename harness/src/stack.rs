@@ -2,7 +2,7 @@
 //! this machine. DynamoDB Local with the template's tables, the Lambda
 //! emulator with each function's real binary, one API Gateway emulator per
 //! WebSocket API, and the mock upstreams (Vertex AI, Secrets Manager,
-//! Bedrock Runtime, SNS), wired
+//! Bedrock Runtime, SNS, an identity provider for JWT authorizers), wired
 //! so the functions' clients reach them through endpoint overrides.
 
 use std::collections::BTreeMap;
@@ -13,6 +13,7 @@ use serde_json::{Value, json};
 use tokio::net::TcpListener;
 
 use mocks::bedrock::{BedrockConfig, BedrockMock};
+use mocks::identity::{IdentityConfig, IdentityMock};
 use mocks::secrets::SecretsMock;
 use mocks::sns::SnsMock;
 use mocks::vertex::{VertexConfig, VertexMock};
@@ -138,6 +139,8 @@ pub struct Mocks {
     pub bedrock: BedrockMock,
     /// SNS.
     pub sns: SnsMock,
+    /// The identity provider of JWT authorizers (JWKS, HS256 secret, tokens).
+    pub identity: IdentityMock,
 }
 
 impl Mocks {
@@ -176,11 +179,18 @@ impl Mocks {
             mock: "sns",
             source,
         })?;
+        let identity = IdentityMock::start(IdentityConfig::default())
+            .await
+            .map_err(|source| StackError::Mock {
+                mock: "identity",
+                source,
+            })?;
         Ok(Self {
             vertex,
             secrets,
             bedrock,
             sns,
+            identity,
         })
     }
 
@@ -208,7 +218,34 @@ impl Mocks {
         }
     }
 
+    /// Points the JWT authorizers at the identity mock: its HS256 secret
+    /// under every `JWT_SECRET_NAME`, and minted tokens carrying the
+    /// template's `JWT_ISSUER` / `JWT_AUDIENCE`.
+    fn seed_identity(&self, template: &Template) {
+        for function in template.functions.values() {
+            let env = &function.environment;
+            if let Some(name) = env.get("JWT_SECRET_NAME").filter(|n| !n.is_empty()) {
+                self.secrets.put_secret(name, &self.identity.hs256_secret());
+            }
+            if let (Some(issuer), Some(audience)) = (env.get("JWT_ISSUER"), env.get("JWT_AUDIENCE"))
+            {
+                self.identity.set_issuer_and_audience(issuer, audience);
+            }
+        }
+    }
+
+    /// Overrides for one function's own variables: `JWKS_URL`, when the
+    /// template declares it, points at the identity mock.
+    fn declared_overrides(&self, function: &template::Function) -> BTreeMap<String, String> {
+        let mut overrides = BTreeMap::new();
+        if function.environment.contains_key("JWKS_URL") {
+            overrides.insert("JWKS_URL".to_owned(), self.identity.jwks_url());
+        }
+        overrides
+    }
+
     async fn stop(self) {
+        self.identity.stop().await;
         self.vertex.stop().await;
         self.secrets.stop().await;
         self.bedrock.stop().await;
@@ -264,6 +301,7 @@ impl LocalStack {
         dynamodb::create_tables(&client, template.tables.values()).await?;
         let mocks = Mocks::start(&options).await?;
         mocks.seed_secrets(&template);
+        mocks.seed_identity(&template);
         let mock_env = mocks.environment();
 
         // Bind the API listeners first: functions must know their local URLs.
@@ -303,6 +341,8 @@ impl LocalStack {
             .functions
             .values()
             .map(|f| {
+                let mut mock_env = mock_env.clone();
+                mock_env.extend(mocks.declared_overrides(f));
                 function_spec(
                     &template,
                     f,
@@ -408,6 +448,7 @@ impl LocalStack {
                 "secrets_manager": self.mocks.secrets.base_url(),
                 "bedrock_runtime": self.mocks.bedrock.base_url(),
                 "sns": self.mocks.sns.base_url(),
+                "identity": self.mocks.identity.base_url(),
             },
             "time_scale": self.time_scale.factor(),
         })

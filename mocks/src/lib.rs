@@ -7,6 +7,8 @@
 //! # Layout
 //! - [`bedrock`]: Bedrock Runtime (Nova Sonic bidirectional stream, Converse,
 //!   InvokeModel) with its control API;
+//! - [`identity`]: an identity provider for JWT authorizers (JWKS, HS256
+//!   secret, tokens with any claims, `alg` and `kid`);
 //! - [`sns`]: SNS Publish / CreateTopic (awsQuery) recording every message;
 //! - [`server`]: start a mock's router on a loopback port and stop it;
 //! - [`speech`]: PCM, voice activity detection, a synthetic voice, a
@@ -16,6 +18,7 @@
 //! - [`secrets`]: AWS Secrets Manager (JSON 1.1, as the SDK speaks it).
 
 pub mod bedrock;
+pub mod identity;
 pub mod secrets;
 pub mod server;
 pub mod sns;
