@@ -150,7 +150,9 @@ async fn handshake_refuses_missing_and_bad_tokens_with_401() {
 async fn the_scenario_tokens_work_against_the_local_stack() {
     let stack = start(options(1.0)).await;
     let dir = workspace().join("scenarios/chat");
-    let text = std::fs::read_to_string(dir.join("conformance.yaml")).expect("suite readable");
+    let text =
+        std::fs::read_to_string(workspace().join("scenarios/conformance/ChatWebSocketApi.yaml"))
+            .expect("suite readable");
     let suite = harness::scenario::parse_suite(&text).expect("suite parses");
     let scenario = harness::scenario::load(&dir.join("chat-troubleshooting-401.yaml"))
         .expect("401 scenario loads")
