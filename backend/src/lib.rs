@@ -5,8 +5,17 @@
 //!
 //! # Layout
 //! - [`speaking`]: the IELTS speaking API (seed 000), Maya on Gemini Live;
+//! - [`buddy`]: the "Buddy" patient assistant API (seed 001) on Nova Sonic,
+//!   with [`buddy::patients`], the patient context from DynamoDB;
+//! - [`nova_stream`]: seed 003's `nova-sonic-stream` route, Maya on Nova Sonic;
+//! - [`nova_sonic`]: Amazon Nova Sonic through aws-sdk-bedrockruntime's
+//!   bidirectional stream, and the session owner both Nova Sonic APIs share;
+//! - [`alerts`]: SNS alerts (model failures, a patient in distress);
+//! - [`client_json`]: reading client messages with precise errors;
 //! - [`relay`]: the session-owner relay through DynamoDB (shared by the
 //!   speaking and Nova Sonic functions);
+//! - [`ownership`]: what every session-owning function shares (deadline and
+//!   margin, the `$disconnect` hand-off, the owner's relay inbox);
 //! - [`sessions`]: session items with guarded status transitions and TTL;
 //! - [`vertex`]: Vertex AI credentials, Gemini Live client, generateContent;
 //! - [`credentials`]: the GCP service account from Secrets Manager, cached;
@@ -17,11 +26,17 @@
 //! - [`echo`]: the diagnostic echo API's function (`ws-echo`);
 //! - [`telemetry`]: JSON logs as Lambda collects them.
 
+pub mod alerts;
 pub mod audio;
+pub mod buddy;
+pub mod client_json;
 pub mod credentials;
 pub mod dynamo_json;
 pub mod echo;
 pub mod management;
+pub mod nova_sonic;
+pub mod nova_stream;
+pub mod ownership;
 pub mod relay;
 pub mod sessions;
 pub mod speaking;

@@ -18,6 +18,7 @@ use super::messages::{self, StartSpeaking, errors};
 use super::{Call, now_epoch_s};
 use crate::dynamo_json;
 use crate::management::ManagementError;
+use crate::ownership::{RelayInbox, stop_margin};
 use crate::relay::RelayItem;
 use crate::sessions::{Session, SessionStatus};
 use crate::vertex::auth::ServiceAccount;
@@ -80,7 +81,7 @@ pub struct Owner<'a> {
     examiner_buffer: String,
     candidate_buffer: String,
     usage: Usage,
-    cursor: Option<String>,
+    inbox: RelayInbox,
     resumptions: u32,
 }
 
@@ -94,9 +95,9 @@ impl<'a> Owner<'a> {
         account: ServiceAccount,
         deadline: Instant,
     ) -> Self {
-        let remaining = deadline.saturating_duration_since(Instant::now());
         // Room to assess and answer before the function's deadline.
-        let margin = (remaining / 10).clamp(Duration::from_millis(500), Duration::from_secs(60));
+        let margin = stop_margin(deadline);
+        let inbox = RelayInbox::new(call.deps.relay.clone(), session.session_id.clone());
         Self {
             call,
             session,
@@ -110,7 +111,7 @@ impl<'a> Owner<'a> {
             examiner_buffer: String::new(),
             candidate_buffer: String::new(),
             usage: Usage::default(),
-            cursor: None,
+            inbox,
             resumptions: 0,
         }
     }
@@ -232,49 +233,31 @@ impl<'a> Owner<'a> {
     }
 
     async fn drain_relay(&mut self, live: &mut LiveSession) -> Step {
-        let relay = &self.call.deps.relay;
-        let items = match relay
-            .receive(&self.session.session_id, self.cursor.as_deref())
-            .await
-        {
+        let items = match self.inbox.take().await {
             Ok(items) => items,
             Err(e) => {
                 tracing::warn!(session = %self.session.session_id, "relay read failed: {e}");
                 return Step::Continue;
             }
         };
-        let mut consumed = Vec::new();
-        let mut ending = None;
-        for (key, item) in items {
-            consumed.push(key.clone());
-            self.cursor = Some(key);
+        for item in items {
             match item {
                 RelayItem::Audio(pcm) => {
                     if let Err(e) = live.send_audio(&pcm).await {
                         tracing::warn!("audio to Live failed: {e}");
                         if let Step::End(end) = self.resume(live).await {
-                            ending = Some(end);
-                            break;
+                            return Step::End(end);
                         }
                     }
                 }
                 RelayItem::Text(text) => {
                     let _ = live.send_text_turn(&text).await;
                 }
-                RelayItem::End => {
-                    ending = Some(Ending::Completed);
-                    break;
-                }
-                RelayItem::Stop { reason } => {
-                    ending = Some(Ending::Disconnected(reason));
-                    break;
-                }
+                RelayItem::End => return Step::End(Ending::Completed),
+                RelayItem::Stop { reason } => return Step::End(Ending::Disconnected(reason)),
             }
         }
-        if let Err(e) = relay.acknowledge(&self.session.session_id, &consumed).await {
-            tracing::warn!(session = %self.session.session_id, "relay delete failed: {e}");
-        }
-        ending.map_or(Step::Continue, Step::End)
+        Step::Continue
     }
 
     async fn post(&self, message: &Value) -> Step {
@@ -370,9 +353,7 @@ impl<'a> Owner<'a> {
             }
         }
         // No audio outlives the session.
-        if let Err(e) = self.call.deps.relay.purge(&session_id).await {
-            tracing::warn!(session = %session_id, "relay purge failed: {e}");
-        }
+        self.inbox.purge().await;
     }
 
     /// Asks for the assessment (one retry on an invalid answer), stores it and tells the client.
