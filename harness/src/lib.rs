@@ -10,6 +10,7 @@
 //! - [`gateway`]: the API Gateway WebSocket emulator (routes, authorizers,
 //!   `@connections`, limits, timeouts);
 //! - [`stack`]: all of the above started together from the template;
+//! - [`seed_data`]: seed data files loaded into the template's tables;
 //! - [`scenario`]: the scenario file format, loading, matching, audio;
 //! - [`time_scale`]: the one knob that shrinks every time limit;
 //! - [`cli`] and [`commands`]: the `harness` command line.
@@ -20,6 +21,7 @@ pub mod dynamodb;
 pub mod gateway;
 pub mod lambda;
 pub mod scenario;
+pub mod seed_data;
 pub mod stack;
 pub mod template;
 pub mod time_scale;

@@ -25,12 +25,16 @@ pub enum CommandError {
     /// Terminal or file output.
     #[error("I/O: {0}")]
     Io(#[from] std::io::Error),
+    /// Loading seed data.
+    #[error(transparent)]
+    SeedData(#[from] crate::seed_data::SeedError),
 }
 
 /// Runs a parsed command line.
 pub async fn run(cli: Cli) -> Result<ExitCode, CommandError> {
     match cli.command {
         Command::Up(args) => up::run(&args).await,
+        Command::SeedData(args) => Ok(crate::seed_data::run(&args).await?),
     }
 }
 
