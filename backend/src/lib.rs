@@ -15,7 +15,9 @@
 //! - [`relay`]: the session-owner relay through DynamoDB (shared by the
 //!   speaking and Nova Sonic functions);
 //! - [`ownership`]: what every session-owning function shares (deadline and
-//!   margin, the `$disconnect` hand-off, the owner's relay inbox);
+//!   margin, the `$disconnect` hand-off, the client's connection);
+//! - [`inbox`]: the owner's side of the relay (a jitter buffer that hands
+//!   items over in receive order, however late they were written);
 //! - [`sessions`]: session items with guarded status transitions and TTL;
 //! - [`vertex`]: Vertex AI credentials, Gemini Live client, generateContent;
 //! - [`credentials`]: the GCP service account from Secrets Manager, cached;
@@ -33,6 +35,7 @@ pub mod client_json;
 pub mod credentials;
 pub mod dynamo_json;
 pub mod echo;
+pub mod inbox;
 pub mod management;
 pub mod nova_sonic;
 pub mod nova_stream;

@@ -1,9 +1,8 @@
 //! What every session-owning WebSocket function shares (the speaking API and
 //! the Nova Sonic APIs): epoch time, the invocation's deadline as an
 //! [`Instant`] and the margin an owner keeps before it, the `$disconnect`
-//! hand-off to the owner, [`RelayInbox`], the owner's ordered reader of its
-//! relay items (each batch deleted once read, so no input, audio above all,
-//! outlives its use), and [`Peer`], the client at the other end of the socket.
+//! hand-off to the owner, and [`Peer`], the client at the other end of the
+//! socket. The owner's side of the relay is [`crate::inbox`].
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -135,52 +134,6 @@ pub async fn hand_off_disconnect(
         }
         Err(SessionError::NotInState(_)) => Ok(()),
         Err(other) => Err(other.into()),
-    }
-}
-
-/// The owner's side of the relay: reads the session's items in order, after
-/// the last one it read, and deletes each batch it read.
-#[derive(Debug)]
-pub struct RelayInbox {
-    relay: Relay,
-    session_id: String,
-    /// Sort key of the last item read (the next read starts after it).
-    cursor: Option<String>,
-}
-
-impl RelayInbox {
-    /// The inbox of `session_id`.
-    pub fn new(relay: Relay, session_id: impl Into<String>) -> Self {
-        Self {
-            relay,
-            session_id: session_id.into(),
-            cursor: None,
-        }
-    }
-
-    /// The items that arrived since the last call, oldest first. They are
-    /// deleted from the table before this returns; a failed delete is only
-    /// logged (the items' TTL removes them anyway).
-    pub async fn take(&mut self) -> Result<Vec<RelayItem>, RelayError> {
-        let items = self
-            .relay
-            .receive(&self.session_id, self.cursor.as_deref())
-            .await?;
-        let keys: Vec<String> = items.iter().map(|(key, _)| key.clone()).collect();
-        if let Some(last) = keys.last() {
-            self.cursor = Some(last.clone());
-        }
-        if let Err(e) = self.relay.acknowledge(&self.session_id, &keys).await {
-            tracing::warn!(session = %self.session_id, "relay delete failed: {e}");
-        }
-        Ok(items.into_iter().map(|(_, item)| item).collect())
-    }
-
-    /// Deletes everything left for the session (at its end).
-    pub async fn purge(&self) {
-        if let Err(e) = self.relay.purge(&self.session_id).await {
-            tracing::warn!(session = %self.session_id, "relay purge failed: {e}");
-        }
     }
 }
 

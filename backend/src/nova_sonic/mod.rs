@@ -30,6 +30,9 @@ pub struct SonicSettings {
     pub voice_id: String,
     /// `RELAY_POLL_MS`: how often the owner reads the relay (default 25 ms).
     pub relay_poll: Duration,
+    /// `RELAY_SETTLE_MS`: how long relayed audio waits for chunks written
+    /// late by concurrent invocations (default 300 ms; see [`crate::inbox`]).
+    pub relay_settle: Duration,
     /// `SESSION_TTL_SECONDS`: how long a session item lives (default 2 h).
     pub session_ttl_seconds: i64,
 }
@@ -52,6 +55,9 @@ impl SonicSettings {
             voice_id: text("NOVA_SONIC_VOICE", default_voice),
             relay_poll: Duration::from_millis(
                 text("RELAY_POLL_MS", "25").parse().unwrap_or(25).max(1),
+            ),
+            relay_settle: Duration::from_millis(
+                text("RELAY_SETTLE_MS", "300").parse().unwrap_or(300),
             ),
             session_ttl_seconds: text("SESSION_TTL_SECONDS", "7200").parse().unwrap_or(7200),
         }

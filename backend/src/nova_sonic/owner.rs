@@ -17,8 +17,9 @@ use super::protocol::{PromptSettings, TokenTotals};
 use super::stream::{SonicError, SonicStream};
 use super::turns::{Delivery, TranscriptLine, TurnTracker};
 use crate::alerts::{Alert, AlertKind, Alerts, is_distress};
+use crate::inbox::RelayInbox;
 use crate::management::{Connections, ManagementError};
-use crate::ownership::{RelayInbox, stop_margin};
+use crate::ownership::stop_margin;
 use crate::relay::RelayItem;
 
 /// Largest piece of PCM per audio message (far below API Gateway's 32 KB frames).

@@ -13,8 +13,9 @@ use super::owner::{self, Ending, OPEN_TIMEOUT, Outcome, OwnerSetup, Presenter};
 use super::protocol::PromptSettings;
 use super::stream::{SonicError, SonicStream};
 use crate::alerts::{Alert, AlertKind, Alerts};
+use crate::inbox::RelayInbox;
 use crate::management::Connections;
-use crate::ownership::{Peer, RelayInbox, live_session, now_epoch_s};
+use crate::ownership::{Peer, live_session, now_epoch_s};
 use crate::relay::{Relay, RelayError, RelayItem};
 use crate::sessions::{Session, SessionError, SessionStatus, Sessions};
 
@@ -175,7 +176,8 @@ pub async fn start(start: Start<'_>) -> Result<Option<Outcome>, StartError> {
         model_id: start.settings.model_id.clone(),
         voice_id: start.settings.voice_id.clone(),
         system_prompt: start.system_prompt,
-        inbox: RelayInbox::new(start.relay.clone(), session_id),
+        inbox: RelayInbox::new(start.relay.clone(), session_id)
+            .with_settle(start.settings.relay_settle),
         relay_poll: start.settings.relay_poll,
         deadline: start.deadline,
         presenter: start.presenter,

@@ -6,15 +6,16 @@
 //!   unless it is the echo of a typed turn (kept when it was typed, never
 //!   delivered twice);
 //! - an ASSISTANT SPECULATIVE text is delivered at once (it is what the model
-//!   is about to say); the FINAL text is kept in the transcript, and delivered
-//!   only when no speculative text said the same;
+//!   is about to say) and takes its place in the transcript then; a FINAL
+//!   text confirms it, and is delivered (and kept) only when no speculative
+//!   text said the same;
 //! - barge-in (the AUDIO block ending INTERRUPTED, or the FINAL text
 //!   `{ "interrupted" : true }`) is delivered once per turn, and the
 //!   interrupted answer is kept, marked interrupted;
 //! - usage totals add up across reopened streams.
 
+use std::collections::HashMap;
 use std::collections::VecDeque;
-use std::collections::{HashMap, HashSet};
 
 use serde::Serialize;
 
@@ -60,10 +61,12 @@ pub struct TurnTracker {
     contents: HashMap<String, (ContentKind, Stage)>,
     /// Typed turns whose USER echo has not come back yet.
     pending_echoes: VecDeque<String>,
-    /// Speculative texts delivered and not yet confirmed by a FINAL text.
-    delivered: HashSet<String>,
-    /// The last speculative text (kept if the turn is interrupted).
-    last_speculative: Option<String>,
+    /// Speculative texts delivered and not yet confirmed by a FINAL text,
+    /// with their transcript line.
+    delivered: HashMap<String, usize>,
+    /// The transcript line of the last speculative text (marked if the
+    /// answer is interrupted).
+    last_speculative: Option<usize>,
     /// Barge-in already delivered for the current answer.
     interruption_delivered: bool,
     /// The transcript.
@@ -147,8 +150,15 @@ impl TurnTracker {
                 match role {
                     Role::User => self.user_text(content),
                     Role::Assistant if stage == Stage::Speculative => {
-                        self.last_speculative = Some(content.clone());
-                        self.delivered.insert(content.clone());
+                        self.lines.push(TranscriptLine {
+                            role: Role::Assistant,
+                            text: content.clone(),
+                            spoken: false,
+                            interrupted: false,
+                        });
+                        let line = self.lines.len() - 1;
+                        self.last_speculative = Some(line);
+                        self.delivered.insert(content.clone(), line);
                         vec![Delivery::AssistantText(content)]
                     }
                     Role::Assistant => self.final_text(content),
@@ -198,29 +208,25 @@ impl TurnTracker {
         }
         self.last_speculative = None;
         self.answered_turns += 1;
+        if self.delivered.remove(&content).is_some() {
+            return Vec::new();
+        }
         self.lines.push(TranscriptLine {
             role: Role::Assistant,
             text: content.clone(),
             spoken: false,
             interrupted: false,
         });
-        if self.delivered.remove(&content) {
-            Vec::new()
-        } else {
-            vec![Delivery::AssistantText(content)]
-        }
+        vec![Delivery::AssistantText(content)]
     }
 
     fn interrupt(&mut self) -> Vec<Delivery> {
-        if let Some(text) = self.last_speculative.take() {
-            self.delivered.remove(&text);
+        if let Some(line) = self.last_speculative.take() {
+            self.delivered.retain(|_, index| *index != line);
             self.answered_turns += 1;
-            self.lines.push(TranscriptLine {
-                role: Role::Assistant,
-                text,
-                spoken: false,
-                interrupted: true,
-            });
+            if let Some(line) = self.lines.get_mut(line) {
+                line.interrupted = true;
+            }
         }
         if self.interruption_delivered {
             return Vec::new();
@@ -391,6 +397,32 @@ mod tests {
         // The next answer can be interrupted again.
         let again = run(&mut tracker, turn("Stop", "Okay", true));
         assert!(again.contains(&Delivery::Interrupted));
+    }
+
+    #[test]
+    fn a_question_typed_while_the_model_speaks_comes_after_its_answer() {
+        let mut tracker = TurnTracker::new();
+        tracker.typed("Who is Sarah?");
+        let first = turn("Who is Sarah?", "Sarah is your daughter.", false);
+        // The answer starts (speculative text), then the user types again.
+        let (before, after) = first.split_at(5);
+        run(&mut tracker, before.to_vec());
+        tracker.typed("Who is Tom?");
+        run(&mut tracker, after.to_vec());
+        run(
+            &mut tracker,
+            turn("Who is Tom?", "Tom is your grandson.", false),
+        );
+        let texts: Vec<&str> = tracker.lines().iter().map(|l| l.text.as_str()).collect();
+        assert_eq!(
+            texts,
+            [
+                "Who is Sarah?",
+                "Sarah is your daughter.",
+                "Who is Tom?",
+                "Tom is your grandson."
+            ]
+        );
     }
 
     #[test]
