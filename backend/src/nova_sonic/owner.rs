@@ -3,8 +3,9 @@
 //! keeps it, feeds it what later invocations relay (typed text, audio, end,
 //! stop), posts what the model says to the client through `@connections`
 //! (shaped by the API's [`Presenter`]), and keeps the transcript. It reopens
-//! the stream with the conversation so far when Bedrock ends it at its
-//! 8-minute limit, stops before the Lambda deadline, raises SNS alerts for
+//! the stream with the conversation so far as history when Bedrock ends it at
+//! its 8-minute limit (a question left unanswered is asked again), stops
+//! before the Lambda deadline, raises SNS alerts for
 //! model failures and (when asked) for a user in distress, and deletes every
 //! relay item of the session at the end. Storing the transcript and the
 //! final message are the API's job, from the returned [`Outcome`].
@@ -267,12 +268,14 @@ impl Owner<'_> {
             format!("prompt-{}", self.streams + 1),
             self.setup.voice_id.clone(),
         );
+        self.tracker.stream_reopened();
+        let (history, unanswered) = self.tracker.resume();
         match SonicStream::open(
             self.setup.bedrock,
             &self.setup.model_id,
             settings,
             &self.setup.system_prompt,
-            &self.tracker.history(),
+            &history,
             OPEN_TIMEOUT,
         )
         .await
@@ -280,8 +283,12 @@ impl Owner<'_> {
             Ok(fresh) => {
                 let old = std::mem::replace(&mut self.stream, fresh);
                 old.close();
-                self.tracker.stream_reopened();
                 self.streams += 1;
+                for text in unanswered {
+                    if let Err(e) = self.stream.send_text_turn(&text) {
+                        tracing::warn!("text to Nova Sonic failed: {e}");
+                    }
+                }
                 Step::Continue
             }
             Err(error) => Step::End(Ending::Failed(error)),

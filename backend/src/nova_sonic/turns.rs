@@ -251,6 +251,26 @@ impl TurnTracker {
             .collect()
     }
 
+    /// What a reopened stream needs: the history up to the last answer, and
+    /// the user's turns after it that were never answered (sent again as
+    /// live turns, their echoes expected).
+    pub fn resume(&mut self) -> (Vec<HistoryLine>, Vec<String>) {
+        let answered = self
+            .lines
+            .iter()
+            .rposition(|line| line.role == Role::Assistant)
+            .map_or(0, |index| index + 1);
+        let history = self.history()[..answered].to_vec();
+        let unanswered: Vec<String> = self.lines[answered..]
+            .iter()
+            .map(|line| line.text.clone())
+            .collect();
+        for text in &unanswered {
+            self.expect_echo(text);
+        }
+        (history, unanswered)
+    }
+
     /// Token totals over every stream of the session.
     pub fn usage(&self) -> TokenTotals {
         add(self.earlier_usage, self.usage)
@@ -423,6 +443,32 @@ mod tests {
                 "Tom is your grandson."
             ]
         );
+    }
+
+    #[test]
+    fn a_reopened_stream_gets_the_unanswered_question_again() {
+        let mut tracker = TurnTracker::new();
+        tracker.typed("Who is Sarah?");
+        run(
+            &mut tracker,
+            turn("Who is Sarah?", "Sarah is your daughter.", false),
+        );
+        tracker.typed("Who is Tom?");
+        tracker.stream_reopened();
+        let (history, unanswered) = tracker.resume();
+        assert_eq!(history.len(), 2);
+        assert_eq!(history[1].text, "Sarah is your daughter.");
+        assert_eq!(unanswered, ["Who is Tom?"]);
+        // Its echo on the new stream is not delivered again, nor kept twice.
+        let delivered = run(
+            &mut tracker,
+            turn("Who is Tom?", "Tom is your grandson.", false),
+        );
+        assert_eq!(
+            delivered[0],
+            Delivery::AssistantText("Tom is your grandson.".into())
+        );
+        assert_eq!(tracker.lines().len(), 4);
     }
 
     #[test]
