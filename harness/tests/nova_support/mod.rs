@@ -5,6 +5,8 @@
 
 #![allow(dead_code)]
 
+pub mod runner;
+
 use std::path::PathBuf;
 use std::time::Duration;
 
