@@ -270,7 +270,8 @@ async fn store(deps: &BuddyDeps, record: &Value) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::nova_sonic::protocol::{Role, TokenTotals};
+    use crate::nova_sonic::output::TokenTotals;
+    use crate::nova_sonic::protocol::Role;
     use crate::nova_sonic::turns::TranscriptLine;
 
     #[test]

@@ -2,7 +2,8 @@
 //! bidirectional stream, and the session owner both Nova Sonic WebSocket
 //! APIs share (Buddy, seed 001; `nova-sonic-stream`, seed 003).
 //!
-//! - [`protocol`]: the event JSON both ways, in Bedrock's order and limits;
+//! - [`protocol`]: the input events, in Bedrock's order and limits;
+//! - [`output`]: the output events, parsed;
 //! - [`stream`]: one stream through the SDK, with its errors classified;
 //! - [`turns`]: output events to client deliveries and the transcript;
 //! - [`owner`]: the session owner (relay in, model out, reopen at the
@@ -10,6 +11,7 @@
 //! - [`session`]: starting a session (stream, record, ready message) and
 //!   concluding it, with the errors both APIs send.
 
+pub mod output;
 pub mod owner;
 pub mod protocol;
 pub mod session;
@@ -74,6 +76,7 @@ mod tests {
         assert_eq!(defaults.model_id, "amazon.nova-sonic-v1:0");
         assert_eq!(defaults.voice_id, "matthew");
         assert_eq!(defaults.relay_poll, Duration::from_millis(25));
+        assert_eq!(defaults.relay_settle, Duration::from_millis(300));
         let set = SonicSettings::from_lookup("matthew", |name| match name {
             "NOVA_SONIC_MODEL_ID" => Some("amazon.nova-2-sonic-v1:0".into()),
             "RELAY_POLL_MS" => Some("bogus".into()),

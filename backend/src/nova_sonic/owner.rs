@@ -14,7 +14,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Map, Value, json};
 
-use super::protocol::{PromptSettings, TokenTotals};
+use super::output::{OutputEvent, TokenTotals};
+use super::protocol::PromptSettings;
 use super::stream::{SonicError, SonicStream};
 use super::turns::{Delivery, TranscriptLine, TurnTracker};
 use crate::alerts::{Alert, AlertKind, Alerts, is_distress};
@@ -190,7 +191,7 @@ impl Owner<'_> {
         }
     }
 
-    async fn deliver(&mut self, event: super::protocol::OutputEvent) -> Step {
+    async fn deliver(&mut self, event: OutputEvent) -> Step {
         for delivery in self.tracker.on_event(event) {
             if let Delivery::UserTranscript(text) = &delivery {
                 self.watch(text).await;
@@ -337,7 +338,7 @@ impl Owner<'_> {
         while let Ok(Some(Ok(event))) =
             tokio::time::timeout_at(until, self.stream.next_event()).await
         {
-            let done = event == super::protocol::OutputEvent::CompletionEnd;
+            let done = event == OutputEvent::CompletionEnd;
             if let Step::End(_) = self.deliver(event).await {
                 break;
             }

@@ -25,7 +25,8 @@ use serde_json::Value;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-use super::protocol::{self, HistoryLine, OutputEvent, PromptSettings, Role};
+use super::output::{self, OutputEvent};
+use super::protocol::{self, HistoryLine, PromptSettings, Role};
 
 type Input =
     Result<InvokeModelWithBidirectionalStreamInput, InvokeModelWithBidirectionalStreamInputError>;
@@ -155,7 +156,7 @@ impl SonicStream {
                 let next = match receiver.recv().await {
                     Ok(Some(InvokeModelWithBidirectionalStreamOutput::Chunk(part))) => {
                         let bytes = part.bytes().map(|b| b.as_ref()).unwrap_or_default();
-                        match protocol::parse_output(bytes) {
+                        match output::parse_output(bytes) {
                             Ok(event) => Ok(event),
                             Err(bad) => {
                                 tracing::warn!("{bad}");

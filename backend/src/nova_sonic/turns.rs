@@ -19,9 +19,8 @@ use std::collections::VecDeque;
 
 use serde::Serialize;
 
-use super::protocol::{
-    ContentKind, HistoryLine, OutputEvent, Role, Stage, TokenTotals, is_interruption_marker,
-};
+use super::output::{ContentKind, OutputEvent, Stage, TokenTotals, is_interruption_marker};
+use super::protocol::{HistoryLine, Role};
 
 /// How many typed turns may wait for their echo (older ones are forgotten).
 const MAX_PENDING_ECHOES: usize = 8;

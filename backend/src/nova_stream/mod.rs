@@ -252,7 +252,7 @@ async fn store(deps: &StreamDeps, record: &Value) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::nova_sonic::protocol::TokenTotals;
+    use crate::nova_sonic::output::TokenTotals;
     use crate::nova_sonic::turns::TranscriptLine;
 
     #[test]
