@@ -214,6 +214,11 @@ async fn measure(stack: &LocalStack, args: &Args) -> anyhow::Result<()> {
     let mut socket = session(&url, &mut init).await?;
     let (mut typed_text, mut typed_audio) = (histogram(), histogram());
     for turn in 0..args.typed {
+        // A session lives inside one invocation (90 s at time scale 10): a new one every 20 turns.
+        if turn > 0 && turn % 20 == 0 {
+            socket.close(None).await?;
+            socket = session(&url, &mut init).await?;
+        }
         let question = QUESTIONS[turn as usize % QUESTIONS.len()];
         let message = json!({"action": "textInput", "text": question}).to_string();
         let start = Instant::now();
