@@ -7,8 +7,19 @@
 //! - [`speaking`]: the IELTS speaking API (seed 000), Maya on Gemini Live;
 //! - [`chat`]: the chat API (seed 004): JWT authorizer, connection
 //!   registry, MessageSender, rate limit, keep-alive, Converse replies;
+//! - [`buddy`]: the "Buddy" patient assistant API (seed 001) on Nova Sonic,
+//!   with [`buddy::patients`], the patient context from DynamoDB;
+//! - [`nova_stream`]: seed 003's `nova-sonic-stream` route, Maya on Nova Sonic;
+//! - [`nova_sonic`]: Amazon Nova Sonic through aws-sdk-bedrockruntime's
+//!   bidirectional stream, and the session owner both Nova Sonic APIs share;
+//! - [`alerts`]: SNS alerts (model failures, a patient in distress);
+//! - [`client_json`]: reading client messages with precise errors;
 //! - [`relay`]: the session-owner relay through DynamoDB (shared by the
 //!   speaking and Nova Sonic functions);
+//! - [`ownership`]: what every session-owning function shares (deadline and
+//!   margin, the `$disconnect` hand-off, the client's connection);
+//! - [`inbox`]: the owner's side of the relay (a jitter buffer that hands
+//!   items over in receive order, however late they were written);
 //! - [`sessions`]: session items with guarded status transitions and TTL;
 //! - [`vertex`]: Vertex AI credentials, Gemini Live client, generateContent;
 //! - [`credentials`]: the GCP service account from Secrets Manager, cached;
@@ -19,12 +30,19 @@
 //! - [`echo`]: the diagnostic echo API's function (`ws-echo`);
 //! - [`telemetry`]: JSON logs as Lambda collects them.
 
+pub mod alerts;
 pub mod audio;
+pub mod buddy;
 pub mod chat;
+pub mod client_json;
 pub mod credentials;
 pub mod dynamo_json;
 pub mod echo;
+pub mod inbox;
 pub mod management;
+pub mod nova_sonic;
+pub mod nova_stream;
+pub mod ownership;
 pub mod relay;
 pub mod sessions;
 pub mod speaking;

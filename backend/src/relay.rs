@@ -7,10 +7,9 @@
 //! outlives its session even if an owner dies.
 //!
 //! Items are ordered by the gateway's receive time (`requestTimeEpoch`, ms) and
-//! then the message id: sort key `{epoch_ms:013}#{message_id}`. The owner
-//! reads every item not yet consumed (never "after the last key seen": an
-//! invocation that commits late must not lose its item), and leaves items
-//! younger than [`REORDER_WINDOW_MS`] for its next read so they come in order.
+//! then the message id: sort key `{epoch_ms:013}#{message_id}`. The owner's
+//! side ([`crate::inbox`]) reads every item not yet consumed, never "after the
+//! last key seen": an invocation that commits late must not lose its item.
 
 use std::collections::HashMap;
 
@@ -64,16 +63,6 @@ fn relay_error<E: std::error::Error + 'static>(operation: &'static str, error: E
         operation,
         message: DisplayErrorContext(error).to_string(),
     }
-}
-
-/// How long an item may wait for an earlier one that an invocation commits
-/// late (invocations run concurrently and finish out of order).
-pub const REORDER_WINDOW_MS: i64 = 20;
-
-/// Keys at or below this are settled at `now_ms`: nothing earlier can still arrive
-/// (within the reorder window).
-pub fn settled_before(now_ms: i64) -> String {
-    format!("{:013}#\u{10ffff}", (now_ms - REORDER_WINDOW_MS).max(0))
 }
 
 /// The sort key of a message: receive time, then message id.
@@ -253,13 +242,6 @@ mod tests {
         let b = order_key(1_700_000_000_002, "a");
         let c = order_key(1_700_000_000_002, "b");
         assert!(a < b && b < c);
-    }
-
-    #[test]
-    fn settled_keys() {
-        let settled = settled_before(1_700_000_000_100);
-        assert!(order_key(1_700_000_000_080, "zzzz") <= settled);
-        assert!(order_key(1_700_000_000_081, "a") > settled);
     }
 
     #[test]

@@ -35,6 +35,9 @@ pub enum Command {
     ScenarioSchema,
     /// Print the JSON Schema of report.json.
     ReportSchema,
+    /// Load seed data (backend/seed-data/*.json, tables named by logical id)
+    /// into DynamoDB: a local endpoint, or AWS with the default credentials.
+    SeedData(SeedDataArgs),
 }
 
 /// Where and how to run scenarios.
@@ -129,4 +132,26 @@ pub struct StackArgs {
     /// Stack name used for generated physical names.
     #[arg(long, default_value = "local")]
     pub stack_name: String,
+}
+
+/// What `harness seed-data` loads, and where.
+#[derive(Debug, Clone, Args)]
+pub struct SeedDataArgs {
+    /// One seed data file (default: every backend/seed-data/*.json beside the template).
+    #[arg(long, value_name = "F")]
+    pub file: Option<PathBuf>,
+    /// The DynamoDB endpoint, such as a running `harness up`'s (default: AWS,
+    /// with the SDK's default credentials).
+    #[arg(long, value_name = "URL")]
+    pub dynamodb_endpoint: Option<String>,
+    /// The SAM template that names the tables (default: backend/template.yaml
+    /// in this or a parent directory).
+    #[arg(long)]
+    pub template: Option<PathBuf>,
+    /// Template parameter overrides, `Name=Value` (table names depend on `Environment`).
+    #[arg(long = "parameter-overrides", value_name = "NAME=VALUE", num_args = 1..)]
+    pub parameter_overrides: Vec<String>,
+    /// Region.
+    #[arg(long, default_value = "us-east-1")]
+    pub region: String,
 }

@@ -10,6 +10,7 @@
 //! - [`gateway`]: the API Gateway WebSocket emulator (routes, authorizers,
 //!   `@connections`, limits, timeouts);
 //! - [`stack`]: all of the above started together from the template;
+//! - [`seed_data`]: seed data files loaded into the template's tables;
 //! - [`scenario`]: the scenario file format, loading, matching, audio;
 //! - [`contract`]: the AsyncAPI contracts, compiled, judging live messages;
 //! - [`metrics`]: HDR latency histograms, error counts, series over time;
@@ -28,6 +29,7 @@ pub mod metrics;
 pub mod replay;
 pub mod report;
 pub mod scenario;
+pub mod seed_data;
 pub mod stack;
 pub mod template;
 pub mod time_scale;

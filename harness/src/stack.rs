@@ -118,6 +118,9 @@ pub enum StackError {
     /// A gateway.
     #[error(transparent)]
     Gateway(#[from] GatewayError),
+    /// Seed data (backend/seed-data/*.json).
+    #[error(transparent)]
+    SeedData(#[from] crate::seed_data::SeedError),
     /// A mock upstream.
     #[error("starting the {mock} mock: {source}")]
     Mock {
@@ -299,6 +302,13 @@ impl LocalStack {
         };
         let client = dynamodb::client(&dynamodb_endpoint, &template.region).await;
         dynamodb::create_tables(&client, template.tables.values()).await?;
+        let seeded = crate::seed_data::load_dir(
+            &client,
+            &template,
+            &crate::seed_data::dir_for(&options.template),
+        )
+        .await?;
+        tracing::info!(?seeded, "seed data loaded");
         let mocks = Mocks::start(&options).await?;
         mocks.seed_secrets(&template);
         mocks.seed_identity(&template);

@@ -18,7 +18,7 @@ pub mod owner;
 pub mod regions;
 
 use std::collections::HashMap;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use aws_lambda_events::apigw::{ApiGatewayProxyResponse, ApiGatewayWebsocketProxyRequest};
 use lambda_runtime::{Error, LambdaEvent};
@@ -26,6 +26,8 @@ use lambda_runtime::{Error, LambdaEvent};
 use crate::audio;
 use crate::credentials::GcpCredentials;
 use crate::management::{Connections, ManagementError, endpoint_for};
+pub use crate::ownership::now_epoch_s;
+use crate::ownership::{deadline_instant, disconnect_reason, hand_off_disconnect, ok_response};
 use crate::relay::{Relay, RelayItem, order_key};
 use crate::sessions::{Session, SessionError, SessionStatus, Sessions};
 use crate::vertex::live::{LiveConfig, LiveSession};
@@ -51,6 +53,9 @@ pub struct Settings {
     pub session_ttl_seconds: i64,
     /// `RELAY_POLL_MS`: how often the owner reads the relay while audio flows.
     pub relay_poll: Duration,
+    /// `RELAY_SETTLE_MS`: how long relayed audio waits for earlier chunks that
+    /// concurrent invocations write late (a jitter buffer).
+    pub relay_settle: Duration,
 }
 
 impl Settings {
@@ -66,6 +71,7 @@ impl Settings {
             silence_ms: var("TURN_SILENCE_MS", "800").parse().unwrap_or(800),
             session_ttl_seconds: var("SESSION_TTL_SECONDS", "7200").parse().unwrap_or(7200),
             relay_poll: Duration::from_millis(var("RELAY_POLL_MS", "25").parse().unwrap_or(25)),
+            relay_settle: Duration::from_millis(var("RELAY_SETTLE_MS", "50").parse().unwrap_or(50)),
         }
     }
 }
@@ -89,20 +95,6 @@ pub struct SpeakingDeps {
     pub assessments_table: String,
     /// Settings.
     pub settings: Settings,
-}
-
-/// Seconds since the epoch.
-pub fn now_epoch_s() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or_default()
-}
-
-fn ok() -> ApiGatewayProxyResponse {
-    let mut response = ApiGatewayProxyResponse::default();
-    response.status_code = 200;
-    response
 }
 
 /// What one invocation works with.
@@ -141,7 +133,7 @@ pub async fn handle(
     let route = context.route_key.clone().unwrap_or_default();
     let connection_id = context.connection_id.clone().unwrap_or_default();
     if route == "$connect" {
-        return Ok(ok());
+        return Ok(ok_response());
     }
     let call = Call {
         deps,
@@ -150,14 +142,17 @@ pub async fn handle(
         connection_id,
     };
     if route == "$disconnect" {
-        let reason = format!(
-            "{} {}",
-            context.disconnect_status_code.unwrap_or(1005),
-            context.disconnect_reason.as_deref().unwrap_or_default()
-        );
+        let reason = disconnect_reason(context);
         let order = order_key(context.request_time_epoch, "disconnect");
-        disconnect(&call, &order, &reason).await?;
-        return Ok(ok());
+        hand_off_disconnect(
+            &deps.sessions,
+            &deps.relay,
+            &call.session_id,
+            &order,
+            &reason,
+        )
+        .await?;
+        return Ok(ok_response());
     }
     let order = order_key(
         context.request_time_epoch,
@@ -187,7 +182,7 @@ pub async fn handle(
             }
         }
     }
-    Ok(ok())
+    Ok(ok_response())
 }
 
 /// The live session of this connection, or "No active session" to the client.
@@ -200,43 +195,6 @@ async fn live_session(call: &Call<'_>) -> Result<Option<Session>, Error> {
             Ok(None)
         }
     }
-}
-
-fn deadline_instant(deadline_epoch_ms: u64) -> Instant {
-    let now_ms = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or_default();
-    Instant::now() + Duration::from_millis(deadline_epoch_ms.saturating_sub(now_ms))
-}
-
-async fn disconnect(call: &Call<'_>, order: &str, reason: &str) -> Result<(), Error> {
-    let now = now_epoch_s();
-    match call
-        .deps
-        .sessions
-        .transition(
-            &call.session_id,
-            SessionStatus::Active,
-            SessionStatus::Disconnected,
-            now,
-            &[("ended_by", reason.to_owned())],
-        )
-        .await
-    {
-        Ok(()) => {
-            let stop = RelayItem::Stop {
-                reason: reason.to_owned(),
-            };
-            call.deps
-                .relay
-                .send(&call.session_id, order, &stop, now)
-                .await?;
-        }
-        Err(SessionError::NotInState(_)) => {}
-        Err(other) => return Err(other.into()),
-    }
-    Ok(())
 }
 
 async fn start(call: &Call<'_>, start: StartSpeaking, deadline: Instant) -> Result<(), Error> {

@@ -17,7 +17,9 @@ use super::assessment::{self, Speaker, TranscriptLine};
 use super::messages::{self, StartSpeaking, errors};
 use super::{Call, now_epoch_s};
 use crate::dynamo_json;
+use crate::inbox::RelayInbox;
 use crate::management::ManagementError;
+use crate::ownership::stop_margin;
 use crate::relay::RelayItem;
 use crate::sessions::{Session, SessionStatus};
 use crate::vertex::auth::ServiceAccount;
@@ -82,6 +84,7 @@ pub struct Owner<'a> {
     examiner_buffer: String,
     candidate_buffer: String,
     usage: Usage,
+    inbox: RelayInbox,
     resumptions: u32,
 }
 
@@ -95,11 +98,10 @@ impl<'a> Owner<'a> {
         account: ServiceAccount,
         deadline: Instant,
     ) -> Self {
-        let remaining = deadline.saturating_duration_since(Instant::now());
-        // Room to assess and answer before the function's deadline: 5% of the
-        // invocation's time, at least 1 s, at most 30 s (a 15-minute function
-        // ends the test at 14:30).
-        let margin = (remaining / 20).clamp(Duration::from_secs(1), Duration::from_secs(30));
+        // Room to assess and answer before the function's deadline.
+        let margin = stop_margin(deadline);
+        let inbox = RelayInbox::new(call.deps.relay.clone(), session.session_id.clone())
+            .with_settle(call.deps.settings.relay_settle);
         Self {
             call,
             session,
@@ -113,6 +115,7 @@ impl<'a> Owner<'a> {
             examiner_buffer: String::new(),
             candidate_buffer: String::new(),
             usage: Usage::default(),
+            inbox,
             resumptions: 0,
         }
     }
@@ -234,52 +237,31 @@ impl<'a> Owner<'a> {
     }
 
     async fn drain_relay(&mut self, live: &mut LiveSession) -> Step {
-        let relay = &self.call.deps.relay;
-        // Everything not yet consumed (consumed items are deleted): an item that an
-        // invocation committed late, with an earlier key, is still picked up.
-        let items = match relay.receive(&self.session.session_id, None).await {
+        let items = match self.inbox.take().await {
             Ok(items) => items,
             Err(e) => {
                 tracing::warn!(session = %self.session.session_id, "relay read failed: {e}");
                 return Step::Continue;
             }
         };
-        let mut consumed = Vec::new();
-        let mut ending = None;
-        let settled = crate::relay::settled_before(Utc::now().timestamp_millis());
-        for (key, item) in items {
-            // Items younger than the reorder window wait a poll: invocations commit out of order.
-            if key.as_str() > settled.as_str() && !matches!(item, RelayItem::Stop { .. }) {
-                break;
-            }
-            consumed.push(key.clone());
+        for item in items {
             match item {
                 RelayItem::Audio(pcm) => {
                     if let Err(e) = live.send_audio(&pcm).await {
                         tracing::warn!("audio to Live failed: {e}");
                         if let Step::End(end) = self.resume(live).await {
-                            ending = Some(end);
-                            break;
+                            return Step::End(end);
                         }
                     }
                 }
                 RelayItem::Text(text) => {
                     let _ = live.send_text_turn(&text).await;
                 }
-                RelayItem::End => {
-                    ending = Some(Ending::Completed);
-                    break;
-                }
-                RelayItem::Stop { reason } => {
-                    ending = Some(Ending::Disconnected(reason));
-                    break;
-                }
+                RelayItem::End => return Step::End(Ending::Completed),
+                RelayItem::Stop { reason } => return Step::End(Ending::Disconnected(reason)),
             }
         }
-        if let Err(e) = relay.acknowledge(&self.session.session_id, &consumed).await {
-            tracing::warn!(session = %self.session.session_id, "relay delete failed: {e}");
-        }
-        ending.map_or(Step::Continue, Step::End)
+        Step::Continue
     }
 
     async fn post(&self, message: &Value) -> Step {
@@ -380,9 +362,7 @@ impl<'a> Owner<'a> {
             }
         }
         // No audio outlives the session.
-        if let Err(e) = self.call.deps.relay.purge(&session_id).await {
-            tracing::warn!(session = %session_id, "relay purge failed: {e}");
-        }
+        self.inbox.purge().await;
     }
 
     /// Asks for the assessment (one retry on an invalid answer), stores it and tells the client.

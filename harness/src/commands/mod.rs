@@ -32,6 +32,9 @@ pub enum CommandError {
     /// The run.
     #[error(transparent)]
     Run(#[from] crate::replay::RunError),
+    /// Loading seed data.
+    #[error(transparent)]
+    SeedData(#[from] crate::seed_data::SeedError),
 }
 
 /// Runs a parsed command line.
@@ -43,6 +46,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode, CommandError> {
         Command::Conform(args) => replay::conform(&args, quiet).await,
         Command::ScenarioSchema => print_json(&crate::scenario::json_schema()),
         Command::ReportSchema => print_json(&crate::report::json_schema()),
+        Command::SeedData(args) => Ok(crate::seed_data::run(&args).await?),
     }
 }
 

@@ -700,13 +700,13 @@ impl Runner {
         let close = match (self.inbox.closed(), self.closed_by_client) {
             (Some(closed), Some((_, at))) if closed.at >= at => Some(CloseReport {
                 code: closed.code,
-                reason: closed.reason.clone(),
+                reason: closed.reason,
                 by: "client".to_owned(),
                 at_ms: self.inbox.offset_ms(at),
             }),
             (Some(closed), _) => Some(CloseReport {
                 code: closed.code,
-                reason: closed.reason.clone(),
+                reason: closed.reason,
                 by: "server".to_owned(),
                 at_ms: self.inbox.offset_ms(closed.at),
             }),

@@ -1,0 +1,90 @@
+//! Amazon Nova Sonic (speech to speech) through aws-sdk-bedrockruntime's
+//! bidirectional stream, and the session owner both Nova Sonic WebSocket
+//! APIs share (Buddy, seed 001; `nova-sonic-stream`, seed 003).
+//!
+//! - [`protocol`]: the input events, in Bedrock's order and limits;
+//! - [`output`]: the output events, parsed;
+//! - [`stream`]: one stream through the SDK, with its errors classified;
+//! - [`turns`]: output events to client deliveries and the transcript;
+//! - [`owner`]: the session owner (relay in, model out, reopen at the
+//!   8-minute limit, deadline, alerts);
+//! - [`session`]: starting a session (stream, record, ready message) and
+//!   concluding it, with the errors both APIs send.
+
+pub mod output;
+pub mod owner;
+pub mod protocol;
+pub mod session;
+pub mod stream;
+pub mod turns;
+
+use std::time::Duration;
+
+/// The model when `NOVA_SONIC_MODEL_ID` is not set.
+pub const DEFAULT_MODEL_ID: &str = "amazon.nova-sonic-v1:0";
+
+/// Settings both Nova Sonic functions read from the environment.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SonicSettings {
+    /// `NOVA_SONIC_MODEL_ID` (default `amazon.nova-sonic-v1:0`).
+    pub model_id: String,
+    /// `NOVA_SONIC_VOICE`.
+    pub voice_id: String,
+    /// `RELAY_POLL_MS`: how often the owner reads the relay (default 25 ms).
+    pub relay_poll: Duration,
+    /// `RELAY_SETTLE_MS`: how long relayed audio waits for chunks written
+    /// late by concurrent invocations (default 300 ms; see [`crate::inbox`]).
+    pub relay_settle: Duration,
+    /// `SESSION_TTL_SECONDS`: how long a session item lives (default 2 h).
+    pub session_ttl_seconds: i64,
+}
+
+impl SonicSettings {
+    /// Reads the environment; `default_voice` when `NOVA_SONIC_VOICE` is unset.
+    pub fn from_env(default_voice: &str) -> Self {
+        Self::from_lookup(default_voice, |name| std::env::var(name).ok())
+    }
+
+    /// The same from any variable lookup (tests).
+    pub fn from_lookup(default_voice: &str, var: impl Fn(&str) -> Option<String>) -> Self {
+        let text = |name: &str, default: &str| {
+            var(name)
+                .filter(|v| !v.trim().is_empty())
+                .unwrap_or_else(|| default.to_owned())
+        };
+        Self {
+            model_id: text("NOVA_SONIC_MODEL_ID", DEFAULT_MODEL_ID),
+            voice_id: text("NOVA_SONIC_VOICE", default_voice),
+            relay_poll: Duration::from_millis(
+                text("RELAY_POLL_MS", "25").parse().unwrap_or(25).max(1),
+            ),
+            relay_settle: Duration::from_millis(
+                text("RELAY_SETTLE_MS", "300").parse().unwrap_or(300),
+            ),
+            session_ttl_seconds: text("SESSION_TTL_SECONDS", "7200").parse().unwrap_or(7200),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn settings_default_and_override() {
+        let defaults = SonicSettings::from_lookup("matthew", |_| None);
+        assert_eq!(defaults.model_id, "amazon.nova-sonic-v1:0");
+        assert_eq!(defaults.voice_id, "matthew");
+        assert_eq!(defaults.relay_poll, Duration::from_millis(25));
+        assert_eq!(defaults.relay_settle, Duration::from_millis(300));
+        let set = SonicSettings::from_lookup("matthew", |name| match name {
+            "NOVA_SONIC_MODEL_ID" => Some("amazon.nova-2-sonic-v1:0".into()),
+            "RELAY_POLL_MS" => Some("bogus".into()),
+            "NOVA_SONIC_VOICE" => Some(" ".into()),
+            _ => None,
+        });
+        assert_eq!(set.model_id, "amazon.nova-2-sonic-v1:0");
+        assert_eq!(set.relay_poll, Duration::from_millis(25));
+        assert_eq!(set.voice_id, "matthew", "blank values fall back");
+    }
+}
