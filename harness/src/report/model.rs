@@ -55,7 +55,7 @@ pub struct RunReport {
     pub stack: Option<StackReport>,
     /// The cost section (when computed).
     #[serde(default)]
-    pub cost: Option<Value>,
+    pub cost: Option<CostReport>,
 }
 
 /// One scenario.
@@ -215,4 +215,90 @@ pub struct FunctionReport {
     pub by_route: BTreeMap<String, u64>,
     /// Outcomes by label.
     pub outcomes: BTreeMap<String, u64>,
+}
+
+/// The cost section: what one session (normalised to a reference length) and
+/// N a month cost, by component, from metered usage and a dated pricing table.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct CostReport {
+    /// The pricing table's date (`YYYY-MM-DD`).
+    pub pricing_date: String,
+    /// The pricing table's file.
+    pub pricing_source: String,
+    /// True when usage was estimated from what the harness observed (remote
+    /// target) rather than metered by the local stack.
+    pub estimate: bool,
+    /// The session length costs are normalised to (scenario time, seconds).
+    pub normalised_seconds: f64,
+    /// One session, by component.
+    pub per_session: CostTable,
+    /// N sessions a month, by component (with free tiers when asked).
+    #[serde(default)]
+    pub per_month: Option<MonthlyCost>,
+    /// The seeds' own cost tables, line by line, against the measured figures.
+    #[serde(default)]
+    pub seed_comparisons: Vec<SeedComparison>,
+}
+
+/// Cost lines and their total.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct CostTable {
+    /// The lines.
+    pub lines: Vec<CostLine>,
+    /// Their sum (USD).
+    pub total_usd: f64,
+}
+
+/// One component's cost.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct CostLine {
+    /// Group (`Lambda`, `API Gateway`, `DynamoDB`, `Secrets Manager`, `Vertex AI`, `Bedrock`, ...).
+    pub service: String,
+    /// What is counted (`GB-seconds arm64`, `WebSocket messages (32 KB units)`, ...).
+    pub what: String,
+    /// How much.
+    pub quantity: f64,
+    /// Its unit (`GB-s`, `messages`, `1M tokens`, ...).
+    pub unit: String,
+    /// Price per unit (USD).
+    pub unit_price_usd: f64,
+    /// quantity x unit price (USD).
+    pub cost_usd: f64,
+}
+
+/// A month of sessions.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct MonthlyCost {
+    /// Sessions a month.
+    pub sessions: u64,
+    /// Whether free tiers were applied.
+    pub free_tiers: bool,
+    /// The month's cost.
+    pub table: CostTable,
+}
+
+/// One seed's cost table against the measurement.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct SeedComparison {
+    /// `seed 000`, `seed 001`, `seed 002`.
+    pub seed: String,
+    /// What the seed prices (`one 14-minute assessment`, `an hour of conversation`, `a month`).
+    pub basis: String,
+    /// Lines.
+    pub lines: Vec<SeedLine>,
+}
+
+/// One line of a seed's table.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct SeedLine {
+    /// The seed's wording.
+    pub item: String,
+    /// The seed's figure (USD).
+    pub claimed_usd: f64,
+    /// The measured (or recomputed) figure (USD).
+    pub measured_usd: f64,
+    /// Whether the claim holds (within the stated tolerance).
+    pub consistent: bool,
+    /// The arithmetic behind the verdict.
+    pub arithmetic: String,
 }
