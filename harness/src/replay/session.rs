@@ -425,11 +425,6 @@ impl Runner {
                     return false;
                 }
             };
-            let label = template
-                .get("action")
-                .and_then(Value::as_str)
-                .unwrap_or("audio")
-                .to_owned();
             let Some(writer) = self.writer.as_mut() else {
                 self.fail(
                     name,
@@ -459,9 +454,9 @@ impl Runner {
             let mut shared = self.shared.lock().expect("shared lock");
             shared.sent += 1;
             shared.bytes_sent += size;
-            drop(shared);
-            self.last_send = Some((label, Instant::now()));
         }
+        // A stream's answer is timed as turn latency, not as a request/reply pair.
+        self.last_send = None;
         true
     }
 
