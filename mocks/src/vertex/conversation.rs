@@ -272,8 +272,8 @@ mod tests {
         }
         assert_eq!(conversation.part(), ExaminerPart::Part2);
         assert!(SCRIPT[conversation.next_line() - 1].starts_long_turn);
-        assert!(!conversation.add_long_turn_utterance(&rule, Duration::from_secs(30), "a".into()));
-        assert!(conversation.add_long_turn_utterance(&rule, Duration::from_secs(31), "b".into()));
+        assert!(!conversation.add_long_turn_utterance(&rule, Duration::from_secs(60), "a".into()));
+        assert!(conversation.add_long_turn_utterance(&rule, Duration::from_secs(61), "b".into()));
         assert_eq!(conversation.finish_long_turn(), "a b");
         assert!(!conversation.in_long_turn());
         assert_eq!(
