@@ -230,7 +230,7 @@ impl DynamoDbLocal {
             .arg(format!("-Djava.library.path={}", installation.library_dir.display()))
             .arg("-jar")
             .arg(&installation.jar)
-            .args(["-inMemory", "-port", &port.to_string()])
+            .args(["-inMemory", "-sharedDb", "-port", &port.to_string()])
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
