@@ -5,6 +5,8 @@
 //!
 //! # Layout
 //! - [`speaking`]: the IELTS speaking API (seed 000), Maya on Gemini Live;
+//! - [`http_api`]: the IELTS HTTP API (seeds 002, 003) behind a REST API:
+//!   accounts, assessments on Nova Micro, QR login, purchases, GDPR, admin;
 //! - [`relay`]: the session-owner relay through DynamoDB (shared by the
 //!   speaking and Nova Sonic functions);
 //! - [`sessions`]: session items with guarded status transitions and TTL;
@@ -21,6 +23,7 @@ pub mod audio;
 pub mod credentials;
 pub mod dynamo_json;
 pub mod echo;
+pub mod http_api;
 pub mod management;
 pub mod relay;
 pub mod sessions;
