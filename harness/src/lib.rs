@@ -10,6 +10,7 @@
 //! - [`gateway`]: the API Gateway WebSocket emulator (routes, authorizers,
 //!   `@connections`, limits, timeouts);
 //! - [`stack`]: all of the above started together from the template;
+//! - [`openapi`]: HTTP answers checked against an OpenAPI 3.1 contract;
 //! - [`scenario`]: the scenario file format, loading, matching, audio;
 //! - [`time_scale`]: the one knob that shrinks every time limit;
 //! - [`cli`] and [`commands`]: the `harness` command line.
@@ -19,6 +20,7 @@ pub mod commands;
 pub mod dynamodb;
 pub mod gateway;
 pub mod lambda;
+pub mod openapi;
 pub mod scenario;
 pub mod stack;
 pub mod template;

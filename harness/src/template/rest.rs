@@ -98,6 +98,10 @@ pub(super) fn rest_apis(
             api.routes.push(route);
         }
     }
+    for api in apis.values_mut() {
+        api.routes
+            .sort_by(|a, b| (&a.path, &a.method).cmp(&(&b.path, &b.method)));
+    }
     Ok(apis)
 }
 
