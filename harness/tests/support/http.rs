@@ -228,3 +228,88 @@ pub async fn scan_table(client: &aws_sdk_dynamodb::Client, table: &str) -> Vec<S
         }
     }
 }
+
+/// Sends the usual kinds of bad input to a JSON route and asserts each gets
+/// a 4xx problem document: malformed JSON, another media type, no body, a
+/// JSON array, missing fields, each field with a wrong type, an unknown
+/// field, and a body over the route's limit.
+pub async fn assert_bad_input_refused(
+    api: &Api,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    valid: Value,
+) {
+    let bearer = token.map(|t| format!("Bearer {t}"));
+    let mut headers = vec![("content-type", "application/json")];
+    if let Some(bearer) = &bearer {
+        headers.push(("authorization", bearer.as_str()));
+    }
+    let expect = |answer: Answer, status: u16, what: &str| {
+        assert_eq!(
+            answer.status, status,
+            "{method} {path} with {what}: {}",
+            answer.json
+        );
+        assert_eq!(
+            answer.header("content-type"),
+            Some("application/problem+json"),
+            "{what}"
+        );
+    };
+    expect(
+        api.raw(method, path, &headers, b"{\"a\":".to_vec()).await,
+        400,
+        "malformed JSON",
+    );
+    let mut plain = headers.clone();
+    plain[0] = ("content-type", "text/plain");
+    expect(
+        api.raw(method, path, &plain, valid.to_string().into_bytes())
+            .await,
+        415,
+        "text/plain",
+    );
+    expect(
+        api.raw(method, path, &headers, Vec::new()).await,
+        400,
+        "no body",
+    );
+    expect(
+        api.raw(method, path, &headers, b"[1,2]".to_vec()).await,
+        400,
+        "an array",
+    );
+    expect(
+        api.raw(method, path, &headers, b"{}".to_vec()).await,
+        400,
+        "no fields",
+    );
+    for (field, value) in valid.as_object().unwrap() {
+        let mut wrong = valid.clone();
+        wrong[field] = if value.is_string() {
+            json!(12345)
+        } else {
+            json!("not the right type")
+        };
+        let answer = api
+            .raw(method, path, &headers, wrong.to_string().into_bytes())
+            .await;
+        expect(answer, 400, &format!("a wrong type for {field}"));
+    }
+    let mut unknown = valid.clone();
+    unknown["unexpected_field"] = json!(true);
+    expect(
+        api.raw(method, path, &headers, unknown.to_string().into_bytes())
+            .await,
+        400,
+        "an unknown field",
+    );
+    let oversized = format!("{{\"padding\":\"{}\"}}", "x".repeat(200 * 1024));
+    expect(
+        api.raw(method, path, &headers, oversized.into_bytes())
+            .await,
+        413,
+        "an oversized body",
+    );
+}
