@@ -299,36 +299,58 @@ pub async fn history(
         }
         None => None,
     };
-    let mut query = deps
-        .db
-        .query()
-        .table_name(&deps.tables.assessments)
-        .index_name("user_id-index")
-        .key_condition_expression("user_id = :u")
-        .expression_attribute_values(":u", s(&principal.user_id))
-        .scan_index_forward(false)
-        .limit(limit)
-        .set_exclusive_start_key(start);
-    if let Some(kind) = &kind {
-        query = query
-            .filter_expression("#t = :t")
-            .expression_attribute_names("#t", "type")
-            .expression_attribute_values(":t", s(kind));
-    }
-    let page = query.send().await.map_err(|e| {
-        if e.as_service_error()
-            .is_some_and(|s| s.meta().code() == Some("ValidationException"))
-        {
-            ApiError::field("cursor", "is not a cursor this API returned")
-        } else {
-            store_error("assessment history", e)
+    // DynamoDB applies `Limit` before the type filter: read pages until the
+    // page is full, and start the next one after the last item returned.
+    let mut assessments = Vec::new();
+    let mut next = None;
+    let mut start = start;
+    loop {
+        let mut query = deps
+            .db
+            .query()
+            .table_name(&deps.tables.assessments)
+            .index_name("user_id-index")
+            .key_condition_expression("user_id = :u")
+            .expression_attribute_values(":u", s(&principal.user_id))
+            .scan_index_forward(false)
+            .limit(limit.max(25))
+            .set_exclusive_start_key(start.take());
+        if let Some(kind) = &kind {
+            query = query
+                .filter_expression("#t = :t")
+                .expression_attribute_names("#t", "type")
+                .expression_attribute_values(":t", s(kind));
         }
-    })?;
-    let assessments: Vec<Value> = page.items().iter().map(summary).collect();
-    let next = page
-        .last_evaluated_key
-        .filter(|k| !k.is_empty())
-        .map(|k| encode_cursor(&k));
+        let page = query.send().await.map_err(|e| {
+            if e.as_service_error()
+                .is_some_and(|s| s.meta().code() == Some("ValidationException"))
+            {
+                ApiError::field("cursor", "is not a cursor this API returned")
+            } else {
+                store_error("assessment history", e)
+            }
+        })?;
+        let more = page.last_evaluated_key.clone().filter(|k| !k.is_empty());
+        let items = page.items.unwrap_or_default();
+        let count = items.len();
+        for (index, item) in items.into_iter().enumerate() {
+            assessments.push(summary(&item));
+            if assessments.len() == limit as usize {
+                if index + 1 < count || more.is_some() {
+                    let key: Item = ["assessment_id", "user_id", "timestamp"]
+                        .into_iter()
+                        .filter_map(|k| item.get(k).map(|v| (k.to_owned(), v.clone())))
+                        .collect();
+                    next = Some(encode_cursor(&key));
+                }
+                break;
+            }
+        }
+        match more {
+            Some(key) if assessments.len() < limit as usize => start = Some(key),
+            _ => break,
+        }
+    }
     Ok(ApiResponse::json(
         200,
         &json!({"assessments": assessments, "next_cursor": next}),
