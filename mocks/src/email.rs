@@ -102,8 +102,17 @@ fn errors(status: StatusCode, message: &str, field: Option<&str>) -> Response {
         .into_response()
 }
 
+/// A SendGrid v3 body's parts.
+#[derive(Debug)]
+struct Mail {
+    to: Vec<String>,
+    from: String,
+    subject: String,
+    text: String,
+}
+
 /// Reads a SendGrid v3 body; `Err((message, field))` when it is malformed.
-fn parse(body: &[u8]) -> Result<(Vec<String>, String, String, String), (String, &'static str)> {
+fn parse(body: &[u8]) -> Result<Mail, (String, &'static str)> {
     let value: Value = serde_json::from_slice(body)
         .map_err(|_| ("Bad Request: invalid JSON".to_owned(), "body"))?;
     let to: Vec<String> = value["personalizations"]
@@ -144,7 +153,12 @@ fn parse(body: &[u8]) -> Result<(Vec<String>, String, String, String), (String, 
             "content",
         ));
     }
-    Ok((to, from, subject, parts.join("\n\n")))
+    Ok(Mail {
+        to,
+        from,
+        subject,
+        text: parts.join("\n\n"),
+    })
 }
 
 async fn send(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> Response {
@@ -163,7 +177,12 @@ async fn send(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bytes
             None,
         );
     }
-    let (to, from, subject, text) = match parse(&body) {
+    let Mail {
+        to,
+        from,
+        subject,
+        text,
+    } = match parse(&body) {
         Ok(parsed) => parsed,
         Err((message, field)) => return errors(StatusCode::BAD_REQUEST, &message, Some(field)),
     };
@@ -202,7 +221,12 @@ mod tests {
             "subject": "Reset",
             "content": [{"type": "text/plain", "value": "Hello"}],
         });
-        let (to, from, subject, text) = parse(body.to_string().as_bytes()).unwrap();
+        let Mail {
+            to,
+            from,
+            subject,
+            text,
+        } = parse(body.to_string().as_bytes()).unwrap();
         assert_eq!(to, ["a@example.com"]);
         assert_eq!(
             (from.as_str(), subject.as_str(), text.as_str()),

@@ -274,7 +274,7 @@ fn apple_check(shared: &Shared, store: Store, body: &[u8]) -> Result<Value, i64>
             "receipt_type": if receipt.sandbox { "ProductionSandbox" } else { "Production" },
             "bundle_id": receipt.bundle_id,
             "application_version": "1",
-            "in_app": [transaction.clone()],
+            "in_app": [&transaction],
         },
         "latest_receipt_info": [transaction],
         "latest_receipt": data,

@@ -56,7 +56,7 @@ impl Span {
 }
 
 fn seconds_span(seconds: f64) -> Option<Span> {
-    (seconds.is_finite() && seconds >= 0.0 && seconds < 1e9)
+    (seconds.is_finite() && (0.0..1e9).contains(&seconds))
         .then(|| Span(Duration::from_secs_f64(seconds)))
 }
 

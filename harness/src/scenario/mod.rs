@@ -142,10 +142,10 @@ fn check_steps(steps: &[Step]) -> Result<(), String> {
                 }
             }
             Step::StreamAudio(StreamAudio { chunk_ms, .. })
-            | Step::StreamSilence(StreamSilence { chunk_ms, .. }) => {
-                if !(10..=5_000).contains(chunk_ms) {
-                    return Err(format!("chunk_ms {chunk_ms} must be from 10 to 5000"));
-                }
+            | Step::StreamSilence(StreamSilence { chunk_ms, .. })
+                if !(10..=5_000).contains(chunk_ms) =>
+            {
+                return Err(format!("chunk_ms {chunk_ms} must be from 10 to 5000"));
             }
             Step::Repeat(repeat) => check_steps(&repeat.steps)?,
             _ => {}

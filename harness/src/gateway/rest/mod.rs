@@ -198,7 +198,7 @@ fn decode(text: &str) -> String {
 }
 
 fn query_pairs(query: Option<&str>) -> Vec<(String, String)> {
-    query.map(|q| form_urlencoded_pairs(q)).unwrap_or_default()
+    query.map(form_urlencoded_pairs).unwrap_or_default()
 }
 
 /// `a=1&b=x%20y` as decoded pairs (`+` stays a plus sign, as in API Gateway's REST events).
