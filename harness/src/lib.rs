@@ -11,6 +11,7 @@
 //!   `@connections`, limits, timeouts);
 //! - [`stack`]: all of the above started together from the template;
 //! - [`openapi`]: HTTP answers checked against an OpenAPI 3.1 contract;
+//! - [`load_plan`]: HTTP load plans (users, requests, weighted mix, thresholds);
 //! - [`scenario`]: the scenario file format, loading, matching, audio;
 //! - [`time_scale`]: the one knob that shrinks every time limit;
 //! - [`cli`] and [`commands`]: the `harness` command line.
@@ -20,6 +21,7 @@ pub mod commands;
 pub mod dynamodb;
 pub mod gateway;
 pub mod lambda;
+pub mod load_plan;
 pub mod openapi;
 pub mod scenario;
 pub mod stack;

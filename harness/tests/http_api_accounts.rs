@@ -582,6 +582,29 @@ async fn admin_routes_need_the_admin_role() {
     )
     .await
     .problem(404);
+    let me = api.call("GET", "/api/profile", Some(&admin), None).await;
+    let admin_id = me.json["user"]["user_id"].as_str().unwrap().to_owned();
+    let demoted = api
+        .call(
+            "PUT",
+            &format!("/api/admin/users/{admin_id}"),
+            Some(&admin),
+            Some(json!({"role": "user"})),
+        )
+        .await;
+    assert_eq!(
+        demoted.problem(409),
+        "An admin cannot remove their own admin role"
+    );
+    let null_field = api
+        .call(
+            "PUT",
+            &format!("/api/admin/users/{user_id}"),
+            Some(&admin),
+            Some(json!({"role": null})),
+        )
+        .await;
+    null_field.problem(400);
     api.call(
         "PUT",
         "/api/admin/reports/nothing",

@@ -56,9 +56,9 @@ pub async fn users(deps: &HttpDeps, request: &ApiRequest) -> ApiResult<ApiRespon
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct UserUpdate {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::input::present")]
     role: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::input::present")]
     subscription_tier: Option<String>,
 }
 
@@ -68,7 +68,7 @@ pub async fn update_user(
     request: &ApiRequest,
     id: &str,
 ) -> ApiResult<ApiResponse> {
-    require_admin(deps, request).await?;
+    let principal = require_admin(deps, request).await?;
     let body: UserUpdate = request.json(MAX_JSON_BODY)?;
     let mut checks = Checks::default();
     if body.role.is_none() && body.subscription_tier.is_none() {
@@ -92,6 +92,11 @@ pub async fn update_user(
         );
     }
     checks.finish()?;
+    if id == principal.user_id && body.role.as_deref() == Some("user") {
+        return Err(ApiError::Conflict(
+            "An admin cannot remove their own admin role".into(),
+        ));
+    }
     let not_found = || ApiError::NotFound(format!("User {id} not found"));
     if !store::plausible_id(id) || id.starts_with("email#") {
         return Err(not_found());

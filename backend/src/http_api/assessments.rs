@@ -35,9 +35,9 @@ const MAX_WRITING_BODY: usize = 128 * 1024;
 struct WritingBody {
     task_type: TaskType,
     essay: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::input::present")]
     prompt: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::input::present")]
     question_id: Option<String>,
 }
 

@@ -5,6 +5,7 @@
 
 use http::HeaderMap;
 use serde::de::DeserializeOwned;
+use serde::{Deserialize, Deserializer};
 use serde_json::Value;
 
 use super::problem::{ApiError, ApiResult, FieldError};
@@ -138,6 +139,17 @@ impl ApiRequest {
             ApiError::fields(vec![field_error(&path, &e.inner().to_string())])
         })
     }
+}
+
+/// For optional body fields (`#[serde(default, deserialize_with = "present")]`):
+/// an absent field is `None`, and `null` is refused like any other wrong type,
+/// as the contract documents these fields as strings, not nullable.
+pub fn present<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    T::deserialize(deserializer).map(Some)
 }
 
 /// Collects field errors and fails with all of them at once.

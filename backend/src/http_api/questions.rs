@@ -151,7 +151,7 @@ pub async fn get(deps: &HttpDeps, request: &ApiRequest, id: &str) -> ApiResult<A
 struct QuestionItem {
     number: String,
     text: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::input::present")]
     options: Option<Vec<String>>,
 }
 
@@ -160,15 +160,15 @@ struct QuestionItem {
 struct QuestionBody {
     assessment_type: String,
     title: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::input::present")]
     test_type: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::input::present")]
     task_type: Option<TaskType>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::input::present")]
     prompt: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::input::present")]
     passage: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::input::present")]
     audio_url: Option<String>,
     #[serde(default)]
     questions: Vec<QuestionItem>,

@@ -108,7 +108,7 @@ struct ReportBody {
     target_type: String,
     target_id: String,
     reason: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::input::present")]
     details: Option<String>,
 }
 
