@@ -180,7 +180,14 @@ pub async fn authenticate(deps: &HttpDeps, request: &ApiRequest) -> ApiResult<Pr
             .expression_attribute_values(":now", n(now))
             .send()
             .await
-            .map_err(|e| store_error("touch session", e))?;
+            .map_err(|e| {
+                if conditional_failed(&e) {
+                    // Signed out (or expired and deleted) meanwhile.
+                    ApiError::Unauthorized("Invalid session".into())
+                } else {
+                    store_error("touch session", e)
+                }
+            })?;
     }
     Ok(Principal {
         email: get_s(&user, "email").unwrap_or_default().to_owned(),
