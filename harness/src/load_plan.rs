@@ -215,6 +215,18 @@ mod tests {
     }
 
     #[test]
+    fn the_seed_002_root_only_plan_parses() {
+        let path =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios/http/seed002-root.yaml");
+        let plan = load(&path).unwrap();
+        assert_eq!(
+            (plan.users, plan.requests_per_user, plan.mix.len()),
+            (100, 10, 1)
+        );
+        assert!(plan.sequence(3).iter().all(|r| r.path == "/"));
+    }
+
+    #[test]
     fn bad_plans_are_refused_and_variables_substitute() {
         assert!(parse("name: x\napi: A\nusers: 0\nrequests_per_user: 1\nmix: []").is_err());
         let auth_without_setup = "name: x\napi: A\nusers: 1\nrequests_per_user: 1\nmix:\n  - {name: p, method: GET, path: /p, auth: true, weight: 1}";
