@@ -14,6 +14,8 @@
 //!   bidirectional stream, and the session owner both Nova Sonic APIs share;
 //! - [`alerts`]: SNS alerts (model failures, a patient in distress);
 //! - [`client_json`]: reading client messages with precise errors;
+//! - [`http_api`]: the IELTS HTTP API (seeds 002, 003) behind a REST API:
+//!   accounts, assessments on Nova Micro, QR login, purchases, GDPR, admin;
 //! - [`relay`]: the session-owner relay through DynamoDB (shared by the
 //!   speaking and Nova Sonic functions);
 //! - [`ownership`]: what every session-owning function shares (deadline and
@@ -38,6 +40,7 @@ pub mod client_json;
 pub mod credentials;
 pub mod dynamo_json;
 pub mod echo;
+pub mod http_api;
 pub mod inbox;
 pub mod management;
 pub mod nova_sonic;

@@ -152,9 +152,17 @@ mod tests {
         let left = deadline.saturating_duration_since(Instant::now());
         assert!(left > Duration::from_secs(19) && left <= Duration::from_secs(20));
         let margin = stop_margin(deadline);
-        assert_eq!(margin, Duration::from_secs(1), "a twentieth of 20 s is the 1 s minimum");
+        assert_eq!(
+            margin,
+            Duration::from_secs(1),
+            "a twentieth of 20 s is the 1 s minimum"
+        );
         let fifteen_minutes = stop_margin(deadline_instant(now_ms + 900_000));
-        assert_eq!(fifteen_minutes, Duration::from_secs(30), "a 15-minute function stops at 14:30");
+        assert_eq!(
+            fifteen_minutes,
+            Duration::from_secs(30),
+            "a 15-minute function stops at 14:30"
+        );
         let minute = stop_margin(deadline_instant(now_ms + 60_000));
         assert!(minute > Duration::from_millis(2900) && minute <= Duration::from_secs(3));
         assert_eq!(

@@ -39,14 +39,22 @@ fn chunking(c: &mut Criterion) {
     c.bench_function("audio/chunk_10s_clip_as_wav_250ms", |b| {
         b.iter(|| {
             clip.chunks(250)
-                .map(|chunk| encode_chunk(black_box(chunk), 16_000, ChunkFormat::Wav).0.len())
+                .map(|chunk| {
+                    encode_chunk(black_box(chunk), 16_000, ChunkFormat::Wav)
+                        .0
+                        .len()
+                })
                 .sum::<usize>()
         })
     });
     c.bench_function("audio/chunk_10s_clip_as_pcm_100ms", |b| {
         b.iter(|| {
             clip.chunks(100)
-                .map(|chunk| encode_chunk(black_box(chunk), 16_000, ChunkFormat::Pcm).0.len())
+                .map(|chunk| {
+                    encode_chunk(black_box(chunk), 16_000, ChunkFormat::Pcm)
+                        .0
+                        .len()
+                })
                 .sum::<usize>()
         })
     });

@@ -11,6 +11,8 @@
 //!   `@connections`, limits, timeouts);
 //! - [`stack`]: all of the above started together from the template;
 //! - [`seed_data`]: seed data files loaded into the template's tables;
+//! - [`openapi`]: HTTP answers checked against an OpenAPI 3.1 contract;
+//! - [`load_plan`]: HTTP load plans (users, requests, weighted mix, thresholds);
 //! - [`scenario`]: the scenario file format, loading, matching, audio;
 //! - [`contract`]: the AsyncAPI contracts, compiled, judging live messages;
 //! - [`metrics`]: HDR latency histograms, error counts, series over time;
@@ -25,7 +27,9 @@ pub mod contract;
 pub mod dynamodb;
 pub mod gateway;
 pub mod lambda;
+pub mod load_plan;
 pub mod metrics;
+pub mod openapi;
 pub mod replay;
 pub mod report;
 pub mod scenario;

@@ -1,8 +1,9 @@
 //! The local stack: everything backend/template.yaml declares, running on
 //! this machine. DynamoDB Local with the template's tables, the Lambda
 //! emulator with each function's real binary, one API Gateway emulator per
-//! WebSocket API, and the mock upstreams (Vertex AI, Secrets Manager,
-//! Bedrock Runtime, SNS, an identity provider for JWT authorizers), wired
+//! WebSocket API, one REST API emulator per REST API, and the mock upstreams
+//! (Vertex AI, Secrets Manager, Bedrock Runtime, SNS, an identity provider
+//! for JWT authorizers, app store receipt checks, e-mail), wired
 //! so the functions' clients reach them through endpoint overrides.
 
 use std::collections::BTreeMap;
@@ -13,12 +14,15 @@ use serde_json::{Value, json};
 use tokio::net::TcpListener;
 
 use mocks::bedrock::{BedrockConfig, BedrockMock};
+use mocks::email::EmailMock;
 use mocks::identity::{IdentityConfig, IdentityMock};
 use mocks::secrets::SecretsMock;
 use mocks::sns::SnsMock;
+use mocks::stores::StoresMock;
 use mocks::vertex::{VertexConfig, VertexMock};
 
 use crate::dynamodb::{self, DynamoError, local::DynamoDbLocal};
+use crate::gateway::rest::{MAX_PAYLOAD_BYTES, RestGateway, RestSettings};
 use crate::gateway::{GatewayError, GatewaySettings, Limits, WebSocketGateway};
 use crate::lambda::{EmulatorSettings, FunctionSpec, LambdaEmulator, LambdaError};
 use crate::template::{self, LoadOptions, Template, TemplateError};
@@ -144,6 +148,10 @@ pub struct Mocks {
     pub sns: SnsMock,
     /// The identity provider of JWT authorizers (JWKS, HS256 secret, tokens).
     pub identity: IdentityMock,
+    /// App Store `verifyReceipt` and Google Play purchase checks.
+    pub stores: StoresMock,
+    /// The e-mail API (SendGrid's v3 shape).
+    pub email: EmailMock,
 }
 
 impl Mocks {
@@ -188,12 +196,26 @@ impl Mocks {
                 mock: "identity",
                 source,
             })?;
+        let stores = StoresMock::start(0, "")
+            .await
+            .map_err(|source| StackError::Mock {
+                mock: "stores",
+                source,
+            })?;
+        let email = EmailMock::start(0)
+            .await
+            .map_err(|source| StackError::Mock {
+                mock: "email",
+                source,
+            })?;
         Ok(Self {
             vertex,
             secrets,
             bedrock,
             sns,
             identity,
+            stores,
+            email,
         })
     }
 
@@ -211,12 +233,19 @@ impl Mocks {
     }
 
     /// Stores what the template's functions expect in Secrets Manager: the GCP
-    /// service account under every `GCP_CREDENTIALS_SECRET` they name.
+    /// service account under every `GCP_CREDENTIALS_SECRET` and
+    /// `GOOGLE_PLAY_CREDENTIALS_SECRET` they name; and gives the App Store
+    /// mock the `APPLE_SHARED_SECRET` they send.
     fn seed_secrets(&self, template: &Template) {
         let account = self.vertex.service_account_json();
         for function in template.functions.values() {
-            if let Some(name) = function.environment.get("GCP_CREDENTIALS_SECRET") {
-                self.secrets.put_secret(name, &account);
+            for variable in ["GCP_CREDENTIALS_SECRET", "GOOGLE_PLAY_CREDENTIALS_SECRET"] {
+                if let Some(name) = function.environment.get(variable) {
+                    self.secrets.put_secret(name, &account);
+                }
+            }
+            if let Some(secret) = function.environment.get("APPLE_SHARED_SECRET") {
+                self.stores.set_apple_shared_secret(secret);
             }
         }
     }
@@ -237,14 +266,24 @@ impl Mocks {
         }
     }
 
-    /// Overrides for one function's own variables: `JWKS_URL`, when the
-    /// template declares it, points at the identity mock.
-    fn declared_overrides(&self, function: &template::Function) -> BTreeMap<String, String> {
-        let mut overrides = BTreeMap::new();
-        if function.environment.contains_key("JWKS_URL") {
-            overrides.insert("JWKS_URL".to_owned(), self.identity.jwks_url());
-        }
-        overrides
+    /// Local URLs for the upstream variables a function declares (only those:
+    /// a function that does not call a store, send mail or verify JWTs from a
+    /// JWKS gets none of them).
+    fn declared_overrides(&self, declared: &BTreeMap<String, String>) -> BTreeMap<String, String> {
+        [
+            ("JWKS_URL", self.identity.jwks_url()),
+            ("APPLE_VERIFY_URL", self.stores.apple_verify_url()),
+            (
+                "APPLE_SANDBOX_VERIFY_URL",
+                self.stores.apple_sandbox_verify_url(),
+            ),
+            ("GOOGLE_PLAY_API_URL", self.stores.base_url()),
+            ("EMAIL_API_URL", self.email.base_url()),
+        ]
+        .into_iter()
+        .filter(|(name, _)| declared.contains_key(*name))
+        .map(|(name, url)| (name.to_owned(), url))
+        .collect()
     }
 
     async fn stop(self) {
@@ -253,6 +292,8 @@ impl Mocks {
         self.secrets.stop().await;
         self.bedrock.stop().await;
         self.sns.stop().await;
+        self.stores.stop().await;
+        self.email.stop().await;
     }
 }
 
@@ -276,6 +317,7 @@ pub struct LocalStack {
     dynamodb_endpoint: String,
     lambda: LambdaEmulator,
     gateways: BTreeMap<String, WebSocketGateway>,
+    rest_gateways: BTreeMap<String, RestGateway>,
     mocks: Mocks,
     time_scale: TimeScale,
 }
@@ -330,7 +372,35 @@ impl LocalStack {
                 })?;
             listeners.insert(api.logical_id.clone(), listener);
         }
+        let mut rest_listeners = BTreeMap::new();
+        for (index, api) in template.rest_apis.values().enumerate() {
+            let port = if options.port == 0 {
+                0
+            } else {
+                options.port + u16::try_from(template.websocket_apis.len() + index).unwrap_or(0)
+            };
+            let listener = TcpListener::bind(("127.0.0.1", port))
+                .await
+                .map_err(|source| GatewayError::Bind {
+                    api: api.logical_id.clone(),
+                    source,
+                })?;
+            rest_listeners.insert(api.logical_id.clone(), listener);
+        }
         let mut rewrites = Vec::new();
+        for api in template.rest_apis.values() {
+            let addr = rest_listeners[&api.logical_id]
+                .local_addr()
+                .map_err(|source| GatewayError::Bind {
+                    api: api.logical_id.clone(),
+                    source,
+                })?;
+            let host = format!(
+                "{}.execute-api.{}.amazonaws.com",
+                api.api_id, template.region
+            );
+            rewrites.push((format!("https://{host}"), format!("http://{addr}")));
+        }
         for api in template.websocket_apis.values() {
             let addr =
                 listeners[&api.logical_id]
@@ -352,7 +422,7 @@ impl LocalStack {
             .values()
             .map(|f| {
                 let mut mock_env = mock_env.clone();
-                mock_env.extend(mocks.declared_overrides(f));
+                mock_env.extend(mocks.declared_overrides(&f.environment));
                 function_spec(
                     &template,
                     f,
@@ -383,12 +453,25 @@ impl LocalStack {
                 WebSocketGateway::start(api, lambda.clone(), settings.clone(), listener).await?;
             gateways.insert(logical_id, gateway);
         }
+        let rest_settings = RestSettings {
+            time_scale: options.time_scale,
+            account_id: template.account_id.clone(),
+            max_payload_bytes: MAX_PAYLOAD_BYTES,
+        };
+        let mut rest_gateways = BTreeMap::new();
+        for (logical_id, listener) in rest_listeners {
+            let api = template.rest_apis[&logical_id].clone();
+            let gateway =
+                RestGateway::start(api, lambda.clone(), rest_settings.clone(), listener).await?;
+            rest_gateways.insert(logical_id, gateway);
+        }
         Ok(Self {
             template,
             dynamodb,
             dynamodb_endpoint,
             lambda,
             gateways,
+            rest_gateways,
             mocks,
             time_scale: options.time_scale,
         })
@@ -427,6 +510,11 @@ impl LocalStack {
         self.gateways.get(logical_id)
     }
 
+    /// A REST API by logical id.
+    pub fn rest(&self, logical_id: &str) -> Option<&RestGateway> {
+        self.rest_gateways.get(logical_id)
+    }
+
     /// The one line `harness up` prints: every endpoint by name.
     pub fn endpoints(&self) -> Value {
         let apis: serde_json::Map<String, Value> = self
@@ -447,9 +535,32 @@ impl LocalStack {
                 )
             })
             .collect();
+        let rest_apis: serde_json::Map<String, Value> = self
+            .rest_gateways
+            .iter()
+            .map(|(name, gateway)| {
+                let api = gateway.api();
+                let routes: Vec<String> = api
+                    .routes
+                    .iter()
+                    .map(|r| format!("{} {}", r.method, r.path))
+                    .collect();
+                (
+                    name.clone(),
+                    json!({
+                        "name": api.name,
+                        "api_id": api.api_id,
+                        "url": gateway.url(),
+                        "stage": api.stage,
+                        "routes": routes,
+                    }),
+                )
+            })
+            .collect();
         json!({
             "event": "ready",
             "websocket_apis": apis,
+            "rest_apis": rest_apis,
             "dynamodb": self.dynamodb_endpoint,
             "tables": self.template.tables.values().map(|t| &t.table_name).collect::<Vec<_>>(),
             "functions": self.template.functions.keys().collect::<Vec<_>>(),
@@ -459,6 +570,8 @@ impl LocalStack {
                 "bedrock_runtime": self.mocks.bedrock.base_url(),
                 "sns": self.mocks.sns.base_url(),
                 "identity": self.mocks.identity.base_url(),
+                "stores": self.mocks.stores.base_url(),
+                "email": self.mocks.email.base_url(),
             },
             "time_scale": self.time_scale.factor(),
         })
@@ -468,6 +581,9 @@ impl LocalStack {
     /// function instance, stops DynamoDB Local.
     pub async fn stop(self) {
         for (_, gateway) in self.gateways {
+            gateway.shutdown().await;
+        }
+        for (_, gateway) in self.rest_gateways {
             gateway.shutdown().await;
         }
         self.lambda.shutdown().await;

@@ -5,6 +5,9 @@
 //! under `/_mock/` on its own port.
 //!
 //! # Layout
+//! - [`email`]: an e-mail API (SendGrid's v3 `mail/send`) recording every message;
+//! - [`stores`]: App Store `verifyReceipt` and Google Play's Android Publisher
+//!   purchase checks, with receipts the mock mints and forgeries refused;
 //! - [`bedrock`]: Bedrock Runtime (Nova Sonic bidirectional stream, Converse,
 //!   InvokeModel) with its control API;
 //! - [`identity`]: an identity provider for JWT authorizers (JWKS, HS256
@@ -18,9 +21,11 @@
 //! - [`secrets`]: AWS Secrets Manager (JSON 1.1, as the SDK speaks it).
 
 pub mod bedrock;
+pub mod email;
 pub mod identity;
 pub mod secrets;
 pub mod server;
 pub mod sns;
 pub mod speech;
+pub mod stores;
 pub mod vertex;

@@ -8,7 +8,8 @@
 //! - [`policy`]: REQUEST authorizer answers;
 //! - `handshake`: the upgrade, decided by the authorizer and `$connect`;
 //! - `connection`: a live socket (limits, timeouts, routing, `$disconnect`);
-//! - `management`: `@connections` POST / GET / DELETE.
+//! - `management`: `@connections` POST / GET / DELETE;
+//! - [`rest`]: the REST API side (Lambda proxy integrations, CORS, limits).
 //!
 //! Facts reproduced: ../shared/reference/aws-websocket-apis.md.
 
@@ -17,6 +18,7 @@ pub mod events;
 mod handshake;
 mod management;
 pub mod policy;
+pub mod rest;
 pub mod routing;
 
 use std::collections::HashMap;

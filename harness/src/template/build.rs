@@ -11,7 +11,7 @@ use super::intrinsics::{Scope, Site, scalar_string};
 use super::model::*;
 use super::{LoadOptions, TemplateError};
 
-type Resources<'a> = BTreeMap<&'a str, &'a Map<String, Value>>;
+pub(super) type Resources<'a> = BTreeMap<&'a str, &'a Map<String, Value>>;
 
 /// Builds the model from the active resources.
 pub(super) fn build(
@@ -45,6 +45,7 @@ pub(super) fn build(
         }
     }
     let websocket_apis = websocket_apis(active, scope, &functions)?;
+    let rest_apis = super::rest::rest_apis(active, scope, &functions)?;
     Ok(Template {
         description: document
             .get("Description")
@@ -56,11 +57,12 @@ pub(super) fn build(
         parameters: scope.parameters.clone(),
         functions,
         websocket_apis,
+        rest_apis,
         tables,
     })
 }
 
-fn kind(resource: &Map<String, Value>) -> &str {
+pub(super) fn kind(resource: &Map<String, Value>) -> &str {
     resource
         .get("Type")
         .and_then(Value::as_str)
@@ -68,7 +70,7 @@ fn kind(resource: &Map<String, Value>) -> &str {
 }
 
 /// The resource's properties with every intrinsic resolved.
-fn properties(
+pub(super) fn properties(
     logical_id: &str,
     resource: &Map<String, Value>,
     scope: &Scope,
@@ -89,18 +91,18 @@ fn properties(
     }
 }
 
-fn invalid(logical_id: &str, message: impl Into<String>) -> TemplateError {
+pub(super) fn invalid(logical_id: &str, message: impl Into<String>) -> TemplateError {
     TemplateError::Invalid {
         resource: logical_id.to_owned(),
         message: message.into(),
     }
 }
 
-fn string_prop(props: &Map<String, Value>, name: &str) -> Option<String> {
+pub(super) fn string_prop(props: &Map<String, Value>, name: &str) -> Option<String> {
     props.get(name).and_then(scalar_string)
 }
 
-fn required_string(
+pub(super) fn required_string(
     logical_id: &str,
     props: &Map<String, Value>,
     name: &str,

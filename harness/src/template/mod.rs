@@ -6,11 +6,13 @@
 //! - [`yaml`]: YAML with short-form intrinsic tags to JSON;
 //! - [`intrinsics`]: `Ref`, `Fn::GetAtt`, `Fn::Sub`, `Fn::Join`, `Fn::If`, ...;
 //! - [`model`]: the typed result;
-//! - `build`: from resources to the model.
+//! - `build`: from resources to the model;
+//! - `rest`: REST APIs (`AWS::Serverless::Api`) and the functions' `Api` events.
 
 mod build;
 pub mod intrinsics;
 pub mod model;
+mod rest;
 pub mod yaml;
 
 use std::collections::BTreeMap;
@@ -410,6 +412,13 @@ fn physical_ids(
                     .attributes
                     .insert("RoleId".into(), short_id(&seed, 21).to_uppercase());
                 entry.reference = name;
+            }
+            "AWS::Serverless::Api" | "AWS::ApiGateway::RestApi" => {
+                let id = short_id(&seed, 10);
+                entry
+                    .attributes
+                    .insert("RootResourceId".into(), short_id(&format!("{seed}/"), 10));
+                entry.reference = id;
             }
             "AWS::ApiGatewayV2::Stage" => {
                 entry.reference = named("StageName")?.unwrap_or_else(|| logical_id.to_string());

@@ -1,6 +1,7 @@
 //! The typed view of backend/template.yaml that the local stack runs:
 //! functions with their binaries and settings, WebSocket APIs with their
-//! routes and authorizers, and DynamoDB tables with keys, indexes and TTL.
+//! routes and authorizers, REST APIs with their proxy routes and CORS, and
+//! DynamoDB tables with keys, indexes and TTL.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -105,6 +106,58 @@ pub struct WebSocketApi {
     pub routes: BTreeMap<String, Route>,
 }
 
+/// What a REST API's gateway answers CORS preflight requests with (SAM's
+/// `Cors` on `AWS::Serverless::Api`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RestCors {
+    /// Origins allowed (`AllowOrigin`, a comma-separated list); `*` allows any.
+    pub allow_origins: Vec<String>,
+    /// Methods allowed (`AllowMethods`).
+    pub allow_methods: Vec<String>,
+    /// Request headers allowed (`AllowHeaders`).
+    pub allow_headers: Vec<String>,
+    /// How long browsers may cache a preflight answer, in seconds (`MaxAge`).
+    pub max_age: Option<u32>,
+    /// `AllowCredentials`.
+    pub allow_credentials: bool,
+}
+
+/// One method on one resource of a REST API, integrated with a function
+/// (a SAM function event of `Type: Api`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RestRoute {
+    /// Resource path: `/`, `/users/{id}` or a greedy `/{proxy+}`.
+    pub path: String,
+    /// HTTP method, or `ANY`.
+    pub method: String,
+    /// Logical id of the function its Lambda proxy integration invokes.
+    pub function: String,
+}
+
+/// A REST API (`AWS::Serverless::Api`) with Lambda proxy integrations (payload format 1.0).
+#[derive(Debug, Clone, Serialize)]
+pub struct RestApi {
+    /// Logical id: the name `harness up` prints for it.
+    pub logical_id: String,
+    /// `Name` property.
+    pub name: String,
+    /// Physical API id (10 lowercase characters).
+    pub api_id: String,
+    /// `StageName`.
+    pub stage: String,
+    /// `REGIONAL`, `EDGE` or `PRIVATE` (`EndpointConfiguration`).
+    pub endpoint_type: String,
+    /// Routes from the functions' `Api` events.
+    pub routes: Vec<RestRoute>,
+    /// CORS preflight answers, when configured.
+    pub cors: Option<RestCors>,
+    /// `BinaryMediaTypes`: request bodies of these types reach the function
+    /// base64-encoded, and base64 response bodies are decoded for them.
+    pub binary_media_types: Vec<String>,
+    /// Integration timeout (REST APIs: 29 s) in scenario time.
+    pub integration_timeout: Duration,
+}
+
 /// DynamoDB scalar attribute type.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub enum AttributeType {
@@ -176,6 +229,8 @@ pub struct Template {
     pub functions: BTreeMap<String, Function>,
     /// WebSocket APIs by logical id.
     pub websocket_apis: BTreeMap<String, WebSocketApi>,
+    /// REST APIs by logical id.
+    pub rest_apis: BTreeMap<String, RestApi>,
     /// Tables by logical id.
     pub tables: BTreeMap<String, Table>,
 }
