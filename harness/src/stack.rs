@@ -298,11 +298,12 @@ impl Mocks {
 }
 
 /// The directory with the function binaries when none is given: the one the
-/// running executable sits in (`target/<profile>`; tests run from `deps/`).
+/// running executable sits in (`target/<profile>`; tests run from `deps/`,
+/// examples from `examples/`).
 pub fn default_functions_dir() -> PathBuf {
     let exe = std::env::current_exe().unwrap_or_default();
     let dir = exe.parent().map(Path::to_path_buf).unwrap_or_default();
-    if dir.file_name().is_some_and(|n| n == "deps") {
+    if dir.file_name().is_some_and(|n| n == "deps" || n == "examples") {
         dir.parent().map(Path::to_path_buf).unwrap_or(dir)
     } else {
         dir
