@@ -18,6 +18,8 @@ use mocks::secrets::SecretsMock;
 use mocks::sns::SnsMock;
 use mocks::vertex::{VertexConfig, VertexMock};
 
+use crate::cost::collect::StackMeters;
+use crate::dynamodb::meter::MeteringProxy;
 use crate::dynamodb::{self, DynamoError, local::DynamoDbLocal};
 use crate::gateway::{GatewayError, GatewaySettings, Limits, WebSocketGateway};
 use crate::lambda::{EmulatorSettings, FunctionSpec, LambdaEmulator, LambdaError};
@@ -121,6 +123,9 @@ pub enum StackError {
     /// Seed data (backend/seed-data/*.json).
     #[error(transparent)]
     SeedData(#[from] crate::seed_data::SeedError),
+    /// The DynamoDB metering proxy.
+    #[error("starting the DynamoDB metering proxy: {0}")]
+    MeteringProxy(std::io::Error),
     /// A mock upstream.
     #[error("starting the {mock} mock: {source}")]
     Mock {
@@ -274,6 +279,7 @@ pub struct LocalStack {
     template: Template,
     dynamodb: Option<RunningDynamo>,
     dynamodb_endpoint: String,
+    dynamodb_meter: MeteringProxy,
     lambda: LambdaEmulator,
     gateways: BTreeMap<String, WebSocketGateway>,
     mocks: Mocks,
@@ -309,6 +315,12 @@ impl LocalStack {
         )
         .await?;
         tracing::info!(?seeded, "seed data loaded");
+        // The functions reach DynamoDB through the metering proxy; the
+        // stack's own set-up above does not count.
+        let dynamodb_meter = MeteringProxy::start(&dynamodb_endpoint)
+            .await
+            .map_err(StackError::MeteringProxy)?;
+        let function_dynamodb_endpoint = dynamodb_meter.endpoint();
         let mocks = Mocks::start(&options).await?;
         mocks.seed_secrets(&template);
         mocks.seed_identity(&template);
@@ -357,7 +369,7 @@ impl LocalStack {
                     &template,
                     f,
                     &options,
-                    &dynamodb_endpoint,
+                    &function_dynamodb_endpoint,
                     &rewrites,
                     &mock_env,
                 )
@@ -387,6 +399,7 @@ impl LocalStack {
             template,
             dynamodb,
             dynamodb_endpoint,
+            dynamodb_meter,
             lambda,
             gateways,
             mocks,
@@ -407,6 +420,12 @@ impl LocalStack {
     /// The DynamoDB endpoint.
     pub fn dynamodb_endpoint(&self) -> &str {
         &self.dynamodb_endpoint
+    }
+
+    /// The metering proxy the functions reach DynamoDB through (readings,
+    /// fault hook).
+    pub fn dynamodb_meter(&self) -> &MeteringProxy {
+        &self.dynamodb_meter
     }
 
     /// How long DynamoDB Local took to start (when this stack started it with Java).
@@ -451,6 +470,7 @@ impl LocalStack {
             "event": "ready",
             "websocket_apis": apis,
             "dynamodb": self.dynamodb_endpoint,
+            "dynamodb_metering_proxy": self.dynamodb_meter.endpoint(),
             "tables": self.template.tables.values().map(|t| &t.table_name).collect::<Vec<_>>(),
             "functions": self.template.functions.keys().collect::<Vec<_>>(),
             "mocks": {
@@ -467,14 +487,33 @@ impl LocalStack {
     /// Stops everything: closes sockets (each gets `$disconnect`), kills every
     /// function instance, stops DynamoDB Local.
     pub async fn stop(self) {
-        for (_, gateway) in self.gateways {
-            gateway.shutdown().await;
+        let _ = self.stop_metered().await;
+    }
+
+    /// [`Self::stop`], returning what the stack metered, read once the
+    /// gateways have closed (so the last `$disconnect` invocations and the
+    /// sessions' owners are over and recorded) and before the rest stops.
+    pub async fn stop_metered(self) -> StackMeters {
+        let mut websocket = BTreeMap::new();
+        for (name, gateway) in self.gateways {
+            websocket.insert(name, gateway.shutdown_metered().await);
         }
+        let meters = StackMeters {
+            time_scale: self.time_scale.factor(),
+            invocations: self.lambda.records(),
+            websocket,
+            dynamodb: self.dynamodb_meter.reading(),
+            secrets: self.mocks.secrets.calls(),
+            vertex: self.mocks.vertex.usage(),
+            bedrock: self.mocks.bedrock.usage(),
+        };
         self.lambda.shutdown().await;
         self.mocks.stop().await;
+        self.dynamodb_meter.stop().await;
         if let Some(dynamodb) = self.dynamodb {
             dynamodb.stop().await;
         }
+        meters
     }
 }
 

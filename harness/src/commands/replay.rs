@@ -7,6 +7,8 @@ use std::process::ExitCode;
 
 use super::{CommandError, build_functions, stack_options};
 use crate::cli::{ConformArgs, RunArgs, TargetArgs};
+use crate::cost::pricing::PricingTable;
+use crate::cost::{CostOptions, assess};
 use crate::replay::{self, Run, RunOptions, Target};
 use crate::report::model::RunReport;
 
@@ -80,6 +82,16 @@ fn conclude(report: &RunReport, report_dir: &Path, quiet: bool) -> Result<ExitCo
             }
         }
     }
+    if let Some(cost) = report.cost.as_ref().filter(|_| !quiet) {
+        writeln!(
+            stdout,
+            "cost of one session normalised to {:.0} min: ${:.6} (pricing table of {}; details: harness cost {})",
+            cost.normalised_seconds / 60.0,
+            cost.per_session.total_usd,
+            cost.pricing_date,
+            folder.display()
+        )?;
+    }
     let verdict = if report.passed { "PASS" } else { "FAIL" };
     writeln!(stdout, "{verdict}: report in {}", folder.display())?;
     Ok(if report.passed {
@@ -98,7 +110,13 @@ pub(super) async fn run(args: &RunArgs, quiet: bool) -> Result<ExitCode, Command
         .collect::<Result<Vec<_>, _>>()?;
     let mut options = run_options(&args.target, quiet)?;
     options.sessions = args.sessions;
-    let report = replay::run_scenarios(&scenarios, options).await?;
+    let mut report = replay::run_scenarios(&scenarios, options).await?;
+    // A local run is metered: price it (1,000 sessions a month, built-in
+    // table; `harness cost` prices it again with other options).
+    if let Some(usage) = &report.usage {
+        let pricing = PricingTable::built_in()?;
+        report.cost = Some(assess(usage, &pricing, &CostOptions::default()));
+    }
     conclude(&report, &args.target.report_dir, quiet)
 }
 

@@ -20,6 +20,7 @@ use std::time::{Duration, Instant};
 use chrono::Utc;
 
 use crate::contract::{self, Contract, ContractError};
+use crate::cost::collect::{session_totals, usage_from_stack};
 use crate::lambda::InvocationRecord;
 use crate::metrics::Metrics;
 use crate::report::model::{
@@ -312,12 +313,13 @@ impl Run {
         if let Some(bar) = self.progress.take() {
             bar.finish_and_clear();
         }
-        let stack_report = self
-            .stack
-            .as_ref()
-            .map(|stack| stack_report(&stack.lambda().records()));
+        let time_scale = self.options.time_scale.factor();
+        let (mut invocations, mut usage) = (None, None);
         if let Some(stack) = self.stack.take() {
-            stack.stop().await;
+            let meters = stack.stop_metered().await;
+            let (sessions, seconds) = session_totals(&scenarios, &suites, time_scale);
+            invocations = Some(stack_report(&meters.invocations));
+            usage = Some(usage_from_stack(&meters, sessions, seconds));
         }
         let passed = scenarios.iter().all(|s| s.passed)
             && suites
@@ -342,7 +344,8 @@ impl Run {
             histograms: self.metrics.serialized(),
             errors: self.metrics.errors(),
             conformance: self.metrics.conformance_tally(),
-            stack: stack_report,
+            stack: invocations,
+            usage,
             cost: None,
         }
     }
