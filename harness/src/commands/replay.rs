@@ -7,8 +7,6 @@ use std::process::ExitCode;
 
 use super::{CommandError, build_functions, stack_options};
 use crate::cli::{ConformArgs, RunArgs, TargetArgs};
-use crate::cost::pricing::PricingTable;
-use crate::cost::{CostOptions, assess};
 use crate::replay::{self, Run, RunOptions, Target};
 use crate::report::model::RunReport;
 
@@ -110,13 +108,7 @@ pub(super) async fn run(args: &RunArgs, quiet: bool) -> Result<ExitCode, Command
         .collect::<Result<Vec<_>, _>>()?;
     let mut options = run_options(&args.target, quiet)?;
     options.sessions = args.sessions;
-    let mut report = replay::run_scenarios(&scenarios, options).await?;
-    // A local run is metered: price it (1,000 sessions a month, built-in
-    // table; `harness cost` prices it again with other options).
-    if let Some(usage) = &report.usage {
-        let pricing = PricingTable::built_in()?;
-        report.cost = Some(assess(usage, &pricing, &CostOptions::default()));
-    }
+    let report = replay::run_scenarios(&scenarios, options).await?;
     conclude(&report, &args.target.report_dir, quiet)
 }
 

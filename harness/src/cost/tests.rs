@@ -196,6 +196,24 @@ fn free_tiers_come_off_on_lines_of_their_own() {
 }
 
 #[test]
+fn time_scaled_runs_show_the_lower_bound_of_lambda_duration() {
+    let mut usage = assessment();
+    usage.time_scale = 12.0;
+    usage.lambda[0].real_duration_ms = 75_000;
+    let report = assess(&usage, &pricing(), &CostOptions::default());
+    let note = report
+        .notes
+        .iter()
+        .find(|n| n.starts_with("SpeakingFunction:"))
+        .expect("a lower-bound note");
+    // 900 s and 75 s at 2 GB.
+    assert!(
+        note.contains("1800.0 GB-s") && note.contains("150.0 GB-s"),
+        "{note}"
+    );
+}
+
+#[test]
 fn the_init_rule_comes_from_the_table() {
     let mut table = pricing();
     table.billing.lambda_init_billed = false;

@@ -2,7 +2,8 @@
 //! rate) against the local stack (started from the template with the
 //! scenarios' parameters and their clips' transcripts) or any `ws(s)://` URL,
 //! judge every message against the contract, time everything into HDR
-//! histograms, and produce the run's [`RunReport`].
+//! histograms, and produce the run's [`RunReport`] (for a local run with what
+//! the stack metered and its cost).
 //!
 //! - [`session`]: one session's client and step runner;
 //! - [`inbox`]: received messages, closes, transcript and timeline;
@@ -21,6 +22,8 @@ use chrono::Utc;
 
 use crate::contract::{self, Contract, ContractError};
 use crate::cost::collect::{session_totals, usage_from_stack};
+use crate::cost::pricing::PricingTable;
+use crate::cost::{CostOptions, assess};
 use crate::lambda::InvocationRecord;
 use crate::metrics::Metrics;
 use crate::report::model::{
@@ -415,7 +418,17 @@ pub async fn run_scenarios(
             }
         }
     }
-    Ok(run.finish(reports, Vec::new()).await)
+    let mut report = run.finish(reports, Vec::new()).await;
+    // A local run is metered: price it (built-in table, one session
+    // normalised to 14 minutes, 1,000 a month); `harness cost` prices the
+    // saved report again with other options.
+    if let Some(usage) = &report.usage {
+        match PricingTable::built_in() {
+            Ok(pricing) => report.cost = Some(assess(usage, &pricing, &CostOptions::default())),
+            Err(e) => tracing::error!("the built-in pricing table: {e}"),
+        }
+    }
+    Ok(report)
 }
 
 /// Steps a session runs (repeats unrolled).
