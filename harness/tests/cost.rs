@@ -405,6 +405,16 @@ async fn a_speaking_session_is_priced_from_what_the_stack_metered() {
     assert_eq!(seed_000.seed, "seed 000");
     assert!(seed_000.lines[0].arithmetic.starts_with("measured"));
 
+    // The report, usage and cost included, matches its published JSON Schema.
+    let schema = harness::report::json_schema();
+    let validator = jsonschema::validator_for(&schema).expect("the report schema compiles");
+    let instance = serde_json::to_value(&report).unwrap();
+    let problems: Vec<String> = validator
+        .iter_errors(&instance)
+        .map(|e| e.to_string())
+        .collect();
+    assert!(problems.is_empty(), "{problems:#?}");
+
     // `harness cost` works from the saved report alone.
     let dir = tempfile::tempdir().unwrap();
     let folder = harness::report::write(dir.path(), &report).unwrap();

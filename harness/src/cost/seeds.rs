@@ -7,18 +7,19 @@
 //! metered by this run.
 //!
 //! A claim is consistent when it is within [`RELATIVE_TOLERANCE`] of the
-//! reference figure, or off by less than [`NEGLIGIBLE_SHARE`] of its table's
-//! total (a rounding at that scale changes nothing); a range claim is
-//! consistent when the reference falls in the range.
+//! reference figure, or when both are below [`NEGLIGIBLE_SHARE`] of the
+//! table's total (a line that small changes nothing whatever its error); a
+//! range claim is consistent when the reference falls in the range.
 
 use super::pricing::{PriceKey, PricingTable};
+use super::service_total;
 use crate::report::model::{CostTable, SeedComparison, SeedLine};
 
 /// A claim within 25% of the reference holds.
 pub const RELATIVE_TOLERANCE: f64 = 0.25;
 
-/// A difference under 1% of the table's total is negligible.
-pub const NEGLIGIBLE_SHARE: f64 = 0.01;
+/// A line under 0.1% of the table's total is negligible.
+pub const NEGLIGIBLE_SHARE: f64 = 0.001;
 
 /// Audio tokens per second of speech, as Vertex documents it and the mocks bill it.
 const AUDIO_TOKENS_PER_SECOND: f64 = 25.0;
@@ -36,15 +37,6 @@ pub struct Measured<'a> {
     pub buddy: bool,
 }
 
-fn total_of(table: &CostTable, service: &str) -> f64 {
-    table
-        .lines
-        .iter()
-        .filter(|l| l.service == service)
-        .map(|l| l.cost_usd)
-        .sum()
-}
-
 fn usd(value: f64) -> String {
     let digits = if value.abs() >= 1.0 {
         2
@@ -59,7 +51,7 @@ fn usd(value: f64) -> String {
 fn consistent(claimed: f64, reference: f64, table_total: f64) -> bool {
     let difference = (claimed - reference).abs();
     difference <= RELATIVE_TOLERANCE * reference.abs()
-        || difference < NEGLIGIBLE_SHARE * table_total.abs()
+        || claimed.abs().max(reference.abs()) < NEGLIGIBLE_SHARE * table_total.abs()
 }
 
 fn verdict(claimed: f64, reference: f64) -> String {
@@ -67,7 +59,9 @@ fn verdict(claimed: f64, reference: f64) -> String {
         return String::new();
     }
     let ratio = claimed / reference;
-    if ratio >= 1.0 {
+    if (ratio - 1.0).abs() < 0.005 {
+        String::new()
+    } else if ratio >= 1.0 {
         format!(" (the claim is {ratio:.1}x the reference)")
     } else {
         format!(" (the claim is {:.1}x too low)", 1.0 / ratio)
@@ -111,7 +105,7 @@ fn seed_000(measured: &Measured<'_>, pricing: &PricingTable) -> SeedComparison {
         };
     }
     let measured_line = |item: &str, claimed: f64, service: &str| {
-        let figure = total_of(table, service);
+        let figure = service_total(table, service);
         let detail: Vec<String> = table
             .lines
             .iter()
@@ -161,7 +155,7 @@ fn seed_000(measured: &Measured<'_>, pricing: &PricingTable) -> SeedComparison {
         0.025,
         "Vertex AI",
     ));
-    let transfer = total_of(table, "Data transfer");
+    let transfer = service_total(table, "Data transfer");
     lines.push(seed_line(
         "Total: ~$0.030",
         0.030,
@@ -233,7 +227,7 @@ fn seed_001(measured: &Measured<'_>, pricing: &PricingTable) -> SeedComparison {
         usd(minute_out)
     );
     if measured.buddy {
-        let lambda = total_of(table, "Lambda") * hour;
+        let lambda = service_total(table, "Lambda") * hour;
         lines.push(seed_line(
             "Lambda: ~$0.20/hour (512MB, 15 min timeout)",
             0.20,
@@ -241,11 +235,11 @@ fn seed_001(measured: &Measured<'_>, pricing: &PricingTable) -> SeedComparison {
             lambda,
             format!(
                 "measured: {} per session x {hour:.2} sessions an hour = {}; {own}",
-                usd(total_of(table, "Lambda")),
+                usd(service_total(table, "Lambda")),
                 usd(lambda)
             ),
         ));
-        let per_minute = total_of(table, "Bedrock") / (measured.session_seconds / 60.0);
+        let per_minute = service_total(table, "Bedrock") / (measured.session_seconds / 60.0);
         lines.push(seed_line(
             "Nova Sonic: ~$0.003/minute of audio",
             0.003,
@@ -253,7 +247,7 @@ fn seed_001(measured: &Measured<'_>, pricing: &PricingTable) -> SeedComparison {
             per_minute,
             format!(
                 "measured: {} of Bedrock tokens per {:.1}-minute session = {} a minute; {rate_basis}",
-                usd(total_of(table, "Bedrock")),
+                usd(service_total(table, "Bedrock")),
                 measured.session_seconds / 60.0,
                 usd(per_minute)
             ),
@@ -452,6 +446,10 @@ mod tests {
         // Negligible next to the table's total.
         assert!(consistent(0.00001, 0.000005, 0.05));
         assert!(!consistent(0.00001, 0.02, 0.05));
+        assert!(
+            !consistent(0.00001, 0.0034, 0.35),
+            "340x off is not negligible"
+        );
     }
 
     #[test]

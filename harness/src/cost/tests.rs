@@ -348,7 +348,7 @@ proptest! {
     ) {
         let options = CostOptions { per_month: Some(per_month), free_tiers, ..CostOptions::default() };
         let before = assess(&usage, &pricing(), &options);
-        let mut grown = usage.clone();
+        let mut grown = usage;
         grow(&mut grown, which, by);
         let after = assess(&grown, &pricing(), &options);
         prop_assert!(after.per_session.total_usd >= before.per_session.total_usd);
