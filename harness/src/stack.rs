@@ -502,6 +502,8 @@ impl LocalStack {
             time_scale: self.time_scale.factor(),
             invocations: self.lambda.records(),
             websocket,
+            // The REST/HTTP gateway emulator (branch httpapi) adds its APIs' meters here.
+            http_apis: BTreeMap::new(),
             dynamodb: self.dynamodb_meter.reading(),
             secrets: self.mocks.secrets.calls(),
             vertex: self.mocks.vertex.usage(),

@@ -12,11 +12,11 @@ use mocks::vertex::UsageTotals;
 
 use super::rules::{billed_duration_ms, billed_init_ms};
 use super::usage::{
-    DynamoTableUsage, DynamoUsage, LambdaUsage, ModelUsage, SecretsUsage, Usage, UsageSource,
-    WebSocketUsage,
+    DynamoTableUsage, DynamoUsage, HttpApiUsage, LambdaUsage, ModelUsage, SecretsUsage, Usage,
+    UsageSource, WebSocketUsage,
 };
 use crate::dynamodb::meter::DynamoReading;
-use crate::gateway::meters::WebSocketReading;
+use crate::gateway::meters::{HttpApiKind, HttpApiReading, WebSocketReading};
 use crate::lambda::InvocationRecord;
 use crate::report::model::{ScenarioReport, SuiteReport};
 
@@ -29,6 +29,9 @@ pub struct StackMeters {
     pub invocations: Vec<InvocationRecord>,
     /// Each WebSocket API's meters, by logical id.
     pub websocket: BTreeMap<String, WebSocketReading>,
+    /// Each HTTP or REST API's meters, by logical id (filled once the REST
+    /// gateway emulator feeds [`crate::gateway::meters::HttpApiMeters`]).
+    pub http_apis: BTreeMap<String, HttpApiReading>,
     /// The DynamoDB metering proxy.
     pub dynamodb: DynamoReading,
     /// Secrets Manager calls.
@@ -99,6 +102,24 @@ fn websocket_usage(
             connection_minutes: r.connection_ms as f64 * scale / 60_000.0,
         })
         .filter(|w| w.connections > 0 || w.messages_in > 0)
+        .collect()
+}
+
+fn http_api_usage(readings: &BTreeMap<String, HttpApiReading>) -> Vec<HttpApiUsage> {
+    readings
+        .iter()
+        .map(|(api, r)| HttpApiUsage {
+            api: api.clone(),
+            kind: match r.kind {
+                HttpApiKind::Http => "http",
+                HttpApiKind::Rest => "rest",
+            }
+            .to_owned(),
+            requests: r.requests,
+            units: r.units,
+            bytes_out: r.bytes_out,
+        })
+        .filter(|h| h.requests > 0)
         .collect()
 }
 
@@ -181,6 +202,7 @@ pub fn usage_from_stack(meters: &StackMeters, sessions: u64, session_seconds: f6
     usage.session_seconds = session_seconds;
     usage.lambda = lambda_usage(&meters.invocations);
     usage.websocket = websocket_usage(&meters.websocket, meters.time_scale);
+    usage.http_apis = http_api_usage(&meters.http_apis);
     usage.dynamodb = dynamo_usage(&meters.dynamodb);
     usage.secrets_manager = SecretsUsage {
         calls: meters.secrets.total,
@@ -253,6 +275,23 @@ mod tests {
         assert_eq!(speaking.billed_init_ms, 41);
         assert_eq!(speaking.real_duration_ms, 70_002);
         assert_eq!(speaking.architecture, "arm64");
+    }
+
+    #[test]
+    fn http_and_rest_api_meters_become_usage() {
+        let http = crate::gateway::meters::HttpApiMeters::new(HttpApiKind::Http);
+        http.record(600 * 1024, 100);
+        let rest = crate::gateway::meters::HttpApiMeters::new(HttpApiKind::Rest);
+        let readings = BTreeMap::from([
+            ("HttpApi".to_owned(), http.reading()),
+            ("Idle".to_owned(), rest.reading()),
+        ]);
+        let usage = http_api_usage(&readings);
+        assert_eq!(usage.len(), 1, "an API nobody called costs nothing");
+        assert_eq!(
+            (usage[0].kind.as_str(), usage[0].requests, usage[0].units),
+            ("http", 1, 2)
+        );
     }
 
     #[test]

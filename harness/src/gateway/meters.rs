@@ -10,6 +10,12 @@
 //! error`, `Endpoint request timed out`), the last also counted apart.
 //! `$connect` / `$disconnect` and ping / pong are not messages. Durations are
 //! real time; the cost model converts them with the time scale.
+//!
+//! HTTP and REST APIs: the REST gateway emulator (branch `httpapi`, not merged
+//! when this was written) is to hold one `Arc<HttpApiMeters>` per API, call
+//! [`HttpApiMeters::record`] for every request it answers, and hand
+//! [`HttpApiMeters::reading`] to `LocalStack::stop_metered`
+//! (`StackMeters::http_apis`); the cost model prices them already.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
