@@ -127,6 +127,7 @@ pub fn assess(usage: &Usage, pricing: &PricingTable, options: &CostOptions) -> C
         },
         speaking: exercised("SpeakingWebSocketApi", "SpeakingFunction"),
         buddy: exercised("BuddyWebSocketApi", "BuddyFunction"),
+        estimate: usage.source == UsageSource::Observed,
     };
     let seed_comparisons = seeds::compare(&measured, pricing);
     CostReport {

@@ -35,6 +35,9 @@ pub struct Measured<'a> {
     pub speaking: bool,
     /// The run exercised seed 001's Buddy API.
     pub buddy: bool,
+    /// The figures are an estimate from observed traffic (no DynamoDB,
+    /// Secrets Manager or model usage).
+    pub estimate: bool,
 }
 
 fn usd(value: f64) -> String {
@@ -104,6 +107,11 @@ fn seed_000(measured: &Measured<'_>, pricing: &PricingTable) -> SeedComparison {
             lines,
         };
     }
+    let kind = if measured.estimate {
+        "estimated"
+    } else {
+        "measured"
+    };
     let measured_line = |item: &str, claimed: f64, service: &str| {
         let figure = service_total(table, service);
         let detail: Vec<String> = table
@@ -126,7 +134,7 @@ fn seed_000(measured: &Measured<'_>, pricing: &PricingTable) -> SeedComparison {
             figure,
             total,
             format!(
-                "measured over {minutes:.1} minutes: {} = {}",
+                "{kind} over {minutes:.1} minutes: {} = {}",
                 if detail.is_empty() {
                     "nothing".to_owned()
                 } else {
@@ -144,6 +152,15 @@ fn seed_000(measured: &Measured<'_>, pricing: &PricingTable) -> SeedComparison {
         0.0003,
         "API Gateway",
     ));
+    if measured.estimate {
+        // An estimate sees neither DynamoDB, Secrets Manager nor the model:
+        // nothing to compare those lines or the totals with.
+        return SeedComparison {
+            seed: "seed 000".to_owned(),
+            basis: "one 14-minute assessment (estimate: the lines it can observe)".to_owned(),
+            lines,
+        };
+    }
     lines.push(measured_line(
         "Secrets Manager: $0.00001",
         0.00001,
@@ -226,7 +243,16 @@ fn seed_001(measured: &Measured<'_>, pricing: &PricingTable) -> SeedComparison {
         usd(minute_in),
         usd(minute_out)
     );
-    if measured.buddy {
+    if measured.buddy && measured.estimate {
+        let lambda = service_total(table, "Lambda") * hour;
+        lines.push(seed_line(
+            "Lambda: ~$0.20/hour (512MB, 15 min timeout)",
+            0.20,
+            lambda,
+            lambda,
+            format!("estimated: {} an hour; {own}", usd(lambda)),
+        ));
+    } else if measured.buddy {
         let lambda = service_total(table, "Lambda") * hour;
         lines.push(seed_line(
             "Lambda: ~$0.20/hour (512MB, 15 min timeout)",
@@ -495,6 +521,7 @@ mod tests {
             session_seconds: 840.0,
             speaking: true,
             buddy: false,
+            estimate: false,
         };
         let comparison = seed_000(&measured, &pricing());
         let verdicts: Vec<(String, bool)> = comparison
@@ -517,6 +544,31 @@ mod tests {
     }
 
     #[test]
+    fn an_estimate_compares_only_what_it_observed() {
+        let table = CostTable {
+            lines: vec![line("Lambda", 0.02), line("API Gateway", 0.003)],
+            total_usd: 0.023,
+        };
+        let measured = Measured {
+            per_session: &table,
+            session_seconds: 840.0,
+            speaking: true,
+            buddy: false,
+            estimate: true,
+        };
+        let comparison = seed_000(&measured, &pricing());
+        let items: Vec<&str> = comparison.lines.iter().map(|l| l.item.as_str()).collect();
+        assert_eq!(
+            items,
+            [
+                "Lambda (2GB, 14min): $0.0050",
+                "API Gateway WebSocket: $0.0003"
+            ]
+        );
+        assert!(comparison.lines[0].arithmetic.starts_with("estimated"));
+    }
+
+    #[test]
     fn seed_001_recomputed_when_not_exercised() {
         let table = CostTable {
             lines: Vec::new(),
@@ -527,6 +579,7 @@ mod tests {
             session_seconds: 840.0,
             speaking: true,
             buddy: false,
+            estimate: false,
         };
         let comparison = seed_001(&measured, &pricing());
         assert!(comparison.lines[0].consistent, "the message price matches");
