@@ -33,7 +33,9 @@ fn line(name: &str, h: &Histogram<u64>) {
 
 /// Sequential round trips of one small message on one socket.
 async fn round_trips(url: &str, count: usize) -> Histogram<u64> {
-    let (mut socket, _) = tokio_tungstenite::connect_async(url).await.expect("connect");
+    let (mut socket, _) = tokio_tungstenite::connect_async(url)
+        .await
+        .expect("connect");
     let body = r#"{"action":"echo","n":1}"#;
     let mut h = histogram();
     for i in 0..count + 50 {
@@ -61,7 +63,9 @@ async fn plain_echo_server() -> String {
         while let Ok((stream, _)) = listener.accept().await {
             let _ = stream.set_nodelay(true);
             tokio::spawn(async move {
-                let Ok(mut socket) = tokio_tungstenite::accept_async(stream).await else { return };
+                let Ok(mut socket) = tokio_tungstenite::accept_async(stream).await else {
+                    return;
+                };
                 while let Some(Ok(message)) = socket.next().await {
                     if message.is_text() && socket.send(message).await.is_err() {
                         break;
@@ -78,24 +82,45 @@ async fn main() {
     let args: Vec<String> = std::env::args().collect();
     let count: usize = args.get(1).and_then(|a| a.parse().ok()).unwrap_or(2_000);
     let colds: usize = args.get(2).and_then(|a| a.parse().ok()).unwrap_or(20);
-    let template = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../backend/template.yaml");
+    let template =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../backend/template.yaml");
     let mut options = StackOptions::new(template);
-    options.load.parameter_overrides.insert("EnableDiagnostics".into(), "true".into());
+    options
+        .load
+        .parameter_overrides
+        .insert("EnableDiagnostics".into(), "true".into());
     let stack = LocalStack::start(options).await.expect("stack");
-    println!("DynamoDB Local start: {:.0} ms", stack.dynamodb_start_time().unwrap_or_default().as_secs_f64() * 1000.0);
+    println!(
+        "DynamoDB Local start: {:.0} ms",
+        stack
+            .dynamodb_start_time()
+            .unwrap_or_default()
+            .as_secs_f64()
+            * 1000.0
+    );
     let url = stack.websocket("EchoWebSocketApi").expect("echo API").url();
 
     // Cold starts: concurrent slow invocations force one new instance each.
     let mut sockets = Vec::new();
     for _ in 0..colds {
-        let (socket, _) = tokio_tungstenite::connect_async(url.as_str()).await.expect("connect");
+        let (socket, _) = tokio_tungstenite::connect_async(url.as_str())
+            .await
+            .expect("connect");
         sockets.push(socket);
     }
     for socket in &mut sockets {
-        socket.send(Message::text(r#"{"action":"sleep","ms":1500}"#)).await.expect("send");
+        socket
+            .send(Message::text(r#"{"action":"sleep","ms":1500}"#))
+            .await
+            .expect("send");
     }
     tokio::time::sleep(Duration::from_secs(3)).await;
-    let mut init: Vec<f64> = stack.lambda().records().iter().filter_map(|r| r.init_ms).collect();
+    let mut init: Vec<f64> = stack
+        .lambda()
+        .records()
+        .iter()
+        .filter_map(|r| r.init_ms)
+        .collect();
     init.sort_by(f64::total_cmp);
     if !init.is_empty() {
         println!(
@@ -115,8 +140,12 @@ async fn main() {
     line("round trip, plain tokio-tungstenite echo", &plain);
     println!(
         "added by the emulator (Lambda invocation included): p50 {} µs, p99 {} µs",
-        emulated.value_at_quantile(0.5).saturating_sub(plain.value_at_quantile(0.5)),
-        emulated.value_at_quantile(0.99).saturating_sub(plain.value_at_quantile(0.99))
+        emulated
+            .value_at_quantile(0.5)
+            .saturating_sub(plain.value_at_quantile(0.5)),
+        emulated
+            .value_at_quantile(0.99)
+            .saturating_sub(plain.value_at_quantile(0.99))
     );
     stack.stop().await;
 }

@@ -31,6 +31,12 @@ pub enum Command {
     Run(RunArgs),
     /// Run an API's conformance suite (scenarios/conformance/<api>.yaml).
     Conform(ConformArgs),
+    /// Price a run from its report: one session normalised to 14 minutes of
+    /// scenario time by component (what, quantity, unit price, cost), N
+    /// sessions a month, and the seeds' own cost tables side by side; writes
+    /// the cost section into the run's report.json and report.md. A run
+    /// against a deployed target is priced as an estimate.
+    Cost(CostArgs),
     /// Print the JSON Schema of scenario files (for editors).
     ScenarioSchema,
     /// Print the JSON Schema of report.json.
@@ -86,6 +92,43 @@ pub struct ConformArgs {
     /// Target and stack.
     #[command(flatten)]
     pub target: TargetArgs,
+}
+
+/// `harness cost`.
+#[derive(Debug, Clone, Args)]
+pub struct CostArgs {
+    /// The run's report folder (default: the newest under --report-dir).
+    #[arg(value_name = "RUN_DIR")]
+    pub run_dir: Option<PathBuf>,
+    /// Where runs write their reports (to find the newest).
+    #[arg(long, default_value = "reports")]
+    pub report_dir: PathBuf,
+    /// Sessions a month for the monthly table (0: none).
+    #[arg(long, default_value_t = 1000, value_name = "N")]
+    pub per_month: u64,
+    /// Take the free tiers off the monthly table.
+    #[arg(long)]
+    pub free_tiers: bool,
+    /// Another pricing table (TOML in the shape of pricing/pricing.toml).
+    #[arg(long, value_name = "FILE")]
+    pub pricing: Option<PathBuf>,
+    /// Normalise one session to this many minutes of scenario time (0: the
+    /// run's own mean session length).
+    #[arg(long, default_value_t = 14.0, value_name = "MINUTES")]
+    pub session_minutes: f64,
+    /// Print the cost section as JSON instead of tables.
+    #[arg(long)]
+    pub json: bool,
+    /// For an estimate: the SAM template of the deployed stack (default:
+    /// backend/template.yaml in this or a parent directory).
+    #[arg(long)]
+    pub template: Option<PathBuf>,
+    /// For an estimate: template parameter overrides, `Name=Value`.
+    #[arg(long = "parameter-overrides", value_name = "NAME=VALUE", num_args = 1..)]
+    pub parameter_overrides: Vec<String>,
+    /// For an estimate: how long an invocation that does not own a session runs.
+    #[arg(long, default_value_t = 50.0, value_name = "MS")]
+    pub handler_ms: f64,
 }
 
 /// Where DynamoDB Local runs.

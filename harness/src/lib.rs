@@ -17,6 +17,8 @@
 //! - [`contract`]: the AsyncAPI contracts, compiled, judging live messages;
 //! - [`metrics`]: HDR latency histograms, error counts, series over time;
 //! - [`replay`]: scenario replay and conformance suites against a target;
+//! - [`cost`]: cost per session from metered (or observed) usage and a dated
+//!   pricing table, next to the seeds' own cost tables;
 //! - [`report`]: `reports/<run-id>/` files;
 //! - [`time_scale`]: the one knob that shrinks every time limit;
 //! - [`cli`] and [`commands`]: the `harness` command line.
@@ -24,6 +26,7 @@
 pub mod cli;
 pub mod commands;
 pub mod contract;
+pub mod cost;
 pub mod dynamodb;
 pub mod gateway;
 pub mod lambda;

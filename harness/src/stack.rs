@@ -21,6 +21,8 @@ use mocks::sns::SnsMock;
 use mocks::stores::StoresMock;
 use mocks::vertex::{VertexConfig, VertexMock};
 
+use crate::cost::collect::StackMeters;
+use crate::dynamodb::meter::MeteringProxy;
 use crate::dynamodb::{self, DynamoError, local::DynamoDbLocal};
 use crate::gateway::rest::{MAX_PAYLOAD_BYTES, RestGateway, RestSettings};
 use crate::gateway::{GatewayError, GatewaySettings, Limits, WebSocketGateway};
@@ -125,6 +127,9 @@ pub enum StackError {
     /// Seed data (backend/seed-data/*.json).
     #[error(transparent)]
     SeedData(#[from] crate::seed_data::SeedError),
+    /// The DynamoDB metering proxy.
+    #[error("starting the DynamoDB metering proxy: {0}")]
+    MeteringProxy(std::io::Error),
     /// A mock upstream.
     #[error("starting the {mock} mock: {source}")]
     Mock {
@@ -303,7 +308,10 @@ impl Mocks {
 pub fn default_functions_dir() -> PathBuf {
     let exe = std::env::current_exe().unwrap_or_default();
     let dir = exe.parent().map(Path::to_path_buf).unwrap_or_default();
-    if dir.file_name().is_some_and(|n| n == "deps" || n == "examples") {
+    if dir
+        .file_name()
+        .is_some_and(|n| n == "deps" || n == "examples")
+    {
         dir.parent().map(Path::to_path_buf).unwrap_or(dir)
     } else {
         dir
@@ -316,6 +324,7 @@ pub struct LocalStack {
     template: Template,
     dynamodb: Option<RunningDynamo>,
     dynamodb_endpoint: String,
+    dynamodb_meter: MeteringProxy,
     lambda: LambdaEmulator,
     gateways: BTreeMap<String, WebSocketGateway>,
     rest_gateways: BTreeMap<String, RestGateway>,
@@ -352,6 +361,12 @@ impl LocalStack {
         )
         .await?;
         tracing::info!(?seeded, "seed data loaded");
+        // The functions reach DynamoDB through the metering proxy; the
+        // stack's own set-up above does not count.
+        let dynamodb_meter = MeteringProxy::start(&dynamodb_endpoint)
+            .await
+            .map_err(StackError::MeteringProxy)?;
+        let function_dynamodb_endpoint = dynamodb_meter.endpoint();
         let mocks = Mocks::start(&options).await?;
         mocks.seed_secrets(&template);
         mocks.seed_identity(&template);
@@ -428,7 +443,7 @@ impl LocalStack {
                     &template,
                     f,
                     &options,
-                    &dynamodb_endpoint,
+                    &function_dynamodb_endpoint,
                     &rewrites,
                     &mock_env,
                 )
@@ -470,6 +485,7 @@ impl LocalStack {
             template,
             dynamodb,
             dynamodb_endpoint,
+            dynamodb_meter,
             lambda,
             gateways,
             rest_gateways,
@@ -491,6 +507,12 @@ impl LocalStack {
     /// The DynamoDB endpoint.
     pub fn dynamodb_endpoint(&self) -> &str {
         &self.dynamodb_endpoint
+    }
+
+    /// The metering proxy the functions reach DynamoDB through (readings,
+    /// fault hook).
+    pub fn dynamodb_meter(&self) -> &MeteringProxy {
+        &self.dynamodb_meter
     }
 
     /// How long DynamoDB Local took to start (when this stack started it with Java).
@@ -563,6 +585,7 @@ impl LocalStack {
             "websocket_apis": apis,
             "rest_apis": rest_apis,
             "dynamodb": self.dynamodb_endpoint,
+            "dynamodb_metering_proxy": self.dynamodb_meter.endpoint(),
             "tables": self.template.tables.values().map(|t| &t.table_name).collect::<Vec<_>>(),
             "functions": self.template.functions.keys().collect::<Vec<_>>(),
             "mocks": {
@@ -581,17 +604,38 @@ impl LocalStack {
     /// Stops everything: closes sockets (each gets `$disconnect`), kills every
     /// function instance, stops DynamoDB Local.
     pub async fn stop(self) {
-        for (_, gateway) in self.gateways {
-            gateway.shutdown().await;
+        let _ = self.stop_metered().await;
+    }
+
+    /// [`Self::stop`], returning what the stack metered, read once the
+    /// gateways have closed (so the last `$disconnect` invocations and the
+    /// sessions' owners are over and recorded) and before the rest stops.
+    pub async fn stop_metered(self) -> StackMeters {
+        let mut websocket = BTreeMap::new();
+        for (name, gateway) in self.gateways {
+            websocket.insert(name, gateway.shutdown_metered().await);
         }
-        for (_, gateway) in self.rest_gateways {
-            gateway.shutdown().await;
+        let mut http_apis = BTreeMap::new();
+        for (name, gateway) in self.rest_gateways {
+            http_apis.insert(name, gateway.shutdown_metered().await);
         }
+        let meters = StackMeters {
+            time_scale: self.time_scale.factor(),
+            invocations: self.lambda.records(),
+            websocket,
+            http_apis,
+            dynamodb: self.dynamodb_meter.reading(),
+            secrets: self.mocks.secrets.calls(),
+            vertex: self.mocks.vertex.usage(),
+            bedrock: self.mocks.bedrock.usage(),
+        };
         self.lambda.shutdown().await;
         self.mocks.stop().await;
+        self.dynamodb_meter.stop().await;
         if let Some(dynamodb) = self.dynamodb {
             dynamodb.stop().await;
         }
+        meters
     }
 }
 

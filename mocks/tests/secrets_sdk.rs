@@ -132,6 +132,16 @@ async fn the_sdk_reads_and_writes_secrets() {
     assert_eq!(calls.total, 10);
     assert_eq!(calls.by_operation["GetSecretValue"], 5);
     assert!((calls.cost_usd - 10.0 * 0.05 / 10_000.0).abs() < 1e-12);
+    // Calls by secret (CreateSecret names it with `Name`, not counted); an
+    // ARN counts for the secret it names.
+    assert_eq!(
+        calls
+            .by_secret
+            .iter()
+            .map(|(name, count)| (name.as_str(), *count))
+            .collect::<Vec<_>>(),
+        [("app/config", 6), ("gemini-vertex-ai-credentials", 2)]
+    );
     let (status, body) = http(&mock.base_url(), "GET", "/_mock/secrets/calls", &[], "").await;
     assert_eq!(status, 200);
     assert_eq!(json_of(&body)["total"], 10);

@@ -249,6 +249,38 @@ async fn speech_during_a_model_turn_interrupts_it() {
 }
 
 #[tokio::test]
+async fn a_turn_cut_short_by_the_client_leaving_is_billed_for_what_it_produced() {
+    // Time scale 1: the greeting's audio is still streaming when the client goes.
+    let mock = start_vertex(1.0).await;
+    let mut ws = connect(&mock, "us-central1").await;
+    start_session(&mut ws, "us-central1", json!({})).await;
+    say_text(&mut ws, "Begin.").await;
+    loop {
+        let message = receive_json(&mut ws).await;
+        if message["serverContent"]["modelTurn"].is_object() {
+            break;
+        }
+    }
+    ws.close(None).await.unwrap();
+    let billed = || mock.usage();
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while billed().live_turns == 0 && std::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let usage = billed();
+    assert_eq!(usage.live_turns, 1);
+    assert!(usage.tokens.audio_tokens_out > 0, "{usage:?}");
+    assert!(
+        usage.tokens.audio_tokens_out < audio_tokens(mocks::speech::speaking_time(SCRIPT[0].text)),
+        "only what was sent"
+    );
+    assert!(usage.tokens.text_tokens_in > 0, "the prompt was read");
+    let examiner = &mock.sessions()[0].transcript[1];
+    assert!(examiner.interrupted, "{examiner:?}");
+    mock.stop().await;
+}
+
+#[tokio::test]
 async fn bad_expired_or_missing_tokens_get_401() {
     let mock = start_vertex(1.0).await;
     let key = Key::from_json(&mock.service_account_json());

@@ -1,5 +1,6 @@
 //! What each `harness` subcommand does.
 
+mod cost;
 mod replay;
 mod up;
 
@@ -35,6 +36,12 @@ pub enum CommandError {
     /// Loading seed data.
     #[error(transparent)]
     SeedData(#[from] crate::seed_data::SeedError),
+    /// The pricing table.
+    #[error(transparent)]
+    Pricing(#[from] crate::cost::pricing::PricingError),
+    /// The template (for a cost estimate).
+    #[error(transparent)]
+    Template(#[from] crate::template::TemplateError),
 }
 
 /// Runs a parsed command line.
@@ -44,6 +51,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode, CommandError> {
         Command::Up(args) => up::run(&args).await,
         Command::Run(args) => replay::run(&args, quiet).await,
         Command::Conform(args) => replay::conform(&args, quiet).await,
+        Command::Cost(args) => cost::run(&args),
         Command::ScenarioSchema => print_json(&crate::scenario::json_schema()),
         Command::ReportSchema => print_json(&crate::report::json_schema()),
         Command::SeedData(args) => Ok(crate::seed_data::run(&args).await?),
@@ -55,6 +63,18 @@ fn print_json(value: &serde_json::Value) -> Result<ExitCode, CommandError> {
     let text = serde_json::to_string_pretty(value).map_err(std::io::Error::other)?;
     writeln!(std::io::stdout().lock(), "{text}")?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Parses `Name=Value` template parameter overrides.
+fn parameter_overrides(pairs: &[String]) -> Result<BTreeMap<String, String>, CommandError> {
+    let mut overrides = BTreeMap::new();
+    for pair in pairs {
+        let (name, value) = pair.split_once('=').ok_or_else(|| {
+            CommandError::Usage(format!("parameter override {pair:?} is not Name=Value"))
+        })?;
+        overrides.insert(name.to_owned(), value.to_owned());
+    }
+    Ok(overrides)
 }
 
 /// Finds backend/template.yaml in this directory or a parent.
@@ -77,13 +97,7 @@ pub(crate) fn stack_options(args: &StackArgs) -> Result<StackOptions, CommandErr
         Some(path) => path.clone(),
         None => find_template()?,
     };
-    let mut overrides = BTreeMap::new();
-    for pair in &args.parameter_overrides {
-        let (name, value) = pair.split_once('=').ok_or_else(|| {
-            CommandError::Usage(format!("parameter override {pair:?} is not Name=Value"))
-        })?;
-        overrides.insert(name.to_owned(), value.to_owned());
-    }
+    let overrides = parameter_overrides(&args.parameter_overrides)?;
     let mut options = StackOptions::new(template);
     options.load = LoadOptions {
         stack_name: args.stack_name.clone(),

@@ -80,6 +80,16 @@ fn conclude(report: &RunReport, report_dir: &Path, quiet: bool) -> Result<ExitCo
             }
         }
     }
+    if let Some(cost) = report.cost.as_ref().filter(|_| !quiet) {
+        writeln!(
+            stdout,
+            "cost of one session normalised to {:.0} min: ${:.6} (pricing table of {}; details: harness cost {})",
+            cost.normalised_seconds / 60.0,
+            cost.per_session.total_usd,
+            cost.pricing_date,
+            folder.display()
+        )?;
+    }
     let verdict = if report.passed { "PASS" } else { "FAIL" };
     writeln!(stdout, "{verdict}: report in {}", folder.display())?;
     Ok(if report.passed {

@@ -2,10 +2,14 @@
 //! `amazon/dynamodb-local` image through testcontainers: `docker`) and the
 //! template's tables created in it with aws-sdk-dynamodb (keys, GSIs, LSIs,
 //! billing mode, TTL specification), plus [`describe`] to read them back.
+//! The functions reach it through the metering proxy ([`meter`], rules in
+//! [`capacity`]), which sums the read and write units each call consumed.
 
+pub mod capacity;
 #[cfg(feature = "docker")]
 pub mod docker;
 pub mod local;
+pub mod meter;
 
 use std::collections::BTreeMap;
 use std::time::Duration;

@@ -101,6 +101,7 @@ pub(super) async fn run(
         .lock()
         .expect("connections lock")
         .insert(connection_id.clone(), handle.clone());
+    state.meters.connection_opened();
 
     let idle = state.real(limits.idle_timeout);
     let hard_stop = Instant::now() + state.real(limits.max_duration);
@@ -118,6 +119,7 @@ pub(super) async fn run(
             incoming = stream.next() => match incoming {
                 Some(Ok(Message::Text(text))) => {
                     touch(&mut last_activity);
+                    state.meters.message_in(text.len());
                     let task_state = state.clone();
                     let task_handle = handle.clone();
                     state.tasks.spawn(async move { dispatch(task_state, task_handle, text.to_string()).await });
@@ -169,6 +171,10 @@ pub(super) async fn run(
         .lock()
         .expect("connections lock")
         .remove(&connection_id);
+    let lasted_ms = Utc::now().timestamp_millis() - handle.facts.connected_at_ms;
+    state
+        .meters
+        .connection_closed(u64::try_from(lasted_ms).unwrap_or(0));
     let closing = async {
         if send_close {
             let _ = sink.send(close_frame(code, &reason)).await;
@@ -203,9 +209,19 @@ pub(super) async fn run(
 async fn dispatch(state: Arc<ApiState>, handle: Arc<ConnectionHandle>, body: String) {
     let request_id = events::new_request_id();
     let connection_id = &handle.facts.connection_id;
+    // The connection may be gone; then the message is dropped (and not
+    // billed), as AWS does.
     let send = |text: String| {
-        // The connection may be gone; then the message is dropped, as AWS does.
-        let _ = handle.outbound.send(Outbound::Text(text));
+        let bytes = text.len();
+        if handle.outbound.send(Outbound::Text(text)).is_ok() {
+            state.meters.message_out(bytes);
+        }
+    };
+    let send_own = |text: String| {
+        let bytes = text.len();
+        if handle.outbound.send(Outbound::Text(text)).is_ok() {
+            state.meters.gateway_message(bytes);
+        }
     };
     let routes = &state.api.routes;
     let Some(route_key) = route_for(
@@ -214,7 +230,7 @@ async fn dispatch(state: Arc<ApiState>, handle: Arc<ConnectionHandle>, body: Str
         |key| routes.contains_key(key),
         "$default",
     ) else {
-        send(events::gateway_message(
+        send_own(events::gateway_message(
             "Forbidden",
             connection_id,
             &request_id,
@@ -232,7 +248,7 @@ async fn dispatch(state: Arc<ApiState>, handle: Arc<ConnectionHandle>, body: Str
         Utc::now(),
     );
     match invoke_route(&state, route, event, &route_key).await {
-        Err(IntegrationTimeout) => send(events::gateway_message(
+        Err(IntegrationTimeout) => send_own(events::gateway_message(
             "Endpoint request timed out",
             connection_id,
             &request_id,
@@ -246,7 +262,7 @@ async fn dispatch(state: Arc<ApiState>, handle: Arc<ConnectionHandle>, body: Str
         }
         Ok(other) => {
             tracing::debug!(route = %route_key, outcome = other.label(), "integration failed");
-            send(events::gateway_message(
+            send_own(events::gateway_message(
                 "Internal server error",
                 connection_id,
                 &request_id,

@@ -70,6 +70,7 @@ pub(super) async fn connections(
                     "Message payload exceeds the 128 KB limit",
                 );
             }
+            let bytes = body.len();
             let message = match String::from_utf8(body.to_vec()) {
                 Ok(text) => Outbound::Text(text),
                 Err(e) => Outbound::Binary(e.into_bytes()),
@@ -77,6 +78,7 @@ pub(super) async fn connections(
             if connection.outbound.send(message).is_err() {
                 return aws_error(StatusCode::GONE, "GoneException", "");
             }
+            state.meters.message_out(bytes);
             StatusCode::OK.into_response()
         }
         Method::GET => {

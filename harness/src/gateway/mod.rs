@@ -9,7 +9,8 @@
 //! - `handshake`: the upgrade, decided by the authorizer and `$connect`;
 //! - `connection`: a live socket (limits, timeouts, routing, `$disconnect`);
 //! - `management`: `@connections` POST / GET / DELETE;
-//! - [`rest`]: the REST API side (Lambda proxy integrations, CORS, limits).
+//! - [`rest`]: the REST API side (Lambda proxy integrations, CORS, limits);
+//! - [`meters`]: messages, 32 KB units and connection time, for the cost model.
 //!
 //! Facts reproduced: ../shared/reference/aws-websocket-apis.md.
 
@@ -17,6 +18,7 @@ mod connection;
 pub mod events;
 mod handshake;
 mod management;
+pub mod meters;
 pub mod policy;
 pub mod rest;
 pub mod routing;
@@ -38,6 +40,7 @@ use crate::lambda::LambdaEmulator;
 use crate::template::WebSocketApi;
 use crate::time_scale::TimeScale;
 use events::ConnectionFacts;
+use meters::{GatewayMeters, WebSocketReading};
 use routing::RouteSelector;
 
 /// AWS's WebSocket limits (scenario time; the time scale divides the durations).
@@ -114,6 +117,8 @@ pub(crate) struct ApiState {
     pub connect_window: Mutex<(Instant, u32)>,
     pub tasks: TaskTracker,
     pub shutdown: CancellationToken,
+    /// What AWS would bill this API for.
+    pub meters: GatewayMeters,
 }
 
 impl ApiState {
@@ -200,6 +205,7 @@ impl WebSocketGateway {
             connect_window: Mutex::new((Instant::now(), 0)),
             tasks: TaskTracker::new(),
             shutdown: CancellationToken::new(),
+            meters: GatewayMeters::default(),
         });
         let app = Router::new()
             .route(
@@ -259,9 +265,29 @@ impl WebSocketGateway {
             .collect()
     }
 
+    /// What the API's meters read now (open connections count up to now).
+    pub fn meters(&self) -> WebSocketReading {
+        let now_ms = chrono::Utc::now().timestamp_millis();
+        let open: Vec<u64> = self
+            .state
+            .connections
+            .lock()
+            .expect("connections lock")
+            .values()
+            .map(|c| u64::try_from(now_ms - c.facts.connected_at_ms).unwrap_or(0))
+            .collect();
+        self.state.meters.reading(open)
+    }
+
     /// Closes every connection with 1001 (each gets its `$disconnect`), waits
     /// for the in-flight work, and stops listening.
     pub async fn shutdown(self) {
+        let _ = self.shutdown_metered().await;
+    }
+
+    /// [`Self::shutdown`], then what the meters read (every connection closed,
+    /// every invocation the API started over or given up on).
+    pub async fn shutdown_metered(self) -> WebSocketReading {
         self.state.shutdown.cancel();
         self.state.tasks.close();
         if tokio::time::timeout(Duration::from_secs(10), self.state.tasks.wait())
@@ -270,6 +296,8 @@ impl WebSocketGateway {
         {
             tracing::warn!(api = %self.state.api.logical_id, "connections still busy at shutdown");
         }
+        let reading = self.meters();
         let _ = self.server.await;
+        reading
     }
 }

@@ -142,6 +142,8 @@ mod tests {
             received: 0,
             bytes_sent: 0,
             bytes_received: 0,
+            units_sent: 0,
+            units_received: 0,
             close: close.map(|code| CloseReport {
                 code,
                 reason: String::new(),

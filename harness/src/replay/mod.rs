@@ -2,7 +2,8 @@
 //! rate) against the local stack (started from the template with the
 //! scenarios' parameters and their clips' transcripts) or any `ws(s)://` URL,
 //! judge every message against the contract, time everything into HDR
-//! histograms, and produce the run's [`RunReport`].
+//! histograms, and produce the run's [`RunReport`] (for a local run with what
+//! the stack metered and its cost).
 //!
 //! - [`session`]: one session's client and step runner;
 //! - [`inbox`]: received messages, closes, transcript and timeline;
@@ -20,6 +21,9 @@ use std::time::{Duration, Instant};
 use chrono::Utc;
 
 use crate::contract::{self, Contract, ContractError};
+use crate::cost::collect::{session_totals, usage_from_stack};
+use crate::cost::pricing::PricingTable;
+use crate::cost::{CostOptions, assess};
 use crate::lambda::InvocationRecord;
 use crate::metrics::Metrics;
 use crate::report::model::{
@@ -312,12 +316,13 @@ impl Run {
         if let Some(bar) = self.progress.take() {
             bar.finish_and_clear();
         }
-        let stack_report = self
-            .stack
-            .as_ref()
-            .map(|stack| stack_report(&stack.lambda().records()));
+        let time_scale = self.options.time_scale.factor();
+        let (mut invocations, mut usage) = (None, None);
         if let Some(stack) = self.stack.take() {
-            stack.stop().await;
+            let meters = stack.stop_metered().await;
+            let (sessions, seconds) = session_totals(&scenarios, &suites, time_scale);
+            invocations = Some(stack_report(&meters.invocations));
+            usage = Some(usage_from_stack(&meters, sessions, seconds));
         }
         let passed = scenarios.iter().all(|s| s.passed)
             && suites
@@ -342,7 +347,8 @@ impl Run {
             histograms: self.metrics.serialized(),
             errors: self.metrics.errors(),
             conformance: self.metrics.conformance_tally(),
-            stack: stack_report,
+            stack: invocations,
+            usage,
             cost: None,
         }
     }
@@ -412,7 +418,17 @@ pub async fn run_scenarios(
             }
         }
     }
-    Ok(run.finish(reports, Vec::new()).await)
+    let mut report = run.finish(reports, Vec::new()).await;
+    // A local run is metered: price it (built-in table, one session
+    // normalised to 14 minutes, 1,000 a month); `harness cost` prices the
+    // saved report again with other options.
+    if let Some(usage) = &report.usage {
+        match PricingTable::built_in() {
+            Ok(pricing) => report.cost = Some(assess(usage, &pricing, &CostOptions::default())),
+            Err(e) => tracing::error!("the built-in pricing table: {e}"),
+        }
+    }
+    Ok(report)
 }
 
 /// Steps a session runs (repeats unrolled).

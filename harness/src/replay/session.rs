@@ -19,6 +19,7 @@ use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 use super::inbox::Inbox;
 use crate::contract::{Contract, Verdict};
+use crate::cost::rules::{WEBSOCKET_MESSAGE_UNIT_BYTES, metered_units};
 use crate::metrics::Metrics;
 use crate::report::model::{CloseReport, Failure, SessionReport};
 use crate::scenario::audio::{Clip, encode_chunk};
@@ -71,6 +72,8 @@ struct Shared {
     received: u64,
     bytes_sent: u64,
     bytes_received: u64,
+    units_sent: u64,
+    units_received: u64,
     turn_mark: Option<Instant>,
     contract_failures: Vec<Failure>,
 }
@@ -390,6 +393,7 @@ impl Runner {
         let mut shared = self.shared.lock().expect("shared lock");
         shared.sent += 1;
         shared.bytes_sent += size;
+        shared.units_sent += metered_units(size, WEBSOCKET_MESSAGE_UNIT_BYTES);
         drop(shared);
         self.last_send = Some((label.to_owned(), Instant::now()));
         true
@@ -454,6 +458,7 @@ impl Runner {
             let mut shared = self.shared.lock().expect("shared lock");
             shared.sent += 1;
             shared.bytes_sent += size;
+            shared.units_sent += metered_units(size, WEBSOCKET_MESSAGE_UNIT_BYTES);
         }
         // A stream's answer is timed as turn latency, not as a request/reply pair.
         self.last_send = None;
@@ -723,6 +728,8 @@ impl Runner {
             received: shared.received,
             bytes_sent: shared.bytes_sent,
             bytes_received: shared.bytes_received,
+            units_sent: shared.units_sent,
+            units_received: shared.units_received,
             close,
             failures: self.failures.clone(),
             timeline: self.inbox.timeline(),
@@ -768,6 +775,7 @@ async fn read(
             let mut state = shared.lock().expect("shared lock");
             state.received += 1;
             state.bytes_received += text.len() as u64;
+            state.units_received += metered_units(text.len() as u64, WEBSOCKET_MESSAGE_UNIT_BYTES);
             if let (Some(kind), Some(mark)) = (&kind, state.turn_mark) {
                 if plan.turn_replies.contains(kind) {
                     plan.metrics.record(

@@ -1,5 +1,6 @@
 //! `report.md`: the run's verdict, latency percentiles, conformance verdicts,
-//! failures with what was expected and received, and what the stack metered.
+//! failures with what was expected and received, what the stack metered, and
+//! the cost section ([`crate::cost::render::markdown`]).
 
 use std::fmt::Write as _;
 
@@ -120,6 +121,10 @@ pub fn render(report: &RunReport) -> String {
                 f.invocations, f.cold_starts, f.billed_ms, f.memory_mb, f.architecture
             );
         }
+        let _ = writeln!(out);
+    }
+    if let Some(cost) = &report.cost {
+        out.push_str(&crate::cost::render::markdown(cost));
     }
     out
 }

@@ -16,9 +16,27 @@ pub fn json_schema() -> serde_json::Value {
 /// Writes every report file into `dir/<run id>/` and returns that folder.
 pub fn write(dir: &Path, report: &RunReport) -> std::io::Result<PathBuf> {
     let folder = dir.join(&report.run_id);
-    std::fs::create_dir_all(&folder)?;
+    write_into(&folder, report)?;
+    Ok(folder)
+}
+
+/// Writes every report file into `folder` (rewriting a run's report, as
+/// `harness cost` does when it adds the cost section).
+pub fn write_into(folder: &Path, report: &RunReport) -> std::io::Result<()> {
+    std::fs::create_dir_all(folder)?;
     let json = serde_json::to_string_pretty(report).map_err(std::io::Error::other)?;
     std::fs::write(folder.join("report.json"), json)?;
     std::fs::write(folder.join("report.md"), markdown::render(report))?;
-    Ok(folder)
+    Ok(())
+}
+
+/// Reads a run's `report.json` back.
+pub fn read(folder: &Path) -> std::io::Result<RunReport> {
+    let text = std::fs::read_to_string(folder.join("report.json"))?;
+    serde_json::from_str(&text).map_err(|e| {
+        std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!("{}: {e}", folder.join("report.json").display()),
+        )
+    })
 }

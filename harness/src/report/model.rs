@@ -53,6 +53,10 @@ pub struct RunReport {
     /// What the local stack metered (absent against a remote target).
     #[serde(default)]
     pub stack: Option<StackReport>,
+    /// What the run used, in billed units (metered by the local stack, or
+    /// estimated by `harness cost` against a deployed target).
+    #[serde(default)]
+    pub usage: Option<crate::cost::usage::Usage>,
     /// The cost section (when computed).
     #[serde(default)]
     pub cost: Option<CostReport>,
@@ -94,6 +98,12 @@ pub struct SessionReport {
     pub bytes_sent: u64,
     /// Bytes received.
     pub bytes_received: u64,
+    /// Messages sent, in API Gateway's 32 KB billing units.
+    #[serde(default)]
+    pub units_sent: u64,
+    /// Messages received, in 32 KB units.
+    #[serde(default)]
+    pub units_received: u64,
     /// How the socket closed.
     pub close: Option<CloseReport>,
     /// What failed.
@@ -238,6 +248,10 @@ pub struct CostReport {
     /// The seeds' own cost tables, line by line, against the measured figures.
     #[serde(default)]
     pub seed_comparisons: Vec<SeedComparison>,
+    /// How the figures were obtained: normalisation, assumptions, what the
+    /// usage leaves out (for an estimate, every assumption it rests on).
+    #[serde(default)]
+    pub notes: Vec<String>,
 }
 
 /// Cost lines and their total.

@@ -72,6 +72,10 @@ pub struct SecretsCalls {
     pub denied: u64,
     /// `total` at $0.05 per 10,000 calls.
     pub cost_usd: f64,
+    /// Calls per `SecretId` named (well-formed requests only): which secrets
+    /// are in use, for the secret-month part of the bill.
+    #[serde(default)]
+    pub by_secret: BTreeMap<String, u64>,
 }
 
 /// The mock's state: the secrets, the calls counted, the faults set.
@@ -206,7 +210,16 @@ async fn api(State(store): State<Shared>, headers: HeaderMap, body: Bytes) -> Re
         None => {}
     }
     let request: Value = match serde_json::from_slice(&body) {
-        Ok(value @ Value::Object(_)) => value,
+        Ok(value @ Value::Object(_)) => {
+            if let Some(secret) = value.get("SecretId").and_then(Value::as_str) {
+                *store
+                    .calls
+                    .by_secret
+                    .entry(secret_name(secret).to_owned())
+                    .or_default() += 1;
+            }
+            value
+        }
         _ => {
             return AwsError::new(
                 "SerializationException",
@@ -218,6 +231,26 @@ async fn api(State(store): State<Shared>, headers: HeaderMap, body: Bytes) -> Re
     match store.secrets.call(&operation, &request) {
         Ok(answer) => ([(header::CONTENT_TYPE, CONTENT_TYPE)], answer.to_string()).into_response(),
         Err(error) => error.into_response(),
+    }
+}
+
+/// The secret a `SecretId` names: the name itself, or the name inside an ARN
+/// (`arn:aws:secretsmanager:REGION:ACCOUNT:secret:NAME-AbCdEf`, whose last
+/// six characters are Secrets Manager's random suffix).
+fn secret_name(secret_id: &str) -> &str {
+    let Some((_, name)) = secret_id
+        .strip_prefix("arn:")
+        .and_then(|rest| rest.split_once(":secret:"))
+    else {
+        return secret_id;
+    };
+    match name.rsplit_once('-') {
+        Some((base, suffix))
+            if suffix.len() == 6 && suffix.chars().all(|c| c.is_ascii_alphanumeric()) =>
+        {
+            base
+        }
+        _ => name,
     }
 }
 
@@ -243,4 +276,23 @@ async fn add_fault(State(store): State<Shared>, body: Bytes) -> Response {
 async fn clear_faults(State(store): State<Shared>) -> Response {
     lock(&store).faults.clear();
     Json(json!([])).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::secret_name;
+
+    #[test]
+    fn secret_ids_name_their_secret() {
+        assert_eq!(secret_name("app/config"), "app/config");
+        assert_eq!(
+            secret_name("arn:aws:secretsmanager:us-east-1:123456789012:secret:app/config-a1B2c3"),
+            "app/config"
+        );
+        // Without the random suffix (a partial ARN) the name is kept whole.
+        assert_eq!(
+            secret_name("arn:aws:secretsmanager:us-east-1:123456789012:secret:my-key"),
+            "my-key"
+        );
+    }
 }

@@ -26,7 +26,7 @@ use std::time::Duration;
 use axum::Router;
 use axum::body::{Body, to_bytes};
 use axum::extract::{ConnectInfo, Request, State};
-use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use chrono::Utc;
@@ -36,6 +36,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use super::GatewayError;
+use super::meters::{HttpApiKind, HttpApiMeters, HttpApiReading};
 use crate::lambda::{LambdaEmulator, Outcome, uuid_like};
 use crate::template::{RestApi, RestCors, short_id};
 use crate::time_scale::TimeScale;
@@ -62,6 +63,7 @@ struct RestState {
     settings: RestSettings,
     domain_name: String,
     tasks: TaskTracker,
+    meters: Arc<HttpApiMeters>,
 }
 
 /// A running REST API.
@@ -91,6 +93,8 @@ impl RestGateway {
             settings,
             domain_name: addr.to_string(),
             tasks: TaskTracker::new(),
+            // REST APIs are billed per request (HTTP APIs would be per 512 KB).
+            meters: Arc::new(HttpApiMeters::new(HttpApiKind::Rest)),
         });
         let app = Router::new().fallback(serve).with_state(state.clone());
         let stop = CancellationToken::new();
@@ -128,10 +132,16 @@ impl RestGateway {
 
     /// Stops listening and waits (briefly) for invocations in flight.
     pub async fn shutdown(self) {
+        let _ = self.shutdown_metered().await;
+    }
+
+    /// [`Self::shutdown`], returning the requests it answered (for the cost model).
+    pub async fn shutdown_metered(self) -> HttpApiReading {
         self.stop.cancel();
         self.state.tasks.close();
         let _ = tokio::time::timeout(Duration::from_secs(10), self.state.tasks.wait()).await;
         let _ = self.server.await;
+        self.state.meters.reading()
     }
 }
 
@@ -213,11 +223,28 @@ fn form_urlencoded_pairs(query: &str) -> Vec<(String, String)> {
         .collect()
 }
 
+/// Answers a request and meters it.
 async fn serve(
     State(state): State<Arc<RestState>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     request: Request,
 ) -> Response {
+    let request_bytes = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok())
+        .unwrap_or(0);
+    let meters = state.meters.clone();
+    let response = answer(state, peer, request).await;
+    let response_bytes = axum::body::HttpBody::size_hint(response.body())
+        .exact()
+        .unwrap_or(0);
+    meters.record(request_bytes, response_bytes);
+    response
+}
+
+async fn answer(state: Arc<RestState>, peer: SocketAddr, request: Request) -> Response {
     let request_id = uuid_like();
     let (parts, body) = request.into_parts();
     let raw_path = parts.uri.path().to_owned();

@@ -112,6 +112,11 @@ where
     match accept_setup(&state, &region, &mut ws, connected_at).await {
         Ok(mut connection) => {
             let end = connection.serve().await;
+            // A turn cut short by the end of the connection is billed for
+            // what it produced, as Vertex bills generated tokens.
+            if let Some(turn) = connection.turn.take() {
+                state.finish_model_turn(connection.session, turn.planned.text, &turn.usage(), true);
+            }
             // Recorded before the close handshake, so observers see it as soon as the client does.
             state.disconnect(connection.session, close_record(&end));
             tracing::debug!(%region, session = connection.session, ?end, "live connection ended");
@@ -462,9 +467,10 @@ where
     /// `turnComplete` with usage, the resumption handle, the drop fault.
     async fn complete_turn(&mut self, turn: &ModelTurn, interrupted: bool) -> Result<(), End> {
         let usage = turn.usage();
-        self.send(&out::turn_complete(&usage)).await?;
+        // Billed whether or not the client is still there to read turnComplete.
         self.state
             .finish_model_turn(self.session, turn.planned.text, &usage, interrupted);
+        self.send(&out::turn_complete(&usage)).await?;
         self.turns_sent += 1;
         if self.setup.session_resumption {
             let handle = self.state.new_handle(self.session);

@@ -1,0 +1,326 @@
+//! The cost section for people: a terminal table (`harness cost`) and the
+//! Markdown section of report.md, with a chart of the cost by service (a
+//! Mermaid pie, which GitHub renders, and bars that read as plain text).
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use crate::report::model::{CostReport, CostTable, SeedComparison};
+
+/// Width of a full bar.
+const BAR_WIDTH: usize = 24;
+
+/// `1,234,567` style grouping.
+fn grouped(whole: u64) -> String {
+    let digits = whole.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// A quantity: whole numbers grouped, fractions with sensible precision.
+pub fn quantity(value: f64) -> String {
+    let sign = if value < 0.0 { "-" } else { "" };
+    let value = value.abs();
+    if value.fract() == 0.0 && value < 1e15 {
+        return format!("{sign}{}", grouped(value as u64));
+    }
+    if value >= 100.0 {
+        let whole = value.trunc();
+        let tenth = ((value - whole) * 10.0).round() as u64;
+        let (whole, tenth) = if tenth == 10 {
+            (whole + 1.0, 0)
+        } else {
+            (whole, tenth)
+        };
+        return format!("{sign}{}.{tenth}", grouped(whole as u64));
+    }
+    if value >= 1.0 {
+        return format!("{sign}{value:.3}");
+    }
+    format!("{sign}{value:.6}")
+}
+
+/// A price with two to four decimals (`0.20`, `13.3334`).
+fn price_digits(value: f64) -> String {
+    let text = format!("{value:.4}");
+    let trimmed = text.trim_end_matches('0');
+    match trimmed.split_once('.') {
+        Some((_, decimals)) if decimals.len() >= 2 => trimmed.to_owned(),
+        _ => format!("{value:.2}"),
+    }
+}
+
+/// A unit price: small prices per million units, as rate cards print them.
+pub fn unit_price(value: f64) -> String {
+    if value != 0.0 && value.abs() < 0.001 {
+        format!("${} / 1M", price_digits(value * 1e6))
+    } else {
+        format!("${}", price_digits(value))
+    }
+}
+
+/// A cost in dollars.
+pub fn dollars(value: f64) -> String {
+    if value.abs() >= 10.0 {
+        format!("${value:.2}")
+    } else {
+        format!("${value:.6}")
+    }
+}
+
+fn by_service(table: &CostTable) -> Vec<(String, f64)> {
+    let mut sums: BTreeMap<&str, f64> = BTreeMap::new();
+    for line in &table.lines {
+        *sums.entry(line.service.as_str()).or_default() += line.cost_usd;
+    }
+    let mut sums: Vec<(String, f64)> = sums.into_iter().map(|(s, c)| (s.to_owned(), c)).collect();
+    sums.sort_by(|a, b| b.1.total_cmp(&a.1));
+    sums
+}
+
+fn bar(share: f64) -> String {
+    let filled = ((share * BAR_WIDTH as f64).round() as usize).min(BAR_WIDTH);
+    format!("{}{}", "█".repeat(filled), "░".repeat(BAR_WIDTH - filled))
+}
+
+fn heading(cost: &CostReport) -> String {
+    let length = cost.normalised_seconds.round() as u64;
+    let kind = if cost.estimate {
+        "ESTIMATE from what the harness observed (no local meters)"
+    } else {
+        "metered by the local stack"
+    };
+    format!(
+        "One session normalised to {}:{:02} of session (scenario time), {kind}; pricing table of \
+         {} ({}).",
+        length / 60,
+        length % 60,
+        cost.pricing_date,
+        cost.pricing_source
+    )
+}
+
+fn text_table(out: &mut String, table: &CostTable) {
+    let _ = writeln!(
+        out,
+        "{:<16} {:<72} {:>16} {:<18} {:>16} {:>12}",
+        "service", "what", "quantity", "unit", "unit price", "cost"
+    );
+    for line in &table.lines {
+        let _ = writeln!(
+            out,
+            "{:<16} {:<72} {:>16} {:<18} {:>16} {:>12}",
+            line.service,
+            line.what,
+            quantity(line.quantity),
+            line.unit,
+            unit_price(line.unit_price_usd),
+            dollars(line.cost_usd)
+        );
+    }
+    let _ = writeln!(
+        out,
+        "{:<16} {:<72} {:>66}",
+        "total",
+        "",
+        dollars(table.total_usd)
+    );
+}
+
+fn text_seeds(out: &mut String, seeds: &[SeedComparison]) {
+    for seed in seeds {
+        let _ = writeln!(out, "\n{} — {}:", seed.seed, seed.basis);
+        for line in &seed.lines {
+            let verdict = if line.consistent {
+                "consistent"
+            } else {
+                "NOT consistent"
+            };
+            let _ = writeln!(
+                out,
+                "  {:<62} claimed {:>10}  reference {:>10}  {verdict}\n      {}",
+                line.item,
+                dollars(line.claimed_usd),
+                dollars(line.measured_usd),
+                line.arithmetic
+            );
+        }
+    }
+}
+
+/// The cost section as `harness cost` prints it.
+pub fn text(cost: &CostReport) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "{}\n", heading(cost));
+    text_table(&mut out, &cost.per_session);
+    let total = cost.per_session.total_usd;
+    let _ = writeln!(out, "\nBy service:");
+    for (service, usd) in by_service(&cost.per_session) {
+        let share = if total > 0.0 { usd / total } else { 0.0 };
+        let _ = writeln!(
+            out,
+            "  {service:<16} {} {:>5.1}%  {}",
+            bar(share),
+            share * 100.0,
+            dollars(usd)
+        );
+    }
+    if let Some(month) = &cost.per_month {
+        let tiers = if month.free_tiers {
+            "with free tiers"
+        } else {
+            "no free tiers"
+        };
+        let _ = writeln!(
+            out,
+            "\n{} sessions a month ({tiers}):\n",
+            grouped(month.sessions)
+        );
+        text_table(&mut out, &month.table);
+    }
+    if !cost.seed_comparisons.is_empty() {
+        let _ = writeln!(out, "\nThe seeds' cost tables against this run:");
+        text_seeds(&mut out, &cost.seed_comparisons);
+    }
+    if !cost.notes.is_empty() {
+        let _ = writeln!(out, "\nNotes:");
+        for note in &cost.notes {
+            let _ = writeln!(out, "- {note}");
+        }
+    }
+    out
+}
+
+fn markdown_table(out: &mut String, table: &CostTable) {
+    let _ = writeln!(
+        out,
+        "| service | what | quantity | unit | unit price | cost |"
+    );
+    let _ = writeln!(out, "|---|---|---:|---|---:|---:|");
+    for line in &table.lines {
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {} | {} | {} |",
+            line.service,
+            line.what,
+            quantity(line.quantity),
+            line.unit,
+            unit_price(line.unit_price_usd),
+            dollars(line.cost_usd)
+        );
+    }
+    let _ = writeln!(
+        out,
+        "| **total** | | | | | **{}** |\n",
+        dollars(table.total_usd)
+    );
+}
+
+/// The cost section of report.md.
+pub fn markdown(cost: &CostReport) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "## Cost\n\n{}\n", heading(cost));
+    markdown_table(&mut out, &cost.per_session);
+    let total = cost.per_session.total_usd;
+    let services = by_service(&cost.per_session);
+    let _ = writeln!(
+        out,
+        "```mermaid\npie showData title One session by service (USD)"
+    );
+    for (service, usd) in services.iter().filter(|(_, usd)| *usd > 0.0) {
+        let _ = writeln!(out, "    \"{service}\" : {usd:.6}");
+    }
+    let _ = writeln!(out, "```\n\n| service | cost | share |\n|---|---:|---|");
+    for (service, usd) in &services {
+        let share = if total > 0.0 { usd / total } else { 0.0 };
+        let _ = writeln!(
+            out,
+            "| {service} | {} | `{}` {:.1}% |",
+            dollars(*usd),
+            bar(share),
+            share * 100.0
+        );
+    }
+    let _ = writeln!(out);
+    if let Some(month) = &cost.per_month {
+        let tiers = if month.free_tiers {
+            "with free tiers"
+        } else {
+            "no free tiers"
+        };
+        let _ = writeln!(
+            out,
+            "### {} sessions a month ({tiers})\n",
+            grouped(month.sessions)
+        );
+        markdown_table(&mut out, &month.table);
+    }
+    for seed in &cost.seed_comparisons {
+        let _ = writeln!(out, "### {}: {}\n", seed.seed, seed.basis);
+        let _ = writeln!(
+            out,
+            "| the seed's line | claimed | measured or recomputed | verdict | arithmetic |"
+        );
+        let _ = writeln!(out, "|---|---:|---:|---|---|");
+        for line in &seed.lines {
+            let verdict = if line.consistent {
+                "consistent"
+            } else {
+                "**not consistent**"
+            };
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} | {verdict} | {} |",
+                line.item.replace('|', "\\|"),
+                dollars(line.claimed_usd),
+                dollars(line.measured_usd),
+                line.arithmetic.replace('|', "\\|")
+            );
+        }
+        let _ = writeln!(out);
+    }
+    if !cost.notes.is_empty() {
+        let _ = writeln!(out, "### Notes\n");
+        for note in &cost.notes {
+            let _ = writeln!(out, "- {note}");
+        }
+        let _ = writeln!(out);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_read_like_a_bill() {
+        assert_eq!(quantity(2345.0), "2,345");
+        assert_eq!(quantity(1720.46), "1,720.5");
+        assert_eq!(quantity(13.97), "13.970");
+        assert_eq!(quantity(0.000125), "0.000125");
+        assert_eq!(quantity(-400000.0), "-400,000");
+        assert_eq!(unit_price(0.0000002), "$0.20 / 1M");
+        assert_eq!(unit_price(0.0000133334), "$13.3334 / 1M");
+        assert_eq!(unit_price(0.000003), "$3.00 / 1M");
+        assert_eq!(unit_price(0.09), "$0.09");
+        assert_eq!(unit_price(0.4), "$0.40");
+        assert_eq!(dollars(0.0123456), "$0.012346");
+        assert_eq!(dollars(41.666), "$41.67");
+    }
+
+    #[test]
+    fn bars_are_proportional() {
+        assert_eq!(
+            bar(0.5).chars().filter(|c| *c == '█').count(),
+            BAR_WIDTH / 2
+        );
+        assert_eq!(bar(1.5).chars().count(), BAR_WIDTH);
+    }
+}

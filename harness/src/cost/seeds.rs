@@ -1,0 +1,593 @@
+//! The seeds' own cost tables, line by line, against the measured figures:
+//! seed 000 prices one 14-minute assessment, seed 001 an hour of
+//! conversation, seed 002 a month of its HTTP API. A line is measured when
+//! the run exercised that seed's system; otherwise it is recomputed from the
+//! seed's own quantities with the pricing table (the arithmetic says which).
+//! Seed 002's lines are checked by their own arithmetic: its HTTP API is not
+//! metered by this run.
+//!
+//! A claim is consistent when it is within [`RELATIVE_TOLERANCE`] of the
+//! reference figure, or when both are below [`NEGLIGIBLE_SHARE`] of the
+//! table's total (a line that small changes nothing whatever its error); a
+//! range claim is consistent when the reference falls in the range.
+
+use super::pricing::{PriceKey, PricingTable};
+use super::service_total;
+use crate::report::model::{CostTable, SeedComparison, SeedLine};
+
+/// A claim within 25% of the reference holds.
+pub const RELATIVE_TOLERANCE: f64 = 0.25;
+
+/// A line under 0.1% of the table's total is negligible.
+pub const NEGLIGIBLE_SHARE: f64 = 0.001;
+
+/// Audio tokens per second of speech, as Vertex documents it and the mocks bill it.
+const AUDIO_TOKENS_PER_SECOND: f64 = 25.0;
+
+/// What the run exercised, for the comparisons.
+#[derive(Debug, Clone, Copy)]
+pub struct Measured<'a> {
+    /// One session, normalised to `session_seconds`.
+    pub per_session: &'a CostTable,
+    /// The normalised session length (scenario seconds).
+    pub session_seconds: f64,
+    /// The run exercised seed 000's speaking API.
+    pub speaking: bool,
+    /// The run exercised seed 001's Buddy API.
+    pub buddy: bool,
+    /// The figures are an estimate from observed traffic (no DynamoDB,
+    /// Secrets Manager or model usage).
+    pub estimate: bool,
+}
+
+fn usd(value: f64) -> String {
+    let digits = if value.abs() >= 1.0 {
+        2
+    } else if value.abs() >= 0.01 {
+        4
+    } else {
+        6
+    };
+    format!("${value:.digits$}")
+}
+
+fn consistent(claimed: f64, reference: f64, table_total: f64) -> bool {
+    let difference = (claimed - reference).abs();
+    difference <= RELATIVE_TOLERANCE * reference.abs()
+        || claimed.abs().max(reference.abs()) < NEGLIGIBLE_SHARE * table_total.abs()
+}
+
+fn verdict(claimed: f64, reference: f64) -> String {
+    if reference == 0.0 {
+        return String::new();
+    }
+    let ratio = claimed / reference;
+    if (ratio - 1.0).abs() < 0.005 {
+        String::new()
+    } else if ratio >= 1.0 {
+        format!(" (the claim is {ratio:.1}x the reference)")
+    } else {
+        format!(" (the claim is {:.1}x too low)", 1.0 / ratio)
+    }
+}
+
+fn seed_line(item: &str, claimed: f64, reference: f64, total: f64, arithmetic: String) -> SeedLine {
+    SeedLine {
+        item: item.to_owned(),
+        claimed_usd: claimed,
+        measured_usd: reference,
+        consistent: consistent(claimed, reference, total),
+        arithmetic: format!("{arithmetic}{}", verdict(claimed, reference)),
+    }
+}
+
+/// Seed 000: one 14-minute assessment.
+fn seed_000(measured: &Measured<'_>, pricing: &PricingTable) -> SeedComparison {
+    let x86 = pricing.price(PriceKey::LambdaGbSecondX86).unit_price();
+    let own_lambda = 2.0 * 840.0 * x86;
+    let own = format!(
+        "the seed's own configuration: 2 GB x 840 s x ${x86}/GB-s (x86_64) = {}",
+        usd(own_lambda)
+    );
+    let table = measured.per_session;
+    let total = table.total_usd;
+    let minutes = measured.session_seconds / 60.0;
+    let mut lines = Vec::new();
+    if !measured.speaking {
+        lines.push(seed_line(
+            "Lambda (2GB, 14min): $0.0050",
+            0.0050,
+            own_lambda,
+            own_lambda,
+            format!("recomputed (this run did not exercise the speaking API): {own}"),
+        ));
+        return SeedComparison {
+            seed: "seed 000".to_owned(),
+            basis: "one 14-minute assessment".to_owned(),
+            lines,
+        };
+    }
+    let kind = if measured.estimate {
+        "estimated"
+    } else {
+        "measured"
+    };
+    let measured_line = |item: &str, claimed: f64, service: &str| {
+        let figure = service_total(table, service);
+        let detail: Vec<String> = table
+            .lines
+            .iter()
+            .filter(|l| l.service == service)
+            .map(|l| {
+                format!(
+                    "{:.4} {} x ${:.10} = {}",
+                    l.quantity,
+                    l.unit,
+                    l.unit_price_usd,
+                    usd(l.cost_usd)
+                )
+            })
+            .collect();
+        seed_line(
+            item,
+            claimed,
+            figure,
+            total,
+            format!(
+                "{kind} over {minutes:.1} minutes: {} = {}",
+                if detail.is_empty() {
+                    "nothing".to_owned()
+                } else {
+                    detail.join(" + ")
+                },
+                usd(figure)
+            ),
+        )
+    };
+    let mut lambda = measured_line("Lambda (2GB, 14min): $0.0050", 0.0050, "Lambda");
+    lambda.arithmetic = format!("{}; {own}", lambda.arithmetic);
+    lines.push(lambda);
+    lines.push(measured_line(
+        "API Gateway WebSocket: $0.0003",
+        0.0003,
+        "API Gateway",
+    ));
+    if measured.estimate {
+        // An estimate sees neither DynamoDB, Secrets Manager nor the model:
+        // nothing to compare those lines or the totals with.
+        return SeedComparison {
+            seed: "seed 000".to_owned(),
+            basis: "one 14-minute assessment (estimate: the lines it can observe)".to_owned(),
+            lines,
+        };
+    }
+    lines.push(measured_line(
+        "Secrets Manager: $0.00001",
+        0.00001,
+        "Secrets Manager",
+    ));
+    lines.push(measured_line("DynamoDB: $0.00001", 0.00001, "DynamoDB"));
+    lines.push(measured_line(
+        "Gemini Flash (Vertex AI): $0.025",
+        0.025,
+        "Vertex AI",
+    ));
+    let transfer = service_total(table, "Data transfer");
+    lines.push(seed_line(
+        "Total: ~$0.030",
+        0.030,
+        total,
+        total,
+        format!(
+            "measured: the sum of every line = {} (the seed's table has no data-transfer line: {})",
+            usd(total),
+            usd(transfer)
+        ),
+    ));
+    lines.push(seed_line(
+        "For 1,000 assessments/month: ~$30",
+        30.0,
+        total * 1000.0,
+        total * 1000.0,
+        format!(
+            "measured: 1,000 x {} = {} (no free tiers)",
+            usd(total),
+            usd(total * 1000.0)
+        ),
+    ));
+    SeedComparison {
+        seed: "seed 000".to_owned(),
+        basis: "one 14-minute assessment".to_owned(),
+        lines,
+    }
+}
+
+/// Seed 001: an hour of conversation with Buddy on Nova Sonic.
+fn seed_001(measured: &Measured<'_>, pricing: &PricingTable) -> SeedComparison {
+    let table = measured.per_session;
+    let hour = 3600.0 / measured.session_seconds.max(1.0);
+    let x86 = pricing.price(PriceKey::LambdaGbSecondX86).unit_price();
+    let own_lambda = 0.5 * 3600.0 * x86;
+    let message_price = pricing.price(PriceKey::WebSocketMessages).unit_price() * 1e6;
+    let minute_price = pricing
+        .price(PriceKey::WebSocketConnectionMinutes)
+        .unit_price()
+        * 1e6;
+    let mut lines = vec![SeedLine {
+        item: "API Gateway WebSocket: $1.00/million messages + connection time".to_owned(),
+        claimed_usd: 1.00,
+        measured_usd: message_price,
+        consistent: (message_price - 1.00).abs() < 1e-9,
+        arithmetic: format!(
+            "the pricing table: ${message_price:.2} per million messages (32 KB units); the seed \
+             leaves connection time unpriced: ${minute_price:.2} per million connection-minutes"
+        ),
+    }];
+    let own = format!(
+        "the seed's own configuration: 0.5 GB x 3,600 s x ${x86}/GB-s (x86_64) = {}; Lambda \
+         bills GB-seconds, not the timeout",
+        usd(own_lambda)
+    );
+    let sonic = pricing.model("amazon.nova-sonic-v1:0");
+    let speech_in = sonic
+        .and_then(|m| m.audio_in_usd.map(|p| p / m.per))
+        .unwrap_or(0.0);
+    let speech_out = sonic
+        .and_then(|m| m.audio_out_usd.map(|p| p / m.per))
+        .unwrap_or(0.0);
+    let tokens_per_minute = AUDIO_TOKENS_PER_SECOND * 60.0;
+    let minute_in = tokens_per_minute * speech_in;
+    let minute_out = tokens_per_minute * speech_out;
+    let rate_basis = format!(
+        "a minute of speech is {tokens_per_minute:.0} tokens: {} heard, {} spoken by Nova Sonic",
+        usd(minute_in),
+        usd(minute_out)
+    );
+    if measured.buddy && measured.estimate {
+        let lambda = service_total(table, "Lambda") * hour;
+        lines.push(seed_line(
+            "Lambda: ~$0.20/hour (512MB, 15 min timeout)",
+            0.20,
+            lambda,
+            lambda,
+            format!("estimated: {} an hour; {own}", usd(lambda)),
+        ));
+    } else if measured.buddy {
+        let lambda = service_total(table, "Lambda") * hour;
+        lines.push(seed_line(
+            "Lambda: ~$0.20/hour (512MB, 15 min timeout)",
+            0.20,
+            lambda,
+            lambda,
+            format!(
+                "measured: {} per session x {hour:.2} sessions an hour = {}; {own}",
+                usd(service_total(table, "Lambda")),
+                usd(lambda)
+            ),
+        ));
+        let per_minute = service_total(table, "Bedrock") / (measured.session_seconds / 60.0);
+        lines.push(seed_line(
+            "Nova Sonic: ~$0.003/minute of audio",
+            0.003,
+            per_minute,
+            per_minute,
+            format!(
+                "measured: {} of Bedrock tokens per {:.1}-minute session = {} a minute; {rate_basis}",
+                usd(service_total(table, "Bedrock")),
+                measured.session_seconds / 60.0,
+                usd(per_minute)
+            ),
+        ));
+        let total = table.total_usd * hour;
+        lines.push(SeedLine {
+            item: "Example: 1-hour conversation ≈ $0.20-0.30".to_owned(),
+            claimed_usd: 0.25,
+            measured_usd: total,
+            consistent: (0.20..=0.30).contains(&total),
+            arithmetic: format!(
+                "measured: {} per session x {hour:.2} = {} an hour (consistent only inside the range)",
+                usd(table.total_usd),
+                usd(total)
+            ),
+        });
+    } else {
+        lines.push(seed_line(
+            "Lambda: ~$0.20/hour (512MB, 15 min timeout)",
+            0.20,
+            own_lambda,
+            own_lambda,
+            format!("recomputed (this run did not exercise the Buddy API): {own}"),
+        ));
+        lines.push(seed_line(
+            "Nova Sonic: ~$0.003/minute of audio",
+            0.003,
+            minute_in,
+            minute_in,
+            format!(
+                "recomputed (this run did not exercise the Buddy API) for the cheapest reading, a \
+                 minute of audio heard: {tokens_per_minute:.0} tokens x ${speech_in:.7} = {}; {rate_basis}",
+                usd(minute_in)
+            ),
+        ));
+    }
+    SeedComparison {
+        seed: "seed 001".to_owned(),
+        basis: "an hour of conversation".to_owned(),
+        lines,
+    }
+}
+
+/// Seed 002: a month of its HTTP API, by its own arithmetic.
+fn seed_002(pricing: &PricingTable) -> SeedComparison {
+    let unit = |key: PriceKey| pricing.price(key).unit_price();
+    let requests = 5_000_000.0 * unit(PriceKey::LambdaRequests);
+    let duration = 5_000_000.0 * 1.0 * 0.5 * unit(PriceKey::LambdaGbSecondX86);
+    let reads = 1_000_000.0 * unit(PriceKey::DynamoReadUnits);
+    let writes = 100_000.0 * unit(PriceKey::DynamoWriteUnits);
+    let rest = 5_000_000.0 * unit(PriceKey::RestApiRequests);
+    let http = 5_000_000.0 * unit(PriceKey::HttpApiRequests);
+    let cloudfront = 10.0 * 0.085;
+    let total = requests + duration + reads + writes + rest + cloudfront;
+    let lines =
+        vec![
+        seed_line(
+            "Lambda: 5M requests/month x $0.20 per 1M = $1.00",
+            1.00,
+            requests,
+            total,
+            format!("5,000,000 x ${:.7} = {}", unit(PriceKey::LambdaRequests), usd(requests)),
+        ),
+        seed_line(
+            "Lambda: 5M x 1s x 512MB x $0.0000000083 = $24.00",
+            24.00,
+            duration,
+            total,
+            format!(
+                "the seed's factors multiply to 5,000,000 x 1 x 512 x 0.0000000083 = $21.25, not \
+                 $24.00; $0.0000000083 is the price of 1 ms at 512 MB, so 5,000,000 x 1,000 ms x \
+                 $0.0000000083 = $41.50; with the pricing table: 5,000,000 s x 0.5 GB x ${} = {} \
+                 (x86_64, the seed's Python 3.11 function)",
+                unit(PriceKey::LambdaGbSecondX86),
+                usd(duration)
+            ),
+        ),
+        seed_line(
+            "Lambda subtotal: $25/month",
+            25.0,
+            requests + duration,
+            total,
+            format!("{} + {} = {}", usd(requests), usd(duration), usd(requests + duration)),
+        ),
+        seed_line(
+            "DynamoDB: on-demand reads (1M/month) = $12.50",
+            12.50,
+            reads,
+            total,
+            format!(
+                "1,000,000 RRU x ${:.9} = {} (a read of an item up to 4 KB is one unit; $12.50 \
+                 would be 100 million units)",
+                unit(PriceKey::DynamoReadUnits),
+                usd(reads)
+            ),
+        ),
+        seed_line(
+            "DynamoDB: on-demand writes (100K/month) = $2.50",
+            2.50,
+            writes,
+            total,
+            format!(
+                "100,000 WRU x ${:.9} = {} (a write of an item up to 1 KB is one unit)",
+                unit(PriceKey::DynamoWriteUnits),
+                usd(writes)
+            ),
+        ),
+        seed_line(
+            "DynamoDB subtotal: $15/month",
+            15.0,
+            reads + writes,
+            total,
+            format!("{} + {} = {}", usd(reads), usd(writes), usd(reads + writes)),
+        ),
+        seed_line(
+            "API Gateway: 5M requests x $3.50 per 1M = $17.50",
+            17.50,
+            rest,
+            total,
+            format!(
+                "5,000,000 x ${:.7} = {} at the REST API price the seed uses; the same requests \
+                 on an HTTP API (as seed 003 deploys) cost {}",
+                unit(PriceKey::RestApiRequests),
+                usd(rest),
+                usd(http)
+            ),
+        ),
+        seed_line(
+            "CloudFront: 10GB transfer x $0.085 = $0.85",
+            0.85,
+            cloudfront,
+            total,
+            "10 x $0.085 = $0.85 (the seed's own price: CloudFront is not in the pricing table)"
+                .to_owned(),
+        ),
+        seed_line(
+            "Total Infrastructure: ~$60/month",
+            60.0,
+            total,
+            total,
+            format!(
+                "{} + {} + {} + {} + {} + {} = {}: the total holds only because the Lambda \
+                 duration line is {} too low and the DynamoDB lines {} too high",
+                usd(requests),
+                usd(duration),
+                usd(reads),
+                usd(writes),
+                usd(rest),
+                usd(cloudfront),
+                usd(total),
+                usd(duration - 24.0),
+                usd(15.0 - reads - writes)
+            ),
+        ),
+    ];
+    SeedComparison {
+        seed: "seed 002".to_owned(),
+        basis: "a month".to_owned(),
+        lines,
+    }
+}
+
+/// Every seed's table against this run.
+pub fn compare(measured: &Measured<'_>, pricing: &PricingTable) -> Vec<SeedComparison> {
+    vec![
+        seed_000(measured, pricing),
+        seed_001(measured, pricing),
+        seed_002(pricing),
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::model::CostLine;
+
+    fn line(service: &str, cost: f64) -> CostLine {
+        CostLine {
+            service: service.to_owned(),
+            what: "x".to_owned(),
+            quantity: 1.0,
+            unit: "u".to_owned(),
+            unit_price_usd: cost,
+            cost_usd: cost,
+        }
+    }
+
+    fn pricing() -> PricingTable {
+        PricingTable::built_in().unwrap()
+    }
+
+    #[test]
+    fn tolerance_rules() {
+        assert!(consistent(0.030, 0.025, 0.05));
+        assert!(!consistent(0.0050, 0.028, 0.05));
+        // Negligible next to the table's total.
+        assert!(consistent(0.00001, 0.000005, 0.05));
+        assert!(!consistent(0.00001, 0.02, 0.05));
+        assert!(
+            !consistent(0.00001, 0.0034, 0.35),
+            "340x off is not negligible"
+        );
+    }
+
+    #[test]
+    fn seed_002_arithmetic() {
+        let comparison = seed_002(&pricing());
+        let by_item = |prefix: &str| {
+            comparison
+                .lines
+                .iter()
+                .find(|l| l.item.starts_with(prefix))
+                .unwrap()
+                .clone()
+        };
+        let requests = by_item("Lambda: 5M requests");
+        assert!(requests.consistent);
+        assert!((requests.measured_usd - 1.0).abs() < 1e-9);
+        let duration = by_item("Lambda: 5M x 1s");
+        assert!(!duration.consistent);
+        assert!((duration.measured_usd - 41.66675).abs() < 1e-6);
+        assert!(duration.arithmetic.contains("$21.25"));
+        assert!(!by_item("DynamoDB: on-demand reads").consistent);
+        assert!((by_item("DynamoDB: on-demand reads").measured_usd - 0.125).abs() < 1e-12);
+        assert!(by_item("API Gateway").consistent);
+        assert!(by_item("CloudFront").consistent);
+        let total = by_item("Total");
+        assert!(total.consistent, "{total:?}");
+    }
+
+    #[test]
+    fn seed_000_against_a_measured_assessment() {
+        let table = CostTable {
+            lines: vec![
+                line("Lambda", 0.0226),
+                line("API Gateway", 0.0005),
+                line("DynamoDB", 0.03),
+                line("Secrets Manager", 0.000005),
+                line("Vertex AI", 0.06),
+            ],
+            total_usd: 0.113105,
+        };
+        let measured = Measured {
+            per_session: &table,
+            session_seconds: 840.0,
+            speaking: true,
+            buddy: false,
+            estimate: false,
+        };
+        let comparison = seed_000(&measured, &pricing());
+        let verdicts: Vec<(String, bool)> = comparison
+            .lines
+            .iter()
+            .map(|l| (l.item.clone(), l.consistent))
+            .collect();
+        assert_eq!(
+            verdicts[0],
+            ("Lambda (2GB, 14min): $0.0050".to_owned(), false)
+        );
+        assert!(comparison.lines[0].arithmetic.contains("$0.0280"));
+        assert!(
+            verdicts[2].1,
+            "Secrets Manager's claim is negligible either way"
+        );
+        assert!(!verdicts[3].1, "DynamoDB");
+        let monthly = comparison.lines.last().unwrap();
+        assert!((monthly.measured_usd - 113.105).abs() < 1e-9);
+    }
+
+    #[test]
+    fn an_estimate_compares_only_what_it_observed() {
+        let table = CostTable {
+            lines: vec![line("Lambda", 0.02), line("API Gateway", 0.003)],
+            total_usd: 0.023,
+        };
+        let measured = Measured {
+            per_session: &table,
+            session_seconds: 840.0,
+            speaking: true,
+            buddy: false,
+            estimate: true,
+        };
+        let comparison = seed_000(&measured, &pricing());
+        let items: Vec<&str> = comparison.lines.iter().map(|l| l.item.as_str()).collect();
+        assert_eq!(
+            items,
+            [
+                "Lambda (2GB, 14min): $0.0050",
+                "API Gateway WebSocket: $0.0003"
+            ]
+        );
+        assert!(comparison.lines[0].arithmetic.starts_with("estimated"));
+    }
+
+    #[test]
+    fn seed_001_recomputed_when_not_exercised() {
+        let table = CostTable {
+            lines: Vec::new(),
+            total_usd: 0.0,
+        };
+        let measured = Measured {
+            per_session: &table,
+            session_seconds: 840.0,
+            speaking: true,
+            buddy: false,
+            estimate: false,
+        };
+        let comparison = seed_001(&measured, &pricing());
+        assert!(comparison.lines[0].consistent, "the message price matches");
+        let lambda = &comparison.lines[1];
+        assert!((lambda.measured_usd - 0.03000006).abs() < 1e-6);
+        assert!(!lambda.consistent);
+        assert!(lambda.arithmetic.starts_with("recomputed"));
+        // 1,500 tokens x $3.40 / 1M.
+        assert!((comparison.lines[2].measured_usd - 0.0051).abs() < 1e-12);
+    }
+}
