@@ -48,6 +48,9 @@ pub fn nice_ceiling(value: f64) -> f64 {
 /// A duration given in microseconds, for labels: `850 µs`, `12.3 ms`, `2.75 s`.
 pub fn format_us(us: f64) -> String {
     match us {
+        us if us == 0.0 => "0".to_owned(),
+        us if us < 1.0 => format!("{us:.2} µs"),
+        us if us < 10.0 => format!("{us:.1} µs"),
         us if us < 1_000.0 => format!("{us:.0} µs"),
         us if us < 10_000.0 => format!("{:.2} ms", us / 1e3),
         us if us < 100_000.0 => format!("{:.1} ms", us / 1e3),
@@ -185,7 +188,7 @@ pub fn percentiles(name: &str, summary: &Summary) -> String {
 /// A scatter chart of one metric's samples against the run's clock.
 pub fn over_time(name: &str, samples: &[Sample]) -> String {
     let frame = Frame {
-        width: 720.0,
+        width: 560.0,
         height: 200.0,
         left: 64.0,
         right: 16.0,
@@ -200,7 +203,7 @@ pub fn over_time(name: &str, samples: &[Sample]) -> String {
     frame.x_time_axis(&mut out, 0.0);
     if samples.is_empty() {
         out.push_str(
-            r#"<text x="360" y="100" text-anchor="middle" class="axis">no samples</text>"#,
+            r#"<text x="280" y="100" text-anchor="middle" class="axis">no samples</text>"#,
         );
     }
     out.push_str(r##"<g fill="#2563eb" fill-opacity="0.6">"##);
@@ -267,14 +270,13 @@ pub fn timeline(rows: &[TimelineRow<'_>], time_scale: f64) -> String {
     const ROW: f64 = 20.0;
     const LEGEND: f64 = 26.0;
     let mut types = BTreeSet::new();
-    let mut start = u64::MAX;
+    // The axis starts at the run's start, so its ticks are round seconds.
+    let start = 0u64;
     let mut end = 0u64;
     for row in rows {
         let session = row.session;
-        start = start.min(session.started_at_ms);
         end = end.max(session.started_at_ms + session.duration_ms);
         for event in &session.timeline {
-            start = start.min(event.at_ms);
             end = end.max(event.at_ms);
             if event.kind == "receive" {
                 types.insert(event.detail.as_str());
@@ -283,9 +285,6 @@ pub fn timeline(rows: &[TimelineRow<'_>], time_scale: f64) -> String {
         if let Some(close) = &session.close {
             end = end.max(close.at_ms);
         }
-    }
-    if start > end {
-        start = 0;
     }
     let colour_of_type: BTreeMap<&str, &str> = types
         .iter()
@@ -550,6 +549,9 @@ mod tests {
 
     #[test]
     fn durations_read_well() {
+        assert_eq!(format_us(0.0), "0");
+        assert_eq!(format_us(0.25), "0.25 µs");
+        assert_eq!(format_us(2.5), "2.5 µs");
         assert_eq!(format_us(850.0), "850 µs");
         assert_eq!(format_us(1_234.0), "1.23 ms");
         assert_eq!(format_us(12_345.0), "12.3 ms");
@@ -654,7 +656,7 @@ mod tests {
                     rest[..rest.find('"').unwrap()].parse().unwrap()
                 };
                 let (cx, cy) = (number("cx"), number("cy"));
-                prop_assert!((64.0..=704.0).contains(&cx), "cx {}", cx);
+                prop_assert!((64.0..=544.0).contains(&cx), "cx {}", cx);
                 prop_assert!((12.0..=170.0).contains(&cy), "cy {}", cy);
             }
         }

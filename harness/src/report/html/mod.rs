@@ -36,7 +36,7 @@ h2{margin-top:32px;border-bottom:1px solid #e5e7eb;padding-bottom:4px}
 table{border-collapse:collapse;margin:8px 0 16px}
 th,td{border:1px solid #e5e7eb;padding:3px 8px;text-align:left;vertical-align:top}
 th{background:#f9fafb}
-td.n{text-align:right;font-variant-numeric:tabular-nums}
+td.n{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
 dl.facts{display:grid;grid-template-columns:max-content 1fr;gap:2px 16px}
 dl.facts dt{font-weight:600}
 dl.facts dd{margin:0}
@@ -257,20 +257,20 @@ fn latency(out: &mut String, report: &RunReport) {
 }
 
 fn over_time(out: &mut String, report: &RunReport) {
-    out.push_str(r#"<section id="over-time"><h2>Latency over time</h2>"#);
+    out.push_str(r#"<section id="over-time"><h2>Latency over time</h2><div class="charts">"#);
     if report.series.is_empty() {
         out.push_str("<p class=\"muted\">No samples.</p>");
     }
     for (name, samples) in &report.series {
         let _ = write!(
             out,
-            "<figure><figcaption>{} ({} sample(s), ms since the run started)</figcaption>{}</figure>",
+            "<figure><figcaption>{} ({} sample(s) against the run's clock)</figcaption>{}</figure>",
             text(name),
             samples.len(),
             charts::over_time(name, samples)
         );
     }
-    out.push_str("</section>\n");
+    out.push_str("</div></section>\n");
 }
 
 /// The rows a timeline draws: every failing one first (up to the cap), then
