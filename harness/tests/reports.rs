@@ -145,7 +145,7 @@ async fn a_real_run_writes_reports_that_validate() {
             .unwrap();
     assert_eq!(schema_errors(&json), Vec::<String>::new());
     assert!(json["stack"]["functions"]["SpeakingFunction"]["invocations"].as_u64() > Some(3));
-    let mut broken = json.clone();
+    let mut broken = json;
     broken["passed"] = Value::from("yes");
     broken["suites"][0]["cases"][0]
         .as_object_mut()

@@ -47,8 +47,10 @@ pub fn nice_ceiling(value: f64) -> f64 {
 
 /// A duration given in microseconds, for labels: `850 µs`, `12.3 ms`, `2.75 s`.
 pub fn format_us(us: f64) -> String {
+    if us == 0.0 {
+        return "0".to_owned();
+    }
     match us {
-        us if us == 0.0 => "0".to_owned(),
         us if us < 1.0 => format!("{us:.2} µs"),
         us if us < 10.0 => format!("{us:.1} µs"),
         us if us < 1_000.0 => format!("{us:.0} µs"),
