@@ -19,6 +19,8 @@ const RATE = parseInt(__ENV.RATE || '200', 10);
 const STREAM_SECONDS = parseFloat(__ENV.STREAM_SECONDS || '60');
 const CHUNK_MS = 100;
 const CHUNKS = Math.round((STREAM_SECONDS * 1000) / CHUNK_MS);
+// k6 wants at least 1 s of arrivals: fewer than RATE sessions arrive over 1 s.
+const ARRIVAL_MS = Math.max(1000, Math.round((SESSIONS * 1000) / RATE));
 
 const chunkLateness = new Trend('chunk_lateness', true);
 const sessionReady = new Trend('start_speaking_to_session_ready', true);
@@ -29,9 +31,9 @@ export const options = {
   scenarios: {
     speaking: {
       executor: 'constant-arrival-rate',
-      rate: RATE,
-      timeUnit: '1s',
-      duration: `${Math.round((SESSIONS * 1000) / RATE)}ms`,
+      rate: SESSIONS,
+      timeUnit: `${ARRIVAL_MS}ms`,
+      duration: `${ARRIVAL_MS}ms`,
       preAllocatedVUs: SESSIONS,
       maxVUs: SESSIONS,
       gracefulStop: `${Math.ceil(STREAM_SECONDS) + 60}s`,
