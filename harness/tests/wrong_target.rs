@@ -342,7 +342,7 @@ async fn wrong_field_type_unknown_type_and_early_close_fail_with_every_detail() 
     let junit = std::fs::read_to_string(folder.join("junit.xml")).unwrap();
     assert_eq!(junit.matches("<failure ").count(), 3, "{junit}");
     assert!(junit.contains(
-        r#"<testsuite name="conformance SpeakingWebSocketApi" id="0" tests="4" failures="3""#
+        r#"<testsuite name="conformance SpeakingWebSocketApi" package="speechgate" id="0" tests="4" failures="3""#
     ));
 }
 

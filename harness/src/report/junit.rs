@@ -1,17 +1,27 @@
-//! `junit.xml` for CI: the run as JUnit XML in the common (Ant / Jenkins /
-//! GitLab / GitHub) conventions. One `<testsuite>` per scenario and per
-//! conformance suite; one `<testcase>` per session or case, with `time` in
-//! seconds. A failed session or case (verdict FAIL, or close verdict FAIL)
-//! has one `<failure>` whose `message` names the first failed check and whose
-//! text lists every failure with what was expected and received, the
-//! contract paths, the wire transcript and the reproduce command; an
-//! UNIMPLEMENTED case is `<skipped>`; NON-STRICT and INFO notes go to
-//! `<system-out>`.
+//! `junit.xml` for CI: the run as JUnit XML in the common conventions. It
+//! validates against Jenkins' `junit-10.xsd` (what GitLab, GitHub actions
+//! and most CI servers read), and against Apache Ant's stricter `JUnit.xsd`
+//! but for the summary attributes of `<testsuites>`, which that schema does
+//! not define: each `<testsuite>` holds `properties`, the test cases,
+//! `system-out` and `system-err` in that order, with `package`, `id`,
+//! `timestamp` (no zone) and `hostname`; a test case holds at most one
+//! `failure` or `skipped`.
+//!
+//! One `<testsuite>` per scenario and per conformance suite; one `<testcase>`
+//! per session or case, with `time` in seconds. A failed session or case
+//! (verdict FAIL, or close verdict FAIL) has one `<failure>` whose `message`
+//! names the first failed check and whose text lists every failure with what
+//! was expected and received, the contract paths, the wire transcript and
+//! the reproduce command; an UNIMPLEMENTED case is `<skipped>`; NON-STRICT
+//! and INFO cases are passes whose details go to the suite's `<system-out>`.
 
 use std::fmt::Write as _;
 
 use super::markup::{attr, text};
 use super::model::{CaseReport, Failure, RunReport, SessionReport};
+
+/// The `package` of every test suite.
+const PACKAGE: &str = "speechgate";
 
 /// One test case before rendering.
 struct Case {
@@ -20,7 +30,8 @@ struct Case {
     seconds: f64,
     failure: Option<(String, String, String)>,
     skipped: Option<String>,
-    system_out: Option<String>,
+    /// NON-STRICT and INFO details, written to the suite's `<system-out>`.
+    note: Option<String>,
 }
 
 /// One test suite before rendering.
@@ -108,7 +119,7 @@ fn session_case(scenario: &str, session: &SessionReport) -> Case {
             (message, kind, details(&session.failures))
         }),
         skipped: None,
-        system_out: None,
+        note: None,
     }
 }
 
@@ -138,7 +149,7 @@ fn conformance_case(api: &str, case: &CaseReport) -> Case {
         )
     });
     let skipped = (case.verdict == "UNIMPLEMENTED").then(|| format!("UNIMPLEMENTED: {verdicts}"));
-    let system_out = (!failed && skipped.is_none()).then(|| {
+    let note = (!failed && skipped.is_none()).then(|| {
         let mut note = verdicts.clone();
         if !session.failures.is_empty() {
             note.push('\n');
@@ -152,7 +163,7 @@ fn conformance_case(api: &str, case: &CaseReport) -> Case {
         seconds: seconds(session.duration_ms),
         failure,
         skipped,
-        system_out,
+        note,
     }
 }
 
@@ -210,12 +221,11 @@ pub fn render(report: &RunReport) -> String {
     };
     let tests = count(|_| true);
     let failures = count(|c| c.failure.is_some());
-    let skipped = count(|c| c.skipped.is_some());
     let timestamp = timestamp(&report.started_at);
     let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
     let _ = writeln!(
         out,
-        r#"<testsuites name="{}" tests="{tests}" failures="{failures}" errors="0" skipped="{skipped}" time="{:.3}" timestamp="{timestamp}">"#,
+        r#"<testsuites name="{}" tests="{tests}" failures="{failures}" errors="0" time="{:.3}">"#,
         attr(&format!("harness run {}", report.run_id)),
         seconds(report.duration_ms),
     );
@@ -224,7 +234,7 @@ pub fn render(report: &RunReport) -> String {
         let skipped = suite.cases.iter().filter(|c| c.skipped.is_some()).count();
         let _ = writeln!(
             out,
-            r#"  <testsuite name="{}" id="{id}" tests="{}" failures="{failed}" errors="0" skipped="{skipped}" time="{:.3}" timestamp="{timestamp}" hostname="localhost">"#,
+            r#"  <testsuite name="{}" package="{PACKAGE}" id="{id}" tests="{}" failures="{failed}" errors="0" skipped="{skipped}" time="{:.3}" timestamp="{timestamp}" hostname="localhost">"#,
             attr(&suite.name),
             suite.cases.len(),
             suite.seconds,
@@ -243,6 +253,7 @@ pub fn render(report: &RunReport) -> String {
             );
         }
         out.push_str("    </properties>\n");
+        let mut notes = String::new();
         for case in &suite.cases {
             let _ = write!(
                 out,
@@ -251,29 +262,36 @@ pub fn render(report: &RunReport) -> String {
                 attr(&case.classname),
                 case.seconds
             );
-            if case.failure.is_none() && case.skipped.is_none() && case.system_out.is_none() {
-                out.push_str("/>\n");
-                continue;
+            if let Some(note) = &case.note {
+                let _ = writeln!(notes, "{}: {note}", case.name);
             }
-            out.push_str(">\n");
             if let Some((message, kind, body)) = &case.failure {
                 let _ = writeln!(
                     out,
-                    r#"      <failure message="{}" type="{}">{}</failure>"#,
+                    r#">
+      <failure message="{}" type="{}">{}</failure>
+    </testcase>"#,
                     attr(message),
                     attr(kind),
                     text(body)
                 );
+            } else if let Some(message) = &case.skipped {
+                let _ = writeln!(
+                    out,
+                    r#">
+      <skipped message="{}"/>
+    </testcase>"#,
+                    attr(message)
+                );
+            } else {
+                out.push_str("/>\n");
             }
-            if let Some(message) = &case.skipped {
-                let _ = writeln!(out, r#"      <skipped message="{}"/>"#, attr(message));
-            }
-            if let Some(note) = &case.system_out {
-                let _ = writeln!(out, "      <system-out>{}</system-out>", text(note));
-            }
-            out.push_str("    </testcase>\n");
         }
-        out.push_str("  </testsuite>\n");
+        let _ = writeln!(
+            out,
+            "    <system-out>{}</system-out>\n    <system-err></system-err>\n  </testsuite>",
+            text(&notes)
+        );
     }
     out.push_str("</testsuites>\n");
     out
@@ -298,8 +316,6 @@ mod tests {
         failures: usize,
         #[serde(rename = "@errors")]
         errors: usize,
-        #[serde(rename = "@skipped")]
-        skipped: usize,
         #[serde(rename = "@time")]
         time: f64,
         #[serde(rename = "testsuite", default)]
@@ -320,9 +336,19 @@ mod tests {
         time: f64,
         #[serde(rename = "@timestamp")]
         timestamp: String,
+        #[serde(rename = "@package")]
+        package: String,
+        #[serde(rename = "@id")]
+        id: usize,
+        #[serde(rename = "@hostname")]
+        hostname: String,
         properties: Properties,
         #[serde(rename = "testcase", default)]
         cases: Vec<CaseXml>,
+        #[serde(rename = "system-out", default)]
+        system_out: String,
+        #[serde(rename = "system-err", default)]
+        system_err: String,
     }
 
     #[derive(Debug, Deserialize)]
@@ -349,8 +375,6 @@ mod tests {
         time: f64,
         failure: Option<FailureXml>,
         skipped: Option<SkippedXml>,
-        #[serde(rename = "system-out")]
-        system_out: Option<String>,
     }
 
     #[derive(Debug, Deserialize)]
@@ -381,10 +405,7 @@ mod tests {
         let parsed = parse(&xml);
         assert_eq!(parsed.name, "harness run 20261122T010000Z-abcd");
         assert_eq!(parsed.suites.len(), 2);
-        assert_eq!(
-            (parsed.tests, parsed.failures, parsed.errors, parsed.skipped),
-            (8, 3, 0, 1)
-        );
+        assert_eq!((parsed.tests, parsed.failures, parsed.errors), (8, 3, 0));
         assert_eq!(parsed.time, 12.345);
         let scenario = &parsed.suites[0];
         assert_eq!(scenario.name, "scenario speaking-smoke");
@@ -393,6 +414,18 @@ mod tests {
             (2, 1, 0)
         );
         assert_eq!(scenario.timestamp, "2026-11-22T01:00:00");
+        assert_eq!(
+            (
+                scenario.package.as_str(),
+                scenario.id,
+                scenario.hostname.as_str()
+            ),
+            ("speechgate", 0, "localhost")
+        );
+        assert_eq!(
+            (scenario.system_out.as_str(), scenario.system_err.as_str()),
+            ("", "")
+        );
         // Sessions 0 and 1 start 100 ms apart and last 2.5 s each.
         assert_eq!(scenario.time, 2.6);
         let properties: Vec<(&str, &str)> = scenario
@@ -426,7 +459,7 @@ mod tests {
     }
 
     #[test]
-    fn verdicts_map_to_failure_skipped_and_system_out() {
+    fn verdicts_map_to_failure_skipped_and_suite_output() {
         let parsed = parse(&render(&sample::report()));
         let suite = &parsed.suites[1];
         assert_eq!(suite.name, "conformance SpeakingWebSocketApi");
@@ -455,10 +488,66 @@ mod tests {
                 .starts_with("UNIMPLEMENTED")
         );
         assert!(by_id("2.1.2").failure.is_none());
-        let note = by_id("2.1.3").system_out.as_deref().unwrap();
-        assert!(note.starts_with("verdict NON-STRICT"), "{note}");
-        assert!(note.contains("[unexpected error]"), "{note}");
+        assert!(by_id("2.1.3").failure.is_none() && by_id("2.1.3").skipped.is_none());
+        let notes = &suite.system_out;
+        assert!(
+            notes.contains("2.1.3 case 2.1.3 & <friends>: verdict NON-STRICT"),
+            "{notes}"
+        );
+        assert!(notes.contains("[unexpected error]"), "{notes}");
+        assert!(
+            notes.contains("9.1.1 case 9.1.1 & <friends>: verdict INFO"),
+            "{notes}"
+        );
         assert!(by_id("1.1.1").failure.is_none() && by_id("1.1.1").skipped.is_none());
+    }
+
+    #[test]
+    fn each_suite_lists_properties_cases_then_output_and_cases_hold_one_outcome() {
+        use quick_xml::events::Event;
+        let xml = render(&sample::report());
+        let mut reader = quick_xml::Reader::from_str(&xml);
+        let mut path: Vec<String> = Vec::new();
+        let mut suite_children: Vec<String> = Vec::new();
+        let mut case_children = 0;
+        loop {
+            let (name, empty) = match reader.read_event().unwrap() {
+                Event::Start(tag) => (
+                    String::from_utf8_lossy(tag.name().as_ref()).into_owned(),
+                    false,
+                ),
+                Event::Empty(tag) => (
+                    String::from_utf8_lossy(tag.name().as_ref()).into_owned(),
+                    true,
+                ),
+                Event::End(_) => {
+                    if path.pop().as_deref() == Some("testsuite") {
+                        let order: Vec<&str> = suite_children.iter().map(String::as_str).collect();
+                        let cases = order.iter().filter(|c| **c == "testcase").count();
+                        let mut expected = vec!["properties"];
+                        expected.extend(std::iter::repeat_n("testcase", cases));
+                        expected.extend(["system-out", "system-err"]);
+                        assert_eq!(order, expected);
+                        suite_children.clear();
+                    }
+                    continue;
+                }
+                Event::Eof => break,
+                _ => continue,
+            };
+            match path.last().map(String::as_str) {
+                Some("testsuite") => suite_children.push(name.clone()),
+                Some("testcase") => {
+                    case_children += 1;
+                    assert!(["failure", "skipped"].contains(&name.as_str()), "{name}");
+                }
+                _ => {}
+            }
+            if !empty {
+                path.push(name);
+            }
+        }
+        assert_eq!(case_children, 4, "three failures and one skipped case");
     }
 
     proptest! {
