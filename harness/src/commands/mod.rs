@@ -126,8 +126,13 @@ pub(crate) fn stack_options(args: &StackArgs) -> Result<StackOptions, CommandErr
     Ok(options)
 }
 
-/// Builds the backend's binaries with cargo, in the profile of `functions_dir`.
-pub(crate) fn build_functions(template: &Path, functions_dir: &Path) -> Result<(), CommandError> {
+/// Builds the backend's binaries with cargo, in the profile of `functions_dir`
+/// (`quiet`: without cargo's progress lines).
+pub(crate) fn build_functions(
+    template: &Path,
+    functions_dir: &Path,
+    quiet: bool,
+) -> Result<(), CommandError> {
     let workspace = template
         .canonicalize()?
         .parent()
@@ -141,6 +146,9 @@ pub(crate) fn build_functions(template: &Path, functions_dir: &Path) -> Result<(
         .arg("--manifest-path")
         .arg(workspace.join("Cargo.toml"))
         .args(["-p", "backend", "--bins"]);
+    if quiet {
+        command.arg("--quiet");
+    }
     if functions_dir.file_name().is_some_and(|n| n == "release") {
         command.arg("--release");
     }

@@ -30,7 +30,7 @@ fn run_options(args: &TargetArgs, quiet: bool) -> Result<RunOptions, CommandErro
         }
         None => {
             if !args.stack.no_build {
-                build_functions(&stack.template, &stack.functions_dir)?;
+                build_functions(&stack.template, &stack.functions_dir, quiet)?;
             }
             Target::Local(Box::new(stack))
         }
@@ -41,7 +41,7 @@ fn run_options(args: &TargetArgs, quiet: bool) -> Result<RunOptions, CommandErro
         sessions: None,
         spec_dir,
         command: std::env::args().collect::<Vec<_>>().join(" "),
-        progress: !quiet && std::io::IsTerminal::is_terminal(&std::io::stderr()),
+        progress: !quiet,
     })
 }
 
@@ -143,6 +143,11 @@ pub(super) async fn conform(args: &ConformArgs, quiet: bool) -> Result<ExitCode,
         .suite
         .cases
         .iter()
+        .filter(|c| {
+            args.case
+                .as_deref()
+                .is_none_or(|prefix| c.id.starts_with(prefix))
+        })
         .map(|c| replay::count_steps(&c.steps))
         .sum();
     run.show_progress(total, "conformance");

@@ -11,7 +11,7 @@ use crate::stack::LocalStack;
 pub(super) async fn run(args: &StackArgs) -> Result<ExitCode, CommandError> {
     let options = stack_options(args)?;
     if !args.no_build {
-        build_functions(&options.template, &options.functions_dir)?;
+        build_functions(&options.template, &options.functions_dir, false)?;
     }
     let stack = LocalStack::start(options).await?;
     {

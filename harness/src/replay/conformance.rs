@@ -101,7 +101,13 @@ pub async fn run_suite(
             time_scale: run.options.time_scale,
             metrics: run.metrics().clone(),
             run_start: run.started,
-            reproduce: format!("harness conform --api {} --case {}", suite.api, case.id),
+            reproduce: format!(
+                "harness conform --api {} --case {} --suite {}{}",
+                suite.api,
+                case.id,
+                path.display(),
+                run.target_args()
+            ),
             progress: run.progress_callback(),
         };
         let session = session::run(plan).await;

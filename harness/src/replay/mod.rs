@@ -7,10 +7,12 @@
 //!
 //! - [`session`]: one session's client and step runner;
 //! - [`inbox`]: received messages, closes, transcript and timeline;
-//! - [`conformance`]: numbered cases with verdicts.
+//! - [`conformance`]: numbered cases with verdicts;
+//! - [`progress`]: progress on the terminal (a bar, or plain lines in CI logs).
 
 pub mod conformance;
 pub mod inbox;
+pub mod progress;
 pub mod session;
 
 use std::collections::BTreeMap;
@@ -56,7 +58,7 @@ pub struct RunOptions {
     pub spec_dir: PathBuf,
     /// The command line, for the report and reproduction hints.
     pub command: String,
-    /// Draw a progress bar.
+    /// Show progress on stderr: a bar on a terminal, plain lines otherwise.
     pub progress: bool,
 }
 
@@ -83,7 +85,7 @@ pub struct Run {
     started: Instant,
     started_at: String,
     run_id: String,
-    progress: Option<indicatif::ProgressBar>,
+    progress: Option<progress::Progress>,
 }
 
 /// A run id: UTC time and a short random suffix.
@@ -191,28 +193,26 @@ impl Run {
         self.contracts.get(api).cloned()
     }
 
-    /// Shows a progress bar over `total` steps.
+    /// Shows progress over `total` steps (when the options ask for it).
     pub fn show_progress(&mut self, total: u64, label: &str) {
         if self.options.progress {
-            let bar = indicatif::ProgressBar::new(total);
-            bar.set_style(
-                indicatif::ProgressStyle::with_template(
-                    "{msg} [{elapsed_precise}] {wide_bar} {pos}/{len} steps",
-                )
-                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-            );
-            bar.set_message(label.to_owned());
-            self.progress = Some(bar);
+            self.progress = Some(progress::Progress::start(total, label));
         }
     }
 
     fn progress_callback(&self) -> Arc<dyn Fn() + Send + Sync> {
         match &self.progress {
-            Some(bar) => {
-                let bar = bar.clone();
-                Arc::new(move || bar.inc(1))
-            }
+            Some(progress) => progress.step_counter(),
             None => Arc::new(|| {}),
+        }
+    }
+
+    /// The arguments that point a reproduce command at this run's target:
+    /// ` --target URL`, or ` --time-scale N` for the local stack.
+    pub fn target_args(&self) -> String {
+        match &self.options.target {
+            Target::Url(url) => format!(" --target {url}"),
+            Target::Local(_) => format!(" --time-scale {}", self.options.time_scale),
         }
     }
 
@@ -272,17 +272,11 @@ impl Run {
 
     /// Runs one scenario's sessions.
     pub async fn scenario(&self, loaded: &LoadedScenario) -> Result<ScenarioReport, RunError> {
-        let reproduce = match &self.options.target {
-            Target::Url(url) => format!(
-                "harness run {} --target {url} --sessions 1",
-                loaded.path.display()
-            ),
-            Target::Local(_) => format!(
-                "harness run {} --sessions 1 --time-scale {}",
-                loaded.path.display(),
-                self.options.time_scale
-            ),
-        };
+        let reproduce = format!(
+            "harness run {} --sessions 1{}",
+            loaded.path.display(),
+            self.target_args()
+        );
         let plans = self.plans(loaded, &reproduce)?;
         let tasks = plans.into_iter().map(|(offset, plan)| {
             tokio::spawn(async move {
@@ -313,8 +307,8 @@ impl Run {
         scenarios: Vec<ScenarioReport>,
         suites: Vec<SuiteReport>,
     ) -> RunReport {
-        if let Some(bar) = self.progress.take() {
-            bar.finish_and_clear();
+        if let Some(progress) = self.progress.take() {
+            progress.finish();
         }
         let time_scale = self.options.time_scale.factor();
         let (mut invocations, mut usage) = (None, None);

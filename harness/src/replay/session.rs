@@ -28,6 +28,10 @@ use crate::scenario::model::{ChunkFormat, Connect, Expect, ExpectClose, Matcher,
 use crate::scenario::template::{Vars, render, render_value};
 use crate::time_scale::TimeScale;
 
+/// The metric of how late each audio chunk left against its real-time
+/// schedule (the harness's own pacing; high values mean it is overloaded).
+pub const STREAM_LATENESS: &str = "stream_lateness";
+
 /// Default deadline for `expect` and `expect_close` (real time).
 const DEFAULT_WITHIN: Duration = Duration::from_secs(30);
 
@@ -270,8 +274,7 @@ impl Runner {
             }
         }
         if !query.is_empty() {
-            url.push(if url.contains('?') { '&' } else { '?' });
-            url.push_str(&query.join("&"));
+            url = with_query(&url, &query.join("&"));
         }
         let mut request = match url.as_str().into_client_request() {
             Ok(request) => request,
@@ -375,6 +378,7 @@ impl Runner {
         if let Message::Text(text) = &message {
             self.inbox.wire("out", text);
         }
+        self.inbox.event("send", label);
         if let Err(e) = writer.send(message).await {
             let closed = self
                 .inbox
@@ -417,7 +421,8 @@ impl Runner {
             format!("{:.1} s of audio", clip.duration().as_secs_f64()),
         );
         for (index, chunk) in clip.chunks(chunk_ms).enumerate() {
-            tokio::time::sleep_until(started + interval * index as u32).await;
+            let due = started + interval * index as u32;
+            tokio::time::sleep_until(due).await;
             let (audio, mime_type) = encode_chunk(chunk, clip.sample_rate, format);
             let mut vars = self.vars.clone();
             vars.insert("chunk".to_owned(), audio);
@@ -459,6 +464,13 @@ impl Runner {
             shared.sent += 1;
             shared.bytes_sent += size;
             shared.units_sent += metered_units(size, WEBSOCKET_MESSAGE_UNIT_BYTES);
+            drop(shared);
+            // How far behind its real-time schedule the chunk left: the harness's own pace.
+            self.plan.metrics.record(
+                STREAM_LATENESS,
+                tokio::time::Instant::now().saturating_duration_since(due),
+                self.plan.run_start.elapsed(),
+            );
         }
         // A stream's answer is timed as turn latency, not as a request/reply pair.
         self.last_send = None;
@@ -737,6 +749,22 @@ impl Runner {
     }
 }
 
+/// `url` with `query` added (and the `/` path a request line needs when the
+/// URL has none: `ws://host:1234` becomes `ws://host:1234/?query`).
+fn with_query(url: &str, query: &str) -> String {
+    let authority_start = url.find("://").map_or(0, |i| i + 3);
+    let mut url = url.to_owned();
+    if !url[authority_start..].contains('/') {
+        match url[authority_start..].find('?') {
+            Some(at) => url.insert(authority_start + at, '/'),
+            None => url.push('/'),
+        }
+    }
+    url.push(if url.contains('?') { '&' } else { '?' });
+    url.push_str(query);
+    url
+}
+
 /// The reader task: judges, times and stores every received frame.
 async fn read(
     mut reader: SplitStream<Socket>,
@@ -836,4 +864,20 @@ fn judge(contract: &Contract, text: &str, inbox: &Inbox, state: &mut Shared, pla
         transcript: inbox.transcript(),
         reproduce: plan.reproduce.clone(),
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::with_query;
+
+    #[test]
+    fn queries_join_the_url_with_a_path() {
+        assert_eq!(
+            with_query("ws://h:1/production", "a=1"),
+            "ws://h:1/production?a=1"
+        );
+        assert_eq!(with_query("ws://h:1", "a=1"), "ws://h:1/?a=1");
+        assert_eq!(with_query("wss://h?x=2", "a=1"), "wss://h/?x=2&a=1");
+        assert_eq!(with_query("ws://h:1/p?x=2", "a=1"), "ws://h:1/p?x=2&a=1");
+    }
 }

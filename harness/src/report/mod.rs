@@ -1,8 +1,18 @@
 //! Run reports in `reports/<run-id>/`: `report.json` (its structure is
-//! [`model`], its JSON Schema [`json_schema`]), `report.md` ([`markdown`]).
+//! [`model`], its JSON Schema [`json_schema`], published as
+//! reports/report.schema.json), `report.md` ([`markdown`]), the
+//! self-contained `report.html` ([`html`], its charts [`charts`]) and
+//! `junit.xml` for CI ([`junit`]). [`markup`] escapes what the last two write.
 
+pub mod charts;
+pub mod html;
+pub mod junit;
 pub mod markdown;
+pub mod markup;
 pub mod model;
+
+#[cfg(test)]
+pub(crate) mod sample;
 
 use std::path::{Path, PathBuf};
 
@@ -27,6 +37,8 @@ pub fn write_into(folder: &Path, report: &RunReport) -> std::io::Result<()> {
     let json = serde_json::to_string_pretty(report).map_err(std::io::Error::other)?;
     std::fs::write(folder.join("report.json"), json)?;
     std::fs::write(folder.join("report.md"), markdown::render(report))?;
+    std::fs::write(folder.join("report.html"), html::render(report))?;
+    std::fs::write(folder.join("junit.xml"), junit::render(report))?;
     Ok(())
 }
 
