@@ -1,6 +1,8 @@
 //! What each `harness` subcommand does.
 
+mod load;
 mod replay;
+mod repro;
 mod up;
 
 use std::collections::BTreeMap;
@@ -35,6 +37,18 @@ pub enum CommandError {
     /// Loading seed data.
     #[error(transparent)]
     SeedData(#[from] crate::seed_data::SeedError),
+    /// A load plan.
+    #[error(transparent)]
+    Plan(#[from] crate::load_plan::PlanError),
+    /// A load run.
+    #[error(transparent)]
+    Load(#[from] crate::load::LoadError),
+    /// Merging segments.
+    #[error(transparent)]
+    Merge(#[from] crate::load::summary::MergeError),
+    /// A reproduction that could not run.
+    #[error(transparent)]
+    Repro(#[from] crate::repro::ReproError),
 }
 
 /// Runs a parsed command line.
@@ -47,6 +61,9 @@ pub async fn run(cli: Cli) -> Result<ExitCode, CommandError> {
         Command::ScenarioSchema => print_json(&crate::scenario::json_schema()),
         Command::ReportSchema => print_json(&crate::report::json_schema()),
         Command::SeedData(args) => Ok(crate::seed_data::run(&args).await?),
+        Command::Load(args) => load::run(&args, quiet).await,
+        Command::Merge(args) => load::merge(&args, quiet),
+        Command::Repro(args) => repro::run(&args).await,
     }
 }
 
