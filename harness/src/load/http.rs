@@ -32,6 +32,8 @@ pub(crate) struct Requests {
     accounts: Vec<Account>,
     variables: Vec<(String, String)>,
     contract: Option<Contract>,
+    /// The API's base URL (with the stage).
+    base: String,
 }
 
 /// The e-mail of global user `n` (unique across segments).
@@ -160,6 +162,7 @@ impl Requests {
             accounts,
             variables,
             contract,
+            base: base.trim_end_matches('/').to_owned(),
         })
     }
 
@@ -188,7 +191,13 @@ impl Requests {
         variables.push(("email".to_owned(), account.email.clone()));
         let path = substitute_text(&request.path, &variables);
         let method = goose_method(&request.method)?;
-        let mut builder = user.get_request_builder(&method, &path)?;
+        // The stage is part of the base URL: join by text (a URL join would drop it).
+        let http_method =
+            reqwest::Method::from_bytes(request.method.to_ascii_uppercase().as_bytes())
+                .map_err(|e| Box::new(TransactionError::Custom(e.to_string())))?;
+        let mut builder = user
+            .client
+            .request(http_method, format!("{}{path}", self.base));
         if let Some(body) = &request.body {
             builder = builder.json(&substitute(body, &variables));
         }

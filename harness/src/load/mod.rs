@@ -265,6 +265,7 @@ pub async fn run(options: LoadOptions) -> Result<LoadOutcome, LoadError> {
         Ok(done) => done,
         Err(e) => {
             run.finish(Vec::new(), Vec::new()).await;
+            let _ = std::fs::remove_dir_all(&folder);
             return Err(e);
         }
     };
@@ -437,11 +438,11 @@ async fn attack(
         Transaction::new(function).set_name(&plan.name)
     };
     let metrics = GooseAttack::initialize_with_config(config)
-        .map_err(|e| LoadError::Goose(e.to_string()))?
+        .map_err(|e| LoadError::Goose(format!("{e:?}")))?
         .register_scenario(scenario!("load").register_transaction(transaction))
         .execute()
         .await
-        .map_err(|e| LoadError::Goose(e.to_string()))?;
+        .map_err(|e| LoadError::Goose(format!("{e:?}")))?;
     Ok((
         shared,
         summary::GooseFigures::from_metrics(&metrics, folder),
@@ -471,7 +472,6 @@ fn goose_configuration(
     config.quiet = 1;
     config.no_print_metrics = true;
     config.no_error_summary = true;
-    config.no_reset_metrics = true;
     config.no_telnet = true;
     config.timeout = Some("60".to_owned());
     config.co_mitigation = Some(GooseCoordinatedOmissionMitigation::Disabled);

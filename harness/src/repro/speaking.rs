@@ -126,8 +126,12 @@ pub async fn gone_exception(ctx: &ReproContext, notes: &mut Notes) -> Result<(),
                 .send()
                 .await;
             let text = match &result {
-                Ok(_) => "200".to_owned(),
-                Err(e) => aws_sdk_apigatewaymanagement::error::DisplayErrorContext(e).to_string(),
+                Ok(_) => "HTTP 200".to_owned(),
+                Err(e) => {
+                    use aws_sdk_apigatewaymanagement::error::ProvideErrorMetadata as _;
+                    let status = e.raw_response().map_or(0, |r| r.status().as_u16());
+                    format!("HTTP {status} {}", e.code().unwrap_or("(no error code)"))
+                }
             };
             if text.contains("GoneException") || tokio::time::Instant::now() >= deadline {
                 break (text.contains("GoneException"), Some(text));
@@ -250,15 +254,15 @@ pub async fn fifteen_minute_limit(ctx: &ReproContext, notes: &mut Notes) -> Resu
         notes.expect(ready.is_some(), "the assessment starts");
         let started = std::time::Instant::now();
         let chunk = silence_chunk();
+        // One chunk a second of real time (a minute of scenario time) keeps the
+        // connection from going idle without an invocation storm.
         let complete = loop {
-            for _ in 0..10 {
-                send(&mut socket, chunk.clone()).await?;
-            }
+            send(&mut socket, chunk.clone()).await?;
             if let Some(message) = next_where(
                 &mut socket,
                 "type",
                 "assessment_complete",
-                Duration::from_millis(200),
+                Duration::from_secs(1),
             )
             .await
             {
