@@ -437,7 +437,14 @@ async fn attack(
         });
         Transaction::new(function).set_name(&plan.name)
     };
+    // One HTTP client shared by every user (plans carry tokens, not cookies):
+    // a user then costs next to nothing beyond its own session.
+    let client = goose::client::GooseClientBuilder::new()
+        .without_cookies()
+        .timeout(Duration::from_secs(60));
     let metrics = GooseAttack::initialize_with_config(config)
+        .map_err(|e| LoadError::Goose(format!("{e:?}")))?
+        .set_client_builder_without_cookies(client)
         .map_err(|e| LoadError::Goose(format!("{e:?}")))?
         .register_scenario(scenario!("load").register_transaction(transaction))
         .execute()
@@ -473,7 +480,6 @@ fn goose_configuration(
     config.no_print_metrics = true;
     config.no_error_summary = true;
     config.no_telnet = true;
-    config.timeout = Some("60".to_owned());
     config.co_mitigation = Some(GooseCoordinatedOmissionMitigation::Disabled);
     if plan.kind() == PlanKind::Http && !options.override_quotas {
         let share = options
