@@ -44,6 +44,72 @@ pub enum Command {
     /// Load seed data (backend/seed-data/*.json, tables named by logical id)
     /// into DynamoDB: a local endpoint, or AWS with the default credentials.
     SeedData(SeedDataArgs),
+    /// Run a load plan with goose as the driver against the local stack
+    /// (started and stopped by the command) or a deployed API; exit 0 only
+    /// when every threshold holds.
+    Load(LoadArgs),
+    /// Merge the run folders of a plan's segments (`harness load --segment
+    /// i/n` on n machines) into one report; exit 0 only when every threshold
+    /// holds on the merged figures.
+    Merge(MergeArgs),
+    /// Reproduce a troubleshooting entry of the seed documents on the local
+    /// stack (`--list` lists them, `all` runs every one); exit 0 only when
+    /// the symptom shows as documented.
+    Repro(ReproArgs),
+}
+
+/// `harness repro`.
+#[derive(Debug, Clone, Args)]
+pub struct ReproArgs {
+    /// The case's id (or a unique prefix), or `all`.
+    #[arg(required_unless_present = "list")]
+    pub case: Option<String>,
+    /// List the cases with the seed's symptom, cause and fix.
+    #[arg(long)]
+    pub list: bool,
+    /// The local stack's settings.
+    #[command(flatten)]
+    pub stack: StackArgs,
+}
+
+/// `harness load`.
+#[derive(Debug, Clone, Args)]
+pub struct LoadArgs {
+    /// The load plan (YAML).
+    pub plan: PathBuf,
+    /// A deployed API instead of the local stack: its `http(s)://` base URL
+    /// (HTTP plans, such as the stack's IeltsHttpApiURL output) or its
+    /// `ws(s)://` URL (WebSocket plans).
+    #[arg(long, value_name = "URL")]
+    pub target: Option<String>,
+    /// Run only slice i of n (from 0; a Kubernetes Indexed Job passes
+    /// `$JOB_COMPLETION_INDEX/n`); the n slices add up to the whole plan.
+    #[arg(long, value_name = "I/N", default_value = "0/1")]
+    pub segment: crate::load::schedule::Segment,
+    /// Do not hold the run within the plan's AWS quotas (new connections and
+    /// requests per second).
+    #[arg(long)]
+    pub override_quotas: bool,
+    /// Where reports go (a folder per run).
+    #[arg(long, default_value = "reports")]
+    pub report_dir: PathBuf,
+    /// The contracts folder (default: backend/spec next to the template).
+    #[arg(long)]
+    pub spec_dir: Option<PathBuf>,
+    /// The local stack's settings (ignored with --target, except --time-scale).
+    #[command(flatten)]
+    pub stack: StackArgs,
+}
+
+/// `harness merge`.
+#[derive(Debug, Clone, Args)]
+pub struct MergeArgs {
+    /// The segments' run folders (each with report.json and load.json).
+    #[arg(required = true)]
+    pub dirs: Vec<PathBuf>,
+    /// Where the merged report goes (a new folder in it).
+    #[arg(long, default_value = "reports")]
+    pub report_dir: PathBuf,
 }
 
 /// Where and how to run scenarios.

@@ -12,7 +12,10 @@
 //! - [`stack`]: all of the above started together from the template;
 //! - [`seed_data`]: seed data files loaded into the template's tables;
 //! - [`openapi`]: HTTP answers checked against an OpenAPI 3.1 contract;
-//! - [`load_plan`]: HTTP load plans (users, requests, weighted mix, thresholds);
+//! - [`load_plan`]: load plans (HTTP mixes or WebSocket scenarios, closed or
+//!   open model, quotas, thresholds);
+//! - [`load`]: `harness load` with goose as the driver, thresholds,
+//!   segments and `harness merge`;
 //! - [`scenario`]: the scenario file format, loading, matching, audio;
 //! - [`contract`]: the AsyncAPI contracts, compiled, judging live messages;
 //! - [`metrics`]: HDR latency histograms, error counts, series over time;
@@ -20,6 +23,8 @@
 //! - [`cost`]: cost per session from metered (or observed) usage and a dated
 //!   pricing table, next to the seeds' own cost tables;
 //! - [`report`]: `reports/<run-id>/` files;
+//! - [`repro`]: `harness repro`, every troubleshooting entry of the seeds
+//!   reproduced on the local stack;
 //! - [`time_scale`]: the one knob that shrinks every time limit;
 //! - [`cli`] and [`commands`]: the `harness` command line.
 
@@ -30,11 +35,13 @@ pub mod cost;
 pub mod dynamodb;
 pub mod gateway;
 pub mod lambda;
+pub mod load;
 pub mod load_plan;
 pub mod metrics;
 pub mod openapi;
 pub mod replay;
 pub mod report;
+pub mod repro;
 pub mod scenario;
 pub mod seed_data;
 pub mod stack;

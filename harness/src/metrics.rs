@@ -5,7 +5,7 @@
 //! the report's latency-over-time chart.
 
 use std::collections::BTreeMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use hdrhistogram::Histogram;
@@ -94,15 +94,41 @@ struct Inner {
     conformance: ConformanceTally,
 }
 
+/// Where a tapped [`Metrics`] sends everything it is given instead of keeping
+/// it: load runs tap each session's metrics to hand every operation to the
+/// load driver as well as to the run's metrics.
+pub trait MetricsTap: Send + Sync + std::fmt::Debug {
+    /// A latency (see [`Metrics::record`]).
+    fn record(&self, name: &str, value: Duration, at: Duration);
+    /// An error of a kind (see [`Metrics::error`]).
+    fn error(&self, kind: &str);
+    /// A contract verdict (see [`Metrics::conformance`]).
+    fn conformance(&self, verdict: &crate::contract::Verdict);
+}
+
 /// The metrics of a run (shared by every session).
 #[derive(Debug, Default)]
 pub struct Metrics {
     inner: Mutex<Inner>,
+    /// When set, every record goes there and nothing is kept here.
+    tap: Option<Arc<dyn MetricsTap>>,
 }
 
 impl Metrics {
+    /// Metrics that keep nothing and pass everything to `tap`.
+    pub fn tapped(tap: Arc<dyn MetricsTap>) -> Self {
+        Self {
+            inner: Mutex::default(),
+            tap: Some(tap),
+        }
+    }
+
     /// Records a latency under `name`, at `at` since the run started.
     pub fn record(&self, name: &str, value: Duration, at: Duration) {
+        if let Some(tap) = &self.tap {
+            tap.record(name, value, at);
+            return;
+        }
         let micros = u64::try_from(value.as_micros())
             .unwrap_or(MAX_MICROS)
             .clamp(1, MAX_MICROS);
@@ -123,6 +149,10 @@ impl Metrics {
 
     /// Counts an error of a kind (bounded: past [`MAX_ERROR_KINDS`] kinds, "other").
     pub fn error(&self, kind: &str) {
+        if let Some(tap) = &self.tap {
+            tap.error(kind);
+            return;
+        }
         let mut inner = self.inner.lock().expect("metrics lock");
         let known = inner.errors.contains_key(kind) || inner.errors.len() < MAX_ERROR_KINDS;
         let key = if known {
@@ -136,6 +166,10 @@ impl Metrics {
     /// Counts a contract verdict.
     pub fn conformance(&self, verdict: &crate::contract::Verdict) {
         use crate::contract::Verdict;
+        if let Some(tap) = &self.tap {
+            tap.conformance(verdict);
+            return;
+        }
         let mut inner = self.inner.lock().expect("metrics lock");
         let tally = &mut inner.conformance;
         tally.checked += 1;
@@ -162,6 +196,16 @@ impl Metrics {
             .iter()
             .map(|(name, h)| (name.clone(), summarize(h)))
             .collect()
+    }
+
+    /// Any quantile (0 to 1) of a metric, in µs.
+    pub fn quantile(&self, name: &str, quantile: f64) -> Option<u64> {
+        let inner = self.inner.lock().expect("metrics lock");
+        inner
+            .histograms
+            .get(name)
+            .filter(|h| !h.is_empty())
+            .map(|h| h.value_at_quantile(quantile))
     }
 
     /// The over-time series by metric name.

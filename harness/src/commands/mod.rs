@@ -1,7 +1,9 @@
 //! What each `harness` subcommand does.
 
 mod cost;
+mod load;
 mod replay;
+mod repro;
 mod up;
 
 use std::collections::BTreeMap;
@@ -42,6 +44,18 @@ pub enum CommandError {
     /// The template (for a cost estimate).
     #[error(transparent)]
     Template(#[from] crate::template::TemplateError),
+    /// A load plan.
+    #[error(transparent)]
+    Plan(#[from] crate::load_plan::PlanError),
+    /// A load run.
+    #[error(transparent)]
+    Load(#[from] crate::load::LoadError),
+    /// Merging segments.
+    #[error(transparent)]
+    Merge(#[from] crate::load::summary::MergeError),
+    /// A reproduction that could not run.
+    #[error(transparent)]
+    Repro(#[from] crate::repro::ReproError),
 }
 
 /// Runs a parsed command line.
@@ -55,6 +69,9 @@ pub async fn run(cli: Cli) -> Result<ExitCode, CommandError> {
         Command::ScenarioSchema => print_json(&crate::scenario::json_schema()),
         Command::ReportSchema => print_json(&crate::report::json_schema()),
         Command::SeedData(args) => Ok(crate::seed_data::run(&args).await?),
+        Command::Load(args) => load::run(&args, quiet).await,
+        Command::Merge(args) => load::merge(&args, quiet),
+        Command::Repro(args) => repro::run(&args).await,
     }
 }
 

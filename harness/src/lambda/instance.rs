@@ -101,7 +101,7 @@ pub struct FunctionLogs {
 }
 
 impl FunctionLogs {
-    fn push(&self, function: &str, line: String) {
+    pub(super) fn push(&self, function: &str, line: String) {
         let mut lines = self.lines.lock().expect("log lock");
         let kept = lines.entry(function.to_owned()).or_default();
         if kept.len() == LOG_LINES_KEPT {

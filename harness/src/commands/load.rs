@@ -1,0 +1,128 @@
+//! `harness load` and `harness merge`: run a plan (or a segment of it) or
+//! merge segments, print the figures and the thresholds, exit 0 only when
+//! every threshold holds.
+
+use std::io::Write as _;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use super::{CommandError, build_functions, stack_options};
+use crate::cli::{LoadArgs, MergeArgs};
+use crate::load::summary::LoadSummary;
+use crate::load::{self, LoadOptions};
+use crate::load_plan::PlanKind;
+use crate::replay::Target;
+use crate::report::model::RunReport;
+
+/// `harness load`.
+pub(super) async fn run(args: &LoadArgs, quiet: bool) -> Result<ExitCode, CommandError> {
+    let plan = crate::load_plan::load(&args.plan)?;
+    let stack = stack_options(&args.stack)?;
+    let spec_dir = args.spec_dir.clone().unwrap_or_else(|| {
+        stack
+            .template
+            .parent()
+            .map(|p| p.join("spec"))
+            .unwrap_or_else(|| PathBuf::from("backend/spec"))
+    });
+    let target = match &args.target {
+        Some(url) => {
+            let schemes: &[&str] = match plan.kind() {
+                PlanKind::Http => &["http://", "https://"],
+                PlanKind::WebSocket => &["ws://", "wss://"],
+            };
+            if !schemes.iter().any(|s| url.starts_with(s)) {
+                return Err(CommandError::Usage(format!(
+                    "--target {url}: this plan's target starts with {}",
+                    schemes.join(" or ")
+                )));
+            }
+            Target::Url(url.clone())
+        }
+        None => {
+            if !args.stack.no_build {
+                build_functions(&stack.template, &stack.functions_dir, false)?;
+            }
+            Target::Local(Box::new(stack))
+        }
+    };
+    let outcome = load::run(LoadOptions {
+        plan_path: args.plan.clone(),
+        plan,
+        target,
+        time_scale: args.stack.time_scale,
+        segment: args.segment,
+        override_quotas: args.override_quotas,
+        spec_dir,
+        report_dir: args.report_dir.clone(),
+        command: std::env::args().collect::<Vec<_>>().join(" "),
+    })
+    .await?;
+    conclude(&outcome.report, &outcome.summary, &outcome.folder, quiet)
+}
+
+/// `harness merge`.
+pub(super) fn merge(args: &MergeArgs, quiet: bool) -> Result<ExitCode, CommandError> {
+    let command = std::env::args().collect::<Vec<_>>().join(" ");
+    let merged = load::summary::merge(&args.dirs, &args.report_dir, &command)?;
+    conclude(&merged.report, &merged.summary, &merged.folder, quiet)
+}
+
+fn conclude(
+    report: &RunReport,
+    summary: &LoadSummary,
+    folder: &std::path::Path,
+    quiet: bool,
+) -> Result<ExitCode, CommandError> {
+    let mut stdout = std::io::stdout().lock();
+    if !quiet {
+        writeln!(
+            stdout,
+            "plan {} ({} model, segments {}): {} operations, {} failed; {} sessions ({} failed); \
+             {} HTTP requests; goose recorded {} requests",
+            summary.plan,
+            summary.model,
+            summary.segments.join(","),
+            summary.counts.operations,
+            summary.counts.failed,
+            summary.sessions,
+            summary.failed_sessions,
+            summary.counts.http_requests,
+            summary.goose.requests
+        )?;
+        for (name, s) in &report.metrics {
+            writeln!(
+                stdout,
+                "{name:<40} n={:<7} p50={:>8.1} ms  p95={:>8.1} ms  p99={:>8.1} ms  max={:>8.1} ms",
+                s.count,
+                s.p50_us as f64 / 1000.0,
+                s.p95_us as f64 / 1000.0,
+                s.p99_us as f64 / 1000.0,
+                s.max_us as f64 / 1000.0
+            )?;
+        }
+        for (kind, count) in &report.errors {
+            writeln!(stdout, "error {kind}: {count}")?;
+        }
+    }
+    for judgement in &summary.thresholds {
+        writeln!(
+            stdout,
+            "threshold {:<40} {} ({})",
+            judgement.rule,
+            if judgement.passed { "PASS" } else { "FAIL" },
+            judgement.detail
+        )?;
+    }
+    let verdict = if report.passed { "PASS" } else { "FAIL" };
+    writeln!(stdout, "{verdict}: report in {}", folder.display())?;
+    Ok(if report.passed {
+        ExitCode::SUCCESS
+    } else {
+        // Broken thresholds: exit 99, as k6 does, apart from errors (1).
+        ExitCode::from(THRESHOLDS_BROKEN)
+    })
+}
+
+/// The exit status of a run whose thresholds broke (k6's).
+pub const THRESHOLDS_BROKEN: u8 = 99;
