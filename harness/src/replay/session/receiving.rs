@@ -1,0 +1,106 @@
+//! The receiving side of a session: the reader task that judges every frame
+//! against the contract, times turn latency and request/reply pairs, and
+//! fills the inbox the step runner waits on.
+
+use super::*;
+
+/// The reader task: judges, times and stores every received frame.
+pub(super) async fn read(
+    mut reader: SplitStream<Socket>,
+    inbox: Arc<Inbox>,
+    shared: Arc<Mutex<Shared>>,
+    plan: SessionPlan,
+) {
+    while let Some(frame) = reader.next().await {
+        let text = match frame {
+            Ok(Message::Text(text)) => text.to_string(),
+            Ok(Message::Binary(bytes)) => String::from_utf8_lossy(&bytes).into_owned(),
+            Ok(Message::Close(frame)) => {
+                let (code, reason) = frame
+                    .map(|f| (u16::from(f.code), f.reason.to_string()))
+                    .unwrap_or((1005, String::new()));
+                inbox.event("close", format!("server closed with {code} {reason}"));
+                inbox.close(code, reason);
+                return;
+            }
+            Ok(_) => continue,
+            Err(e) => {
+                inbox.event("close", format!("socket error: {e}"));
+                inbox.close(1006, e.to_string());
+                return;
+            }
+        };
+        let now = Instant::now();
+        inbox.wire("in", &text);
+        let value: Option<Value> = serde_json::from_str(&text).ok();
+        let kind = value
+            .as_ref()
+            .and_then(|v| v.get("type"))
+            .and_then(Value::as_str)
+            .map(str::to_owned);
+        {
+            let mut state = shared.lock().expect("shared lock");
+            state.received += 1;
+            state.bytes_received += text.len() as u64;
+            state.units_received += metered_units(text.len() as u64, WEBSOCKET_MESSAGE_UNIT_BYTES);
+            if let (Some(kind), Some(mark)) = (&kind, state.turn_mark) {
+                if plan.turn_replies.contains(kind) {
+                    plan.metrics.record(
+                        "turn_latency",
+                        now.saturating_duration_since(mark),
+                        plan.run_start.elapsed(),
+                    );
+                    state.turn_mark = None;
+                }
+            }
+            if let Some(contract) = &plan.contract {
+                judge(contract, &text, &inbox, &mut state, &plan);
+            }
+        }
+        inbox.event(
+            "receive",
+            kind.clone().unwrap_or_else(|| "message".to_owned()),
+        );
+        inbox.push(text, value);
+    }
+    inbox.close(1006, "connection ended without a close frame".to_owned());
+}
+
+fn judge(contract: &Contract, text: &str, inbox: &Inbox, state: &mut Shared, plan: &SessionPlan) {
+    let verdict = contract.judge_server(text);
+    plan.metrics.conformance(&verdict);
+    let (check, message, violations) = match verdict {
+        Verdict::Valid(_) => return,
+        Verdict::Invalid { name, violations } => (
+            "payload schema",
+            format!("{name} breaks the contract"),
+            violations,
+        ),
+        Verdict::Unknown { claimed } => (
+            "known message type",
+            format!(
+                "a message the contract does not define (type {})",
+                claimed.unwrap_or_else(|| "absent".to_owned())
+            ),
+            Vec::new(),
+        ),
+        Verdict::NotJson => (
+            "known message type",
+            "a message that is not JSON".to_owned(),
+            Vec::new(),
+        ),
+    };
+    plan.metrics.error(check);
+    state.contract_failures.push(Failure {
+        step: "receive".to_owned(),
+        check: check.to_owned(),
+        message,
+        expected: Some(Value::String(contract.path.clone())),
+        received: serde_json::from_str(text)
+            .ok()
+            .or_else(|| Some(Value::String(text.to_owned()))),
+        violations,
+        transcript: inbox.transcript(),
+        reproduce: plan.reproduce.clone(),
+    });
+}

@@ -1,0 +1,263 @@
+//! The sending side of a session: the handshake (with the scenario's query,
+//! headers and subprotocols), single messages, and audio streamed at real-time
+//! pace divided by the time scale.
+
+use super::receiving::read;
+use super::*;
+
+impl Runner {
+    pub(super) async fn connect(&mut self, connect: &Connect, name: &str) -> bool {
+        let mut url = self.plan.url.clone();
+        let mut query = Vec::new();
+        for (key, value) in &connect.query {
+            match render(value, &self.vars) {
+                Ok(value) => query.push(format!(
+                    "{}={}",
+                    percent_encoding::utf8_percent_encode(key, percent_encoding::NON_ALPHANUMERIC),
+                    percent_encoding::utf8_percent_encode(
+                        &value,
+                        percent_encoding::NON_ALPHANUMERIC
+                    )
+                )),
+                Err(e) => {
+                    self.fail(name, "scenario", e.to_string(), None, None);
+                    return false;
+                }
+            }
+        }
+        if !query.is_empty() {
+            url = with_query(&url, &query.join("&"));
+        }
+        let mut request = match url.as_str().into_client_request() {
+            Ok(request) => request,
+            Err(e) => {
+                self.fail(name, "connect", format!("bad URL {url}: {e}"), None, None);
+                return false;
+            }
+        };
+        for (header, value) in &connect.headers {
+            let rendered = render(value, &self.vars).unwrap_or_default();
+            if let (Ok(header), Ok(value)) = (
+                http::HeaderName::try_from(header.as_str()),
+                http::HeaderValue::from_str(&rendered),
+            ) {
+                request.headers_mut().insert(header, value);
+            }
+        }
+        let started = Instant::now();
+        let expected = connect.expect_status.unwrap_or(101);
+        match tokio_tungstenite::connect_async(request).await {
+            Ok((socket, _)) => {
+                self.plan.metrics.record(
+                    "connect",
+                    started.elapsed(),
+                    self.plan.run_start.elapsed(),
+                );
+                self.inbox.event(
+                    "connect",
+                    format!("101 in {} ms", started.elapsed().as_millis()),
+                );
+                if expected != 101 {
+                    self.fail(
+                        name,
+                        "connect",
+                        format!("the handshake succeeded, expected HTTP {expected}"),
+                        Some(expected.into()),
+                        Some(101.into()),
+                    );
+                    return false;
+                }
+                let (writer, reader) = socket.split();
+                self.writer = Some(writer);
+                self.reader = Some(tokio::spawn(read(
+                    reader,
+                    self.inbox.clone(),
+                    self.shared.clone(),
+                    self.plan.clone(),
+                )));
+                true
+            }
+            Err(WsError::Http(response)) => {
+                let status = response.status().as_u16();
+                self.inbox
+                    .event("connect", format!("refused with HTTP {status}"));
+                if status == expected {
+                    // Refused as the scenario expects: nothing after it can run, and nothing failed.
+                    self.inbox.close(
+                        0,
+                        format!("handshake refused with HTTP {status}, as expected"),
+                    );
+                    return false;
+                }
+                let body = response
+                    .body()
+                    .as_ref()
+                    .map(|b| String::from_utf8_lossy(b).into_owned());
+                self.fail(
+                    name,
+                    "connect",
+                    format!("handshake refused with HTTP {status}"),
+                    Some(expected.into()),
+                    Some(Value::from(body.unwrap_or_else(|| status.to_string()))),
+                );
+                false
+            }
+            Err(e) => {
+                self.fail(
+                    name,
+                    "connect",
+                    format!("cannot connect to {url}: {e}"),
+                    None,
+                    None,
+                );
+                false
+            }
+        }
+    }
+
+    pub(super) async fn send(&mut self, message: Message, label: &str, name: &str) -> bool {
+        let Some(writer) = self.writer.as_mut() else {
+            self.fail(
+                name,
+                "ordering",
+                "send before connect".to_owned(),
+                None,
+                None,
+            );
+            return false;
+        };
+        let size = message.len() as u64;
+        if let Message::Text(text) = &message {
+            self.inbox.wire("out", text);
+        }
+        self.inbox.event("send", label);
+        if let Err(e) = writer.send(message).await {
+            let closed = self
+                .inbox
+                .closed()
+                .map(|c| format!(" (closed with {} {})", c.code, c.reason))
+                .unwrap_or_default();
+            self.fail(
+                name,
+                "send",
+                format!("cannot send: {e}{closed}"),
+                None,
+                None,
+            );
+            return false;
+        }
+        let mut shared = self.shared.lock().expect("shared lock");
+        shared.sent += 1;
+        shared.bytes_sent += size;
+        shared.units_sent += metered_units(size, WEBSOCKET_MESSAGE_UNIT_BYTES);
+        drop(shared);
+        self.last_send = Some((label.to_owned(), Instant::now()));
+        true
+    }
+
+    pub(super) async fn stream(
+        &mut self,
+        clip: &Clip,
+        chunk_ms: u32,
+        format: ChunkFormat,
+        template: &Value,
+        name: &str,
+    ) -> bool {
+        let interval = self
+            .plan
+            .time_scale
+            .to_real(Duration::from_millis(u64::from(chunk_ms)));
+        let started = tokio::time::Instant::now();
+        self.inbox.event(
+            "stream",
+            format!("{:.1} s of audio", clip.duration().as_secs_f64()),
+        );
+        for (index, chunk) in clip.chunks(chunk_ms).enumerate() {
+            let due = started + interval * index as u32;
+            tokio::time::sleep_until(due).await;
+            let (audio, mime_type) = encode_chunk(chunk, clip.sample_rate, format);
+            let mut vars = self.vars.clone();
+            vars.insert("chunk".to_owned(), audio);
+            vars.insert("mime_type".to_owned(), mime_type);
+            let message = match render_value(template, &vars) {
+                Ok(value) => Message::text(value.to_string()),
+                Err(e) => {
+                    self.fail(name, "scenario", e.to_string(), None, None);
+                    return false;
+                }
+            };
+            let Some(writer) = self.writer.as_mut() else {
+                self.fail(
+                    name,
+                    "ordering",
+                    "stream before connect".to_owned(),
+                    None,
+                    None,
+                );
+                return false;
+            };
+            let size = message.len() as u64;
+            if let Err(e) = writer.send(message).await {
+                let closed = self
+                    .inbox
+                    .closed()
+                    .map(|c| format!(" (closed with {} {})", c.code, c.reason))
+                    .unwrap_or_default();
+                self.fail(
+                    name,
+                    "send",
+                    format!("cannot send audio: {e}{closed}"),
+                    None,
+                    None,
+                );
+                return false;
+            }
+            let mut shared = self.shared.lock().expect("shared lock");
+            shared.sent += 1;
+            shared.bytes_sent += size;
+            shared.units_sent += metered_units(size, WEBSOCKET_MESSAGE_UNIT_BYTES);
+            drop(shared);
+            // How far behind its real-time schedule the chunk left: the harness's own pace.
+            self.plan.metrics.record(
+                STREAM_LATENESS,
+                tokio::time::Instant::now().saturating_duration_since(due),
+                self.plan.run_start.elapsed(),
+            );
+        }
+        // A stream's answer is timed as turn latency, not as a request/reply pair.
+        self.last_send = None;
+        true
+    }
+}
+
+/// `url` with `query` added (and the `/` path a request line needs when the
+/// URL has none: `ws://host:1234` becomes `ws://host:1234/?query`).
+fn with_query(url: &str, query: &str) -> String {
+    let authority_start = url.find("://").map_or(0, |i| i + 3);
+    let mut url = url.to_owned();
+    if !url[authority_start..].contains('/') {
+        match url[authority_start..].find('?') {
+            Some(at) => url.insert(authority_start + at, '/'),
+            None => url.push('/'),
+        }
+    }
+    url.push(if url.contains('?') { '&' } else { '?' });
+    url.push_str(query);
+    url
+}
+
+#[cfg(test)]
+mod tests {
+    use super::with_query;
+
+    #[test]
+    fn queries_join_the_url_with_a_path() {
+        assert_eq!(
+            with_query("ws://h:1/production", "a=1"),
+            "ws://h:1/production?a=1"
+        );
+        assert_eq!(with_query("ws://h:1", "a=1"), "ws://h:1/?a=1");
+        assert_eq!(with_query("wss://h?x=2", "a=1"), "wss://h/?x=2&a=1");
+        assert_eq!(with_query("ws://h:1/p?x=2", "a=1"), "ws://h:1/p?x=2&a=1");
+    }
+}
