@@ -226,7 +226,13 @@ async fn signed_in_routes_refuse_missing_and_forged_tokens_and_no_one_reads_anot
         "GPA.3300-0000-0000-00077",
     ];
     let leaks = |answer: &Answer| -> Vec<&str> {
-        let text = String::from_utf8_lossy(&answer.bytes).to_string();
+        // A problem document may echo the id the caller sent (its path in
+        // `instance`, "No assessment ID to report"): bob sends alice's
+        // assessment id on purpose, so only that echo is not a leak.
+        let mut text = String::from_utf8_lossy(&answer.bytes).to_string();
+        if answer.header("content-type") == Some("application/problem+json") {
+            text = text.replace(assessment.as_str(), "");
+        }
         secrets_of_alice
             .iter()
             .filter(|s| !s.is_empty() && text.contains(**s))

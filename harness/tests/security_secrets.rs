@@ -72,6 +72,9 @@ async fn no_function_logs_a_secret() {
     let mut options = http_options(1.0);
     options.transcripts =
         harness::scenario::audio::transcripts_in(&workspace().join("scenarios/audio")).unwrap();
+    // The level operations run at, or stricter (SECURITY_LOG_LEVEL=debug).
+    let level = std::env::var("SECURITY_LOG_LEVEL").unwrap_or_else(|_| "info".into());
+    options.function_env.insert("RUST_LOG".into(), level);
     let stack = start(options).await;
     let api = Api::of(&stack);
     let mut secrets: Vec<(&str, String)> = Vec::new();
@@ -179,6 +182,37 @@ async fn no_function_logs_a_secret() {
         )
         .await;
     assert_eq!(google.status, 200, "{}", google.json);
+    // Failures log: stores and the e-mail API down (the purchase and reset
+    // paths log their errors; a careless `{request:?}` would show secrets).
+    stores.set_unavailable(true);
+    stack.mocks().email.set_unavailable(true);
+    let down = api
+        .call(
+            "POST",
+            "/api/purchases/google",
+            Some(&session),
+            Some(json!({"product_id": "ielts_writing_monthly", "purchase_token": play_token})),
+        )
+        .await;
+    assert!(down.status >= 500, "{}", down.json);
+    let down = api
+        .call(
+            "POST",
+            "/api/purchases/apple",
+            Some(&session),
+            Some(json!({"receipt_data": receipt})),
+        )
+        .await;
+    assert!(down.status >= 500, "{}", down.json);
+    api.call(
+        "POST",
+        "/api/auth/password-reset",
+        None,
+        Some(json!({"email": "secretive@example.com"})),
+    )
+    .await;
+    stores.set_unavailable(false);
+    stack.mocks().email.set_unavailable(false);
     secrets.push(("Play purchase token", play_token));
     secrets.push((
         "App Store shared secret",
@@ -276,7 +310,12 @@ async fn no_function_logs_a_secret() {
             "{function}: the emulator dropped lines; the scan would be partial"
         );
     }
-    for function in ["ielts-ai-prep", "chat", "speaking"] {
+    for function in [
+        "ielts-ai-prep",
+        "websocket-authorizer",
+        "websocket-message",
+        "speaking",
+    ] {
         assert!(
             logs.keys().any(|f| f.contains(function)),
             "no log lines from a {function} function: {:?}",
@@ -293,6 +332,11 @@ async fn no_function_logs_a_secret() {
     assert!(
         everything.contains(&user_id) || everything.contains(&connection_id),
         "the scan sees none of the ids the functions log ({total} lines)"
+    );
+    let counts: Vec<(&String, usize)> = logs.iter().map(|(f, l)| (f, l.len())).collect();
+    eprintln!(
+        "scanned {total} lines for {} secret values: {counts:?}",
+        secrets.len()
     );
     let found = leaks(&logs, &secrets);
     assert!(
