@@ -726,3 +726,131 @@ async fn cors_answers_only_the_seeds_origins_and_random_bodies_get_a_4xx() {
     assert!(sent >= 6 * 15, "{sent}");
     stack.stop().await;
 }
+
+#[tokio::test]
+async fn failed_sign_ins_are_limited_per_address() {
+    let stack = start(http_options(1.0)).await;
+    let api = Api::of(&stack);
+    let (_, user_id) = api.sign_up("guessed@example.com", "the-right-one-1").await;
+    api.sign_up("bystander@example.com", "bystander-pass-1")
+        .await;
+    let login = |email: &'static str, password: &'static str| {
+        let api = api.clone();
+        async move {
+            api.call(
+                "POST",
+                "/api/auth/login",
+                None,
+                Some(json!({"email": email, "password": password})),
+            )
+            .await
+        }
+    };
+    // Four failures, then success: the count starts again.
+    for _ in 0..4 {
+        login("guessed@example.com", "guess-0000")
+            .await
+            .problem(401);
+    }
+    assert_eq!(
+        login("guessed@example.com", "the-right-one-1").await.status,
+        200
+    );
+    for _ in 0..4 {
+        login("guessed@example.com", "guess-0000")
+            .await
+            .problem(401);
+    }
+    assert_eq!(
+        login("guessed@example.com", "the-right-one-1").await.status,
+        200
+    );
+    // Five failures in a row: every sign-in is refused, the right password
+    // included, with Retry-After; other addresses are unaffected.
+    for _ in 0..5 {
+        login("guessed@example.com", "guess-1111")
+            .await
+            .problem(401);
+    }
+    for password in ["guess-2222", "the-right-one-1"] {
+        let limited = login("guessed@example.com", password).await;
+        assert_eq!(
+            limited.problem(429),
+            "Too many failed sign-in attempts; try again later"
+        );
+        assert_eq!(limited.json["type"], "/problems/too-many-requests");
+        let retry: u64 = limited.header("retry-after").unwrap().parse().unwrap();
+        assert!((1..=900).contains(&retry), "{retry}");
+        assert!(limited.json.get("session_token").is_none());
+    }
+    let other = login("GUESSED@example.com", "the-right-one-1").await;
+    assert_eq!(
+        other.status, 429,
+        "the address is normalised before counting"
+    );
+    assert_eq!(
+        login("bystander@example.com", "bystander-pass-1")
+            .await
+            .status,
+        200
+    );
+    // Unknown addresses are limited alike (the limit reveals no accounts).
+    for _ in 0..5 {
+        login("nobody-here@example.com", "guess-3333")
+            .await
+            .problem(401);
+    }
+    login("nobody-here@example.com", "guess-3333")
+        .await
+        .problem(429);
+
+    // The counter holds no address and expires; once its window has ended
+    // the right password works again and the counter is gone.
+    let db = dynamodb(&stack).await;
+    let sessions = scan_table(&db, "ielts-genai-prep-sessions")
+        .await
+        .join("\n");
+    assert!(!sessions.contains("guessed@example.com") && !sessions.contains("nobody-here"));
+    use sha2::Digest as _;
+    let key = format!(
+        "login-failures#{}",
+        sha2::Sha256::digest(b"guessed@example.com")
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>()
+    );
+    let key_value = aws_sdk_dynamodb::types::AttributeValue::S(key.clone());
+    let counter = db
+        .get_item()
+        .table_name("ielts-genai-prep-sessions")
+        .key("session_id", key_value.clone())
+        .send()
+        .await
+        .unwrap()
+        .item
+        .expect("a counter under the address's digest");
+    assert!(counter.contains_key("expires_at"), "the counter has a TTL");
+    db.update_item()
+        .table_name("ielts-genai-prep-sessions")
+        .key("session_id", key_value.clone())
+        .update_expression("SET expires_at = :past")
+        .expression_attribute_values(
+            ":past",
+            aws_sdk_dynamodb::types::AttributeValue::N("1000".into()),
+        )
+        .send()
+        .await
+        .unwrap();
+    let back = login("guessed@example.com", "the-right-one-1").await;
+    assert_eq!(back.json["user"]["user_id"], user_id.as_str());
+    let gone = db
+        .get_item()
+        .table_name("ielts-genai-prep-sessions")
+        .key("session_id", key_value)
+        .send()
+        .await
+        .unwrap()
+        .item;
+    assert!(gone.is_none(), "a successful sign-in clears the counter");
+    stack.stop().await;
+}
