@@ -10,7 +10,9 @@
 //! list-valued issuer and audience; missing, blank, control-character,
 //! over-long and non-string subjects; malformed tokens (segments, base64,
 //! JSON, size); and a valid token in the wrong place (Authorization header,
-//! cookie, sub-protocol, other query names).
+//! cookie, sub-protocol, other query names). And the template's rate limit
+//! (20 messages per 60 s per connection) holds under a burst that changes
+//! `sessionId` on every message.
 
 mod chat_support;
 mod support;
@@ -335,5 +337,43 @@ async fn the_authorizer_refuses_every_bypass_attempt() {
         authorizations
     );
     assert_eq!(records(&stack, "ChatConnectFunction").len(), accepted);
+    stack.stop().await;
+}
+
+#[tokio::test]
+async fn the_template_rate_limit_holds_under_a_burst_across_session_ids() {
+    let stack = start(options(1.0)).await;
+    let contract = chat_support::Contract::load();
+    let token = stack.mocks().identity.hs256_token("burst-user").unwrap();
+    let (mut socket, _) = chat_support::open(&stack, &token).await;
+    // The template's limit: 20 messages per 60 s per connection. A client
+    // changing `sessionId` on every message gets no extra budget.
+    const SENT: usize = 26;
+    for n in 0..SENT {
+        send_json(
+            &mut socket,
+            chat_support::chat(&format!("message {n}"), &format!("session-{n}")),
+        )
+        .await;
+    }
+    let (mut accepted, mut limited, mut replies) = (0, 0, 0);
+    while accepted + limited < SENT || replies < accepted {
+        let message = chat_support::receive(&mut socket, &contract).await;
+        match message["type"].as_str().unwrap() {
+            "message_received" => accepted += 1,
+            "chat_reply" => replies += 1,
+            "error" => {
+                assert_eq!(message["code"], "rate_limited", "{message}");
+                limited += 1;
+            }
+            other => panic!("unexpected {other}: {message}"),
+        }
+    }
+    assert_eq!((accepted, limited), (20, SENT - 20));
+    assert_eq!(
+        stack.mocks().bedrock.usage()[chat_support::MODEL].requests,
+        20,
+        "refused messages never reach the model"
+    );
     stack.stop().await;
 }
