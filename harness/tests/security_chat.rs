@@ -44,6 +44,9 @@ async fn handshake_with(stack: &LocalStack, query: &str, headers: &[(&str, &str)
     }
 }
 
+/// A misplaced token: the case, the query string, the headers.
+type Misplaced<'a> = (&'a str, String, Vec<(&'a str, &'a str)>);
+
 /// `?token=` with the token percent-encoded.
 fn token_query(token: &str) -> String {
     let encoded: String =
@@ -302,7 +305,7 @@ async fn the_authorizer_refuses_every_bypass_attempt() {
     let good = hs256(valid.clone());
     let bearer = format!("Bearer {good}");
     let cookie = format!("token={good}");
-    let misplaced: Vec<(&str, String, Vec<(&str, &str)>)> = vec![
+    let misplaced: Vec<Misplaced<'_>> = vec![
         (
             "Authorization header",
             String::new(),
