@@ -73,6 +73,6 @@ for target in "${targets[@]}"; do
 done
 
 if [ "${#failed[@]}" -gt 0 ]; then
-  echo "crashed: ${failed[*]} (inputs in fuzz/artifacts/; reproduce with cargo +nightly fuzz run -s none -a TARGET FILE)" >&2
+  echo "crashed: ${failed[*]} (inputs in fuzz/artifacts/; reproduce with cargo +nightly fuzz run -s none -a --target-dir $target_dir TARGET FILE)" >&2
   exit 1
 fi
