@@ -134,6 +134,13 @@ fn read_wav(bytes: &[u8]) -> Result<(u32, Vec<f32>), AudioError> {
                 .map_err(malformed)?
         }
     };
+    // NaN or infinite samples would poison the FFT resampler (it panics on
+    // them): a float WAV must hold numbers.
+    if interleaved.iter().any(|s| !s.is_finite()) {
+        return Err(AudioError::Malformed(
+            "the WAV holds NaN or infinite samples".to_owned(),
+        ));
+    }
     let channels = usize::from(spec.channels);
     let mono = interleaved
         .chunks(channels)
@@ -152,7 +159,19 @@ pub fn resample(samples: &[f32], from: u32, to: u32) -> Result<Vec<f32>, AudioEr
     };
     let mut resampler = Fft::<f32>::new(from as usize, to as usize, 1024, 1, FixedSync::Input)
         .map_err(|e| fail(&e))?;
-    let channels = vec![samples.to_vec()];
+    // Full scale at most, and numbers only: out-of-range floats overflow the
+    // FFT into NaN, on which the resampler panics.
+    let clean = samples
+        .iter()
+        .map(|s| {
+            if s.is_finite() {
+                s.clamp(-1.0, 1.0)
+            } else {
+                0.0
+            }
+        })
+        .collect();
+    let channels = vec![clean];
     let input = SequentialSliceOfVecs::new(&channels, 1, samples.len()).map_err(|e| fail(&e))?;
     let output = resampler
         .process_all(&input, samples.len(), None)
@@ -273,6 +292,29 @@ mod tests {
     fn wav_is_sniffed_without_mime() {
         let samples = decode_chunk(&b64(&wav(16_000, 1, 16, 1600)), None).unwrap();
         assert_eq!(samples.len(), 1600);
+    }
+
+    /// Found by the `audio_chunk` fuzz target: a float WAV with NaN samples
+    /// made rubato's FFT resampler panic (a client could crash the function).
+    #[test]
+    fn regression_float_wav_with_nan_samples_is_refused_not_a_panic() {
+        let crash: [u8; 60] = [
+            0x52, 0x49, 0x46, 0x46, 0x34, 0x00, 0x00, 0x00, 0x57, 0x41, 0x56, 0x45, 0x66, 0x6d,
+            0x74, 0x20, 0x10, 0x00, 0x00, 0x00, 0x03, 0x00, 0x01, 0x00, 0x44, 0xac, 0x00, 0x00,
+            0x10, 0xb1, 0x02, 0x00, 0x04, 0x00, 0x20, 0x00, 0x64, 0x61, 0x74, 0x61, 0x10, 0x00,
+            0x00, 0x00, 0x00, 0x00, 0xf8, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x00, 0x00,
+            0x00, 0x00, 0x00, 0x00,
+        ];
+        let error = decode_chunk(&b64(&crash), Some("audio/wav")).unwrap_err();
+        assert_eq!(
+            error,
+            AudioError::Malformed("the WAV holds NaN or infinite samples".to_owned())
+        );
+        // Finite but huge samples are clamped to full scale, not a panic either.
+        let mut huge = crash.to_vec();
+        huge[44..60].copy_from_slice(&[0xff, 0xff, 0x7f, 0x7f].repeat(4));
+        assert!(decode_chunk(&b64(&huge), Some("audio/wav")).is_ok());
+        assert!(resample(&[f32::NAN, f32::INFINITY, 1e30, -1e30], 44_100, 16_000).is_ok());
     }
 
     proptest! {

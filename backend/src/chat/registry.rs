@@ -22,8 +22,15 @@ use super::rate_limit::{Decision, RateLimit};
 pub const DEFAULT_TTL_SECONDS: i64 = 600;
 /// The GSI that finds a user's connections.
 pub const USER_INDEX: &str = "userId-index";
-/// How many times an admission retries after losing a race.
+/// How many times an admission retries after losing a race, on top of the
+/// rate limit itself: a race is lost only to a message that was accepted,
+/// and at most `max_messages` are accepted per window, so a burst of any
+/// size settles within `max_messages + ADMIT_ATTEMPTS` rounds (each message
+/// accepted or refused by the limit, none failed as contended).
 const ADMIT_ATTEMPTS: u32 = 8;
+
+/// The longest pause between two admission attempts, ms.
+const MAX_ADMIT_PAUSE_MS: u64 = 50;
 
 /// One connection's item.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -90,7 +97,7 @@ pub enum RegistryError {
         message: String,
     },
     /// Every admission attempt lost a race with a concurrent message.
-    #[error("rate limiter state kept changing under {ADMIT_ATTEMPTS} attempts")]
+    #[error("rate limiter state kept changing under every admission attempt")]
     Contended,
 }
 
@@ -278,7 +285,8 @@ impl Registry {
         limit: &RateLimit,
         clock: impl Fn() -> i64,
     ) -> Result<Admission, RegistryError> {
-        for attempt in 0..ADMIT_ATTEMPTS {
+        let attempts = limit.max_messages.saturating_add(ADMIT_ATTEMPTS);
+        for attempt in 0..attempts {
             let now_ms = clock();
             let Some(record) = self.get(connection_id).await?.filter(|r| r.is_live(now_ms)) else {
                 return Ok(Admission::NotRegistered);
@@ -324,7 +332,8 @@ impl Registry {
                     });
                 }
                 Err(e) if conditional_failed(&e) => {
-                    let pause = 5 + rand::random::<u64>() % (10 * u64::from(attempt + 1));
+                    let spread = (10 * u64::from(attempt + 1)).min(MAX_ADMIT_PAUSE_MS);
+                    let pause = 5 + rand::random::<u64>() % spread;
                     tokio::time::sleep(Duration::from_millis(pause)).await;
                 }
                 Err(e) => return Err(store_error("UpdateItem", e)),

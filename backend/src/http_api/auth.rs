@@ -31,6 +31,18 @@ pub const LOGIN_SESSION: &str = "login";
 /// Marks the users-table item that reserves an e-mail address.
 pub const EMAIL_CLAIM: &str = "email_claim";
 
+/// Failed sign-ins to one address within [`LOGIN_FAILURE_WINDOW_SECONDS`]
+/// after which every sign-in to it is refused with 429 until the window ends
+/// (password guessing; unknown addresses count alike, so the limit tells
+/// nothing about which addresses have accounts).
+pub const MAX_FAILED_LOGINS: i64 = 5;
+
+/// How long failed sign-ins are counted, from the first one.
+pub const LOGIN_FAILURE_WINDOW_SECONDS: i64 = 15 * 60;
+
+/// The `session_type` of failed sign-in counters in the sessions table.
+pub const LOGIN_THROTTLE: &str = "login_throttle";
+
 /// The signed-in caller.
 #[derive(Debug, Clone)]
 pub struct Principal {
@@ -310,6 +322,7 @@ pub async fn login(deps: &HttpDeps, request: &ApiRequest) -> ApiResult<ApiRespon
     checks.text("password", &body.password, 1, 1024);
     checks.finish()?;
     let email = normalise_email(&body.email);
+    let throttled = check_login_throttle(deps, &email).await?;
     let user = if super::input::is_email(&email) {
         find_user_by_email(deps, &email).await?
     } else {
@@ -318,16 +331,86 @@ pub async fn login(deps: &HttpDeps, request: &ApiRequest) -> ApiResult<ApiRespon
     let refused = || ApiError::Unauthorized("Invalid email or password".into());
     let Some(user) = user else {
         let _ = verify_password(&body.password, &dummy_hash(deps.settings.bcrypt_cost).await).await;
+        record_login_failure(deps, &email).await?;
         return Err(refused());
     };
     let hash = get_s(&user, "password_hash").unwrap_or_default();
     if !verify_password(&body.password, hash).await {
+        record_login_failure(deps, &email).await?;
         return Err(refused());
+    }
+    if throttled {
+        delete_item(
+            &deps.db,
+            &deps.tables.sessions,
+            "session_id",
+            &login_throttle_key(&email),
+        )
+        .await?;
     }
     Ok(ApiResponse::json(
         200,
         &session_answer(deps, &user, "password").await?,
     ))
+}
+
+/// The sessions-table key counting `email`'s failed sign-ins (a digest: the
+/// table never holds the address; the item expires with its window).
+pub fn login_throttle_key(email: &str) -> String {
+    format!("login-failures#{}", store::digest(email))
+}
+
+/// 429 while `email` is over [`MAX_FAILED_LOGINS`]; whether a counter exists.
+async fn check_login_throttle(deps: &HttpDeps, email: &str) -> ApiResult<bool> {
+    let key = login_throttle_key(email);
+    let Some(item) = get_item(&deps.db, &deps.tables.sessions, "session_id", &key).await? else {
+        return Ok(false);
+    };
+    let now = store::now_s();
+    let until = get_n(&item, "expires_at").unwrap_or(0);
+    if until > now && get_n(&item, "failures").unwrap_or(0) >= MAX_FAILED_LOGINS {
+        return Err(ApiError::TooManyRequests {
+            detail: "Too many failed sign-in attempts; try again later".into(),
+            retry_after: u64::try_from(until - now).unwrap_or(1),
+        });
+    }
+    Ok(true)
+}
+
+/// Counts a failed sign-in: within the current window, or in a new one when
+/// there is none or it has ended (DynamoDB's TTL deletes it later).
+async fn record_login_failure(deps: &HttpDeps, email: &str) -> ApiResult<()> {
+    let key = login_throttle_key(email);
+    let now = store::now_s();
+    let counted = deps
+        .db
+        .update_item()
+        .table_name(&deps.tables.sessions)
+        .key("session_id", s(&key))
+        .update_expression("ADD failures :one SET session_type = :type, expires_at = if_not_exists(expires_at, :end)")
+        .condition_expression("attribute_not_exists(session_id) OR expires_at > :now")
+        .expression_attribute_values(":one", n(1))
+        .expression_attribute_values(":type", s(LOGIN_THROTTLE))
+        .expression_attribute_values(":end", n(now + LOGIN_FAILURE_WINDOW_SECONDS))
+        .expression_attribute_values(":now", n(now))
+        .send()
+        .await;
+    match counted {
+        Ok(_) => Ok(()),
+        Err(e) if conditional_failed(&e) => {
+            let item: Item = [
+                ("session_id", s(&key)),
+                ("session_type", s(LOGIN_THROTTLE)),
+                ("failures", n(1)),
+                ("expires_at", n(now + LOGIN_FAILURE_WINDOW_SECONDS)),
+            ]
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v))
+            .collect();
+            store::put_item(&deps.db, &deps.tables.sessions, item).await
+        }
+        Err(e) => Err(store_error("count a failed sign-in", e)),
+    }
 }
 
 /// `POST /api/auth/logout`: ends the caller's session.

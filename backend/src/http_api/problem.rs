@@ -83,6 +83,14 @@ pub enum ApiError {
     /// An upstream is unavailable right now.
     #[error("unavailable: {0}")]
     Unavailable(String),
+    /// The caller must wait (failed sign-ins over the limit).
+    #[error("too many requests: {detail}")]
+    TooManyRequests {
+        /// What the client is told.
+        detail: String,
+        /// Seconds until a retry can succeed (`Retry-After`).
+        retry_after: u64,
+    },
     /// The API failed (the detail the client sees is generic).
     #[error("internal error")]
     Internal,
@@ -121,6 +129,7 @@ impl ApiError {
             Self::PayloadTooLarge { .. } => 413,
             Self::UnsupportedMediaType => 415,
             Self::InvalidReceipt(_) => 422,
+            Self::TooManyRequests { .. } => 429,
             Self::Internal => 500,
             Self::Upstream(_) => 502,
             Self::Unavailable(_) => 503,
@@ -144,6 +153,7 @@ impl ApiError {
             Self::InvalidReceipt(_) => ("invalid-receipt", "Purchase not verified"),
             Self::Upstream(_) => ("upstream-error", "Upstream service failed"),
             Self::Unavailable(_) => ("service-unavailable", "Service unavailable"),
+            Self::TooManyRequests { .. } => ("too-many-requests", "Too many requests"),
             Self::Internal => ("internal-error", "Internal error"),
         }
     }
@@ -162,6 +172,7 @@ impl ApiError {
             Self::MethodNotAllowed { allowed } => {
                 format!("This route accepts {}.", allowed.join(", "))
             }
+            Self::TooManyRequests { detail, .. } => detail.clone(),
             Self::Unauthorized(detail)
             | Self::Forbidden(detail)
             | Self::EntitlementRequired(detail)
@@ -196,6 +207,9 @@ impl ApiError {
         match self {
             Self::Unauthorized(_) => vec![("www-authenticate", "Bearer".to_owned())],
             Self::MethodNotAllowed { allowed } => vec![("allow", allowed.join(", "))],
+            Self::TooManyRequests { retry_after, .. } => {
+                vec![("retry-after", retry_after.to_string())]
+            }
             _ => Vec::new(),
         }
     }
@@ -256,6 +270,13 @@ mod tests {
             (ApiError::Gone("x".into()), 410),
             (ApiError::InvalidReceipt("x".into()), 422),
             (ApiError::Unavailable("x".into()), 503),
+            (
+                ApiError::TooManyRequests {
+                    detail: "x".into(),
+                    retry_after: 9,
+                },
+                429,
+            ),
         ] {
             assert_eq!(error.status(), status);
         }

@@ -110,6 +110,16 @@ impl FunctionLogs {
         kept.push_back(line);
     }
 
+    /// Every function's kept lines by function name, oldest first (at most
+    /// the last 2,000 of each: a function with 2,000 lines may have lost some).
+    pub fn all(&self) -> BTreeMap<String, Vec<String>> {
+        let lines = self.lines.lock().expect("log lock");
+        lines
+            .iter()
+            .map(|(function, kept)| (function.clone(), kept.iter().cloned().collect()))
+            .collect()
+    }
+
     /// The most recent lines a function wrote (stdout and stderr), oldest first.
     pub fn recent(&self, function: &str) -> Vec<String> {
         let lines = self.lines.lock().expect("log lock");

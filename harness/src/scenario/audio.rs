@@ -30,11 +30,24 @@ pub struct ClipError {
 impl Clip {
     /// Reads a WAV file (any integer or float format, channels averaged).
     pub fn read(path: &Path) -> Result<Self, ClipError> {
-        let fail = |message: String| ClipError {
+        let file = std::fs::File::open(path).map_err(|e| ClipError {
             path: path.display().to_string(),
+            message: e.to_string(),
+        })?;
+        Self::from_reader(std::io::BufReader::new(file), &path.display().to_string())
+    }
+
+    /// Reads WAV bytes (a file's content; `name` is what errors call it).
+    pub fn from_bytes(bytes: &[u8], name: &str) -> Result<Self, ClipError> {
+        Self::from_reader(std::io::Cursor::new(bytes), name)
+    }
+
+    fn from_reader<R: std::io::Read>(reader: R, name: &str) -> Result<Self, ClipError> {
+        let fail = |message: String| ClipError {
+            path: name.to_owned(),
             message,
         };
-        let mut reader = hound::WavReader::open(path).map_err(|e| fail(e.to_string()))?;
+        let mut reader = hound::WavReader::new(reader).map_err(|e| fail(e.to_string()))?;
         let spec = reader.spec();
         let channels = usize::from(spec.channels.max(1));
         let floats: Vec<f32> = match spec.sample_format {
