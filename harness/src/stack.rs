@@ -22,8 +22,8 @@ use mocks::stores::StoresMock;
 use mocks::vertex::{VertexConfig, VertexMock};
 
 use crate::cost::collect::StackMeters;
-use crate::dynamodb::meter::MeteringProxy;
 use crate::dynamodb::local::{DynamoDbLocal, Storage};
+use crate::dynamodb::meter::MeteringProxy;
 use crate::dynamodb::{self, DynamoError};
 use crate::gateway::rest::{MAX_PAYLOAD_BYTES, RestGateway, RestSettings};
 use crate::gateway::{GatewayError, GatewaySettings, Limits, WebSocketGateway};

@@ -257,7 +257,10 @@ impl DynamoDbLocal {
     ) -> Result<Self, DynamoError> {
         let mut command = Command::new("java");
         command
-            .arg(format!("-Djava.library.path={}", installation.library_dir.display()))
+            .arg(format!(
+                "-Djava.library.path={}",
+                installation.library_dir.display()
+            ))
             .arg("-jar")
             .arg(&installation.jar);
         match storage {

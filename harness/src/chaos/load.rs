@@ -1,0 +1,1 @@
+//! Load with correctness: N concurrent full speaking sessions.
