@@ -497,6 +497,7 @@ impl<'a> Owner<'a> {
         // Completed, whether still active or marked disconnected meanwhile
         // (the client left after end_speaking).
         let extra = [("assessment_id", assessment_id)];
+        let mut client_left = false;
         for from in [SessionStatus::Active, SessionStatus::Disconnected] {
             let moved = with_retries(|| {
                 deps.sessions
@@ -504,10 +505,12 @@ impl<'a> Owner<'a> {
             })
             .await;
             if moved.is_ok() {
+                client_left = from == SessionStatus::Disconnected;
                 break;
             }
         }
-        if notify {
+        // Nobody to tell when `$disconnect` came meanwhile.
+        if notify && !client_left {
             let _ = self
                 .call
                 .post(&messages::assessment_complete(document))

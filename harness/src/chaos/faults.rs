@@ -12,10 +12,13 @@ use crate::dynamodb::meter::{FaultHook, InjectedFault, RequestFacts};
 use crate::stack::LocalStack;
 
 /// Answers ProvisionedThroughputExceededException to every `every`-th
-/// request (1: all of them) that names one of `tables` (any table when empty).
+/// request (1: all of them) that names one of `tables` (any table when
+/// empty), or to a window of consecutive requests.
 #[derive(Debug)]
 pub struct ThrottleHook {
     every: u64,
+    /// Only requests numbered in this range (from 1) are refused.
+    window: Option<(u64, u64)>,
     tables: Vec<String>,
     seen: AtomicU64,
     refused: AtomicU64,
@@ -26,6 +29,19 @@ impl ThrottleHook {
     pub fn new(every: u64, tables: Vec<String>) -> Arc<Self> {
         Arc::new(Self {
             every: every.max(1),
+            window: None,
+            tables,
+            seen: AtomicU64::new(0),
+            refused: AtomicU64::new(0),
+        })
+    }
+
+    /// Lets `after` requests through, then refuses the next `count` (more
+    /// than the SDK's three attempts: a call in the middle of a job fails).
+    pub fn window(after: u64, count: u64, tables: Vec<String>) -> Arc<Self> {
+        Arc::new(Self {
+            every: 1,
+            window: Some((after + 1, after + count)),
             tables,
             seen: AtomicU64::new(0),
             refused: AtomicU64::new(0),
@@ -45,7 +61,10 @@ impl FaultHook for ThrottleHook {
             return None;
         }
         let n = self.seen.fetch_add(1, Ordering::Relaxed) + 1;
-        if n % self.every == 0 {
+        let in_window = self
+            .window
+            .is_none_or(|(from, to)| (from..=to).contains(&n));
+        if in_window && n % self.every == 0 {
             self.refused.fetch_add(1, Ordering::Relaxed);
             Some(InjectedFault::throughput_exceeded())
         } else {

@@ -264,11 +264,15 @@ pub async fn run_suite(
     } else {
         let mut chosen = Vec::new();
         for id in only {
-            let found = all
-                .iter()
-                .filter(|c| c.id == id || c.id.starts_with(id.as_str()))
-                .copied()
-                .collect::<Vec<_>>();
+            let exact: Vec<CaseInfo> = all.iter().filter(|c| c.id == id).copied().collect();
+            let found = if exact.is_empty() {
+                all.iter()
+                    .filter(|c| c.id.starts_with(id.as_str()))
+                    .copied()
+                    .collect::<Vec<_>>()
+            } else {
+                exact
+            };
             if found.is_empty() {
                 return Err(ChaosError::UnknownCase(id.clone()));
             }
