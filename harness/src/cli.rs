@@ -83,6 +83,10 @@ pub struct ChaosArgs {
     /// The ramp's upper bound.
     #[arg(long, value_name = "N", default_value_t = 256)]
     pub max_sessions: u32,
+    /// The session scenario of `--sessions` and `--find-max` (default:
+    /// scenarios/speaking/full-assessment.yaml).
+    #[arg(long, value_name = "FILE")]
+    pub scenario: Option<PathBuf>,
     /// Where the results go (a folder per run).
     #[arg(long, default_value = "reports")]
     pub report_dir: PathBuf,

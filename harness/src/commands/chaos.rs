@@ -15,7 +15,8 @@ const DEFAULT_SCALE: f64 = 10.0;
 
 /// `harness chaos`.
 pub(super) async fn run(args: &ChaosArgs) -> Result<ExitCode, CommandError> {
-    let mut stdout = std::io::stdout().lock();
+    // Not locked: the cases print from the task as they end.
+    let mut stdout = std::io::stdout();
     if args.list {
         for case in chaos::catalogue() {
             writeln!(
@@ -46,7 +47,7 @@ pub(super) async fn run(args: &ChaosArgs) -> Result<ExitCode, CommandError> {
     writeln!(stdout, "harness chaos at time scale {}", options.time_scale)?;
     stdout.flush()?;
     let reports = chaos::run_suite(&options, &args.cases, |report| {
-        let mut out = std::io::stdout().lock();
+        let mut out = std::io::stdout();
         let verdict = if report.passed() { "PASS" } else { "FAIL" };
         let _ = writeln!(
             out,
