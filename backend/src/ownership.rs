@@ -107,8 +107,38 @@ pub enum HandOffError {
     Relay(#[from] RelayError),
 }
 
+/// How long `$disconnect` waits for the owner to take its stop item before
+/// taking the owner for gone (its instance crashed or timed out) and deleting
+/// the session's relay items itself: no audio may outlive its session.
+pub const OWNER_GRACE: Duration = Duration::from_secs(2);
+/// How often `$disconnect` looks whether the owner took the stop item.
+const OWNER_POLL: Duration = Duration::from_millis(50);
+
+/// Whether the relay item `order` of the session is taken within `grace`.
+async fn taken_within(
+    relay: &Relay,
+    session_id: &str,
+    order: &str,
+    grace: Duration,
+) -> Result<bool, RelayError> {
+    let until = Instant::now() + grace;
+    loop {
+        let left = relay.receive(session_id, None).await?;
+        if !left.iter().any(|(key, _)| key == order) {
+            return Ok(true);
+        }
+        if Instant::now() >= until {
+            return Ok(false);
+        }
+        tokio::time::sleep(OWNER_POLL).await;
+    }
+}
+
 /// `$disconnect`: marks the live session disconnected and tells its owner to
-/// stop (a [`RelayItem::Stop`]). Nothing to do when no session is active.
+/// stop (a [`RelayItem::Stop`]). When no owner takes the stop within
+/// [`OWNER_GRACE`] the owner is gone (a crash, a timeout): the session's
+/// relay items, audio above all, are deleted here. Nothing to do when no
+/// session is active.
 pub async fn hand_off_disconnect(
     sessions: &Sessions,
     relay: &Relay,
@@ -132,6 +162,10 @@ pub async fn hand_off_disconnect(
                 reason: reason.to_owned(),
             };
             relay.send(session_id, order, &stop, now).await?;
+            if !taken_within(relay, session_id, order, OWNER_GRACE).await? {
+                let purged = relay.purge(session_id).await?;
+                tracing::warn!(session = %session_id, purged, "no owner took the stop: relay items deleted");
+            }
             Ok(())
         }
         Err(SessionError::NotInState(_)) => Ok(()),

@@ -56,6 +56,43 @@ pub enum Command {
     /// stack (`--list` lists them, `all` runs every one); exit 0 only when
     /// the symptom shows as documented.
     Repro(ReproArgs),
+    /// The reliability suite: inject faults into real sessions on the local
+    /// stack and check the invariants (`--list` lists the cases);
+    /// `--find-max` ramps concurrent full sessions instead. Exit 0 only when
+    /// every case passes.
+    Chaos(ChaosArgs),
+}
+
+/// `harness chaos`.
+#[derive(Debug, Clone, Args)]
+pub struct ChaosArgs {
+    /// Cases to run (ids or prefixes; all when none).
+    pub cases: Vec<String>,
+    /// List the cases with the fault each injects.
+    #[arg(long)]
+    pub list: bool,
+    /// Run N concurrent full speaking sessions (scenarios/speaking/full-assessment.yaml)
+    /// with correctness checks instead of the fault cases.
+    #[arg(long, value_name = "N", conflicts_with = "find_max")]
+    pub sessions: Option<u32>,
+    /// Ramp concurrent full sessions (doubling, then bisecting) and report the
+    /// largest N the local stack holds with zero lost assessments and zero
+    /// unexpected errors.
+    #[arg(long)]
+    pub find_max: bool,
+    /// The ramp's upper bound.
+    #[arg(long, value_name = "N", default_value_t = 256)]
+    pub max_sessions: u32,
+    /// The session scenario of `--sessions` and `--find-max` (default:
+    /// scenarios/speaking/full-assessment.yaml).
+    #[arg(long, value_name = "FILE")]
+    pub scenario: Option<PathBuf>,
+    /// Where the results go (a folder per run).
+    #[arg(long, default_value = "reports")]
+    pub report_dir: PathBuf,
+    /// The local stack's settings (`--time-scale` defaults to 10 here; 1 is taken as that default).
+    #[command(flatten)]
+    pub stack: StackArgs,
 }
 
 /// `harness repro`.

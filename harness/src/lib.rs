@@ -25,9 +25,12 @@
 //! - [`report`]: `reports/<run-id>/` files;
 //! - [`repro`]: `harness repro`, every troubleshooting entry of the seeds
 //!   reproduced on the local stack;
+//! - [`chaos`]: `harness chaos`, the reliability suite (faults injected,
+//!   invariants checked) and load with correctness;
 //! - [`time_scale`]: the one knob that shrinks every time limit;
 //! - [`cli`] and [`commands`]: the `harness` command line.
 
+pub mod chaos;
 pub mod cli;
 pub mod commands;
 pub mod contract;

@@ -22,8 +22,9 @@ use mocks::stores::StoresMock;
 use mocks::vertex::{VertexConfig, VertexMock};
 
 use crate::cost::collect::StackMeters;
+use crate::dynamodb::local::{DynamoDbLocal, Storage};
 use crate::dynamodb::meter::MeteringProxy;
-use crate::dynamodb::{self, DynamoError, local::DynamoDbLocal};
+use crate::dynamodb::{self, DynamoError};
 use crate::gateway::rest::{MAX_PAYLOAD_BYTES, RestGateway, RestSettings};
 use crate::gateway::{GatewayError, GatewaySettings, Limits, WebSocketGateway};
 use crate::lambda::{EmulatorSettings, FunctionSpec, LambdaEmulator, LambdaError};
@@ -51,6 +52,17 @@ enum RunningDynamo {
     Local(Box<DynamoDbLocal>),
     #[cfg(feature = "docker")]
     Docker(Box<dynamodb::docker::DockerDynamo>),
+}
+
+/// Why DynamoDB cannot be killed or restarted.
+#[derive(Debug, thiserror::Error)]
+pub enum DynamoControlError {
+    /// The stack did not start DynamoDB Local itself (an endpoint or Docker).
+    #[error("this stack does not run DynamoDB Local itself")]
+    NotLocal,
+    /// DynamoDB Local would not start again.
+    #[error(transparent)]
+    Restart(#[from] DynamoError),
 }
 
 impl RunningDynamo {
@@ -87,6 +99,10 @@ pub struct StackOptions {
     /// Utterances the speech mocks recognise (speech duration, transcript):
     /// the scenario clips' sidecar transcripts.
     pub transcripts: Vec<(Duration, String)>,
+    /// Keep DynamoDB Local's data in a temporary folder instead of memory,
+    /// so [`LocalStack::kill_dynamodb`] and [`LocalStack::restart_dynamodb`]
+    /// lose nothing (the reliability suite). Only for [`DynamoSource::Local`].
+    pub persistent_dynamodb: bool,
 }
 
 impl StackOptions {
@@ -105,6 +121,7 @@ impl StackOptions {
             capture_events: false,
             limits: Limits::default(),
             transcripts: Vec::new(),
+            persistent_dynamodb: false,
         }
     }
 }
@@ -322,7 +339,9 @@ pub fn default_functions_dir() -> PathBuf {
 #[derive(Debug)]
 pub struct LocalStack {
     template: Template,
-    dynamodb: Option<RunningDynamo>,
+    dynamodb: tokio::sync::Mutex<Option<RunningDynamo>>,
+    /// The `-dbPath` folder of a persistent DynamoDB Local (removed on drop).
+    _dynamodb_dir: Option<tempfile::TempDir>,
     dynamodb_endpoint: String,
     dynamodb_meter: MeteringProxy,
     lambda: LambdaEmulator,
@@ -336,10 +355,22 @@ impl LocalStack {
     /// Starts everything the template declares.
     pub async fn start(options: StackOptions) -> Result<Self, StackError> {
         let template = template::load_file(&options.template, &options.load)?;
+        let mut dynamodb_dir = None;
         let (dynamodb, dynamodb_endpoint) = match &options.dynamodb {
             DynamoSource::Local { cache_dir } => {
                 let installation = dynamodb::local::install(cache_dir).await?;
-                let running = DynamoDbLocal::start(&installation).await?;
+                let storage = if options.persistent_dynamodb {
+                    let dir = tempfile::Builder::new()
+                        .prefix("speechgate-dynamodb-")
+                        .tempdir()
+                        .map_err(|e| DynamoError::Start(format!("no temporary folder: {e}")))?;
+                    let storage = Storage::Dir(dir.path().to_path_buf());
+                    dynamodb_dir = Some(dir);
+                    storage
+                } else {
+                    Storage::InMemory
+                };
+                let running = DynamoDbLocal::start_with(&installation, storage).await?;
                 tracing::info!("DynamoDB Local answered after {:?}", running.started_in());
                 let endpoint = running.endpoint().to_owned();
                 (Some(RunningDynamo::Local(Box::new(running))), endpoint)
@@ -483,7 +514,8 @@ impl LocalStack {
         }
         Ok(Self {
             template,
-            dynamodb,
+            dynamodb: tokio::sync::Mutex::new(dynamodb),
+            _dynamodb_dir: dynamodb_dir,
             dynamodb_endpoint,
             dynamodb_meter,
             lambda,
@@ -517,9 +549,33 @@ impl LocalStack {
 
     /// How long DynamoDB Local took to start (when this stack started it with Java).
     pub fn dynamodb_start_time(&self) -> Option<Duration> {
-        match &self.dynamodb {
+        match &*self.dynamodb.try_lock().ok()? {
             Some(RunningDynamo::Local(local)) => Some(local.started_in()),
             _ => None,
+        }
+    }
+
+    /// Kills DynamoDB Local (SIGKILL) and leaves it down: the functions'
+    /// calls fail at the metering proxy (502) until [`Self::restart_dynamodb`].
+    pub async fn kill_dynamodb(&self) -> Result<(), DynamoControlError> {
+        match &mut *self.dynamodb.lock().await {
+            Some(RunningDynamo::Local(local)) => {
+                local.kill().await;
+                Ok(())
+            }
+            _ => Err(DynamoControlError::NotLocal),
+        }
+    }
+
+    /// Starts DynamoDB Local again on its port (the endpoint does not
+    /// change). Its data survives only with [`StackOptions::persistent_dynamodb`].
+    pub async fn restart_dynamodb(&self) -> Result<Duration, DynamoControlError> {
+        match &mut *self.dynamodb.lock().await {
+            Some(RunningDynamo::Local(local)) => {
+                local.restart().await?;
+                Ok(local.started_in())
+            }
+            _ => Err(DynamoControlError::NotLocal),
         }
     }
 
@@ -632,7 +688,7 @@ impl LocalStack {
         self.lambda.shutdown().await;
         self.mocks.stop().await;
         self.dynamodb_meter.stop().await;
-        if let Some(dynamodb) = self.dynamodb {
+        if let Some(dynamodb) = self.dynamodb.into_inner() {
             dynamodb.stop().await;
         }
         meters

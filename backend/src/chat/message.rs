@@ -192,15 +192,27 @@ async fn chat(call: &Call<'_>, chat: ChatMessage, now: i64) {
             Vec::new()
         }
     };
-    // The index is eventually consistent: the sender always gets its reply.
+    // The index is eventually consistent: the sender gets its reply even when
+    // the index does not list it yet, as long as it is registered (a strongly
+    // consistent read). Once its `$disconnect` has removed it, nothing more is
+    // posted to it.
     if !targets
         .iter()
         .any(|t| t.connection_id == call.connection_id)
     {
-        targets.push(UserConnection {
-            connection_id: call.connection_id.clone(),
-            ttl,
-        });
+        let registered = match deps.registry.get(&call.connection_id).await {
+            Ok(record) => record.is_some(),
+            Err(e) => {
+                tracing::warn!(connection = %call.connection_id, "cannot read the sender's registration: {e}");
+                true
+            }
+        };
+        if registered {
+            targets.push(UserConnection {
+                connection_id: call.connection_id.clone(),
+                ttl,
+            });
+        }
     }
     let answer = messages::chat_reply(id, &chat.session_id, &reply);
     let delivery = call.sender.fan_out(&targets, &answer, now_ms()).await;

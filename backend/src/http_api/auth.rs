@@ -179,9 +179,12 @@ pub async fn authenticate(deps: &HttpDeps, request: &ApiRequest) -> ApiResult<Pr
         return Err(ApiError::Unauthorized("Session expired".into()));
     }
     let user_id = get_s(&session, "user_id").unwrap_or_default().to_owned();
-    let user = get_item(&deps.db, &deps.tables.users, "user_id", &user_id)
-        .await?
-        .ok_or_else(|| ApiError::Unauthorized("Invalid session".into()))?;
+    let Some(user) = get_item(&deps.db, &deps.tables.users, "user_id", &user_id).await? else {
+        // The session of a deleted account (a GDPR delete cut short after
+        // the user item went): it must not outlive the account.
+        delete_item(&deps.db, &deps.tables.sessions, "session_id", &session_id).await?;
+        return Err(ApiError::Unauthorized("Invalid session".into()));
+    };
     if get_n(&session, "last_accessed").unwrap_or(0) + TOUCH_INTERVAL_SECONDS < now {
         deps.db
             .update_item()

@@ -99,8 +99,14 @@ pub async fn delete(deps: &HttpDeps, request: &ApiRequest) -> ApiResult<ApiRespo
     if !verify_password(&body.password, hash).await {
         return Err(ApiError::Forbidden("The password is not correct".into()));
     }
+    // The caller's own login session goes last of all, and the user item
+    // just before it: a delete cut short by a fault can be sent again with
+    // the same token and finishes the job.
+    let own_session = request.bearer_token().map(store::digest);
+    let mut tables = user_tables(deps);
+    tables.rotate_left(1); // sessions last
     let mut deleted = Map::new();
-    for (name, table, key, _) in user_tables(deps) {
+    for (name, table, key, _) in tables {
         let items = store::query_all(
             &deps.db,
             table,
@@ -110,9 +116,11 @@ pub async fn delete(deps: &HttpDeps, request: &ApiRequest) -> ApiResult<ApiRespo
         )
         .await?;
         for item in &items {
-            if let Some(id) = get_s(item, key) {
-                store::delete_item(&deps.db, table, key, id).await?;
+            let Some(id) = get_s(item, key) else { continue };
+            if table == deps.tables.sessions && own_session.as_deref() == Some(id) {
+                continue;
             }
+            store::delete_item(&deps.db, table, key, id).await?;
         }
         deleted.insert(name.into(), json!(items.len()));
     }
@@ -124,6 +132,9 @@ pub async fn delete(deps: &HttpDeps, request: &ApiRequest) -> ApiResult<ApiRespo
     )
     .await?;
     store::delete_item(&deps.db, &deps.tables.users, "user_id", &principal.user_id).await?;
+    if let Some(own) = &own_session {
+        store::delete_item(&deps.db, &deps.tables.sessions, "session_id", own).await?;
+    }
     deleted.insert("users".into(), json!(1));
     tracing::info!(user = %principal.user_id, "account deleted on request (GDPR)");
     Ok(ApiResponse::json(200, &json!({"deleted": deleted})))

@@ -175,7 +175,7 @@ pub async fn handle(
             }
         }
         Ok(ClientMessage::End) => {
-            if let Some(session) = live_session(&call).await? {
+            if let Some(session) = ending_session(&call).await? {
                 deps.relay
                     .send(&session.session_id, &order, &RelayItem::End, now_epoch_s())
                     .await?;
@@ -191,6 +191,23 @@ async fn live_session(call: &Call<'_>) -> Result<Option<Session>, Error> {
     match session.filter(|s| s.is_live(now_epoch_s())) {
         Some(session) => Ok(Some(session)),
         None => {
+            call.post_error(errors::NO_ACTIVE_SESSION).await;
+            Ok(None)
+        }
+    }
+}
+
+/// The session `end_speaking` ends: the live one, or one `$disconnect` has
+/// just marked disconnected (the client pressed "end" and left at once, and
+/// its `$disconnect` overtook the `end_speaking`): its owner may still
+/// assess it. Otherwise "No active session" to the client.
+async fn ending_session(call: &Call<'_>) -> Result<Option<Session>, Error> {
+    let session = call.deps.sessions.get(&call.session_id).await?;
+    let now = now_epoch_s();
+    match session {
+        Some(s) if s.is_live(now) => Ok(Some(s)),
+        Some(s) if s.status == SessionStatus::Disconnected && s.expires_at > now => Ok(Some(s)),
+        _ => {
             call.post_error(errors::NO_ACTIVE_SESSION).await;
             Ok(None)
         }

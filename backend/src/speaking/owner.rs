@@ -21,7 +21,7 @@ use crate::inbox::RelayInbox;
 use crate::management::ManagementError;
 use crate::ownership::stop_margin;
 use crate::relay::RelayItem;
-use crate::sessions::{Session, SessionStatus};
+use crate::sessions::{Session, SessionError, SessionStatus};
 use crate::vertex::auth::ServiceAccount;
 use crate::vertex::generate::{GenerateConfig, GenerateUsage, generate_json};
 use crate::vertex::live::{LiveConfig, LiveEvent, LiveSession, LiveUsage};
@@ -42,6 +42,31 @@ const AUDIO_PIECE_BYTES: usize = 16_000;
 const CLOSING_GRACE: Duration = Duration::from_secs(2);
 /// A pause in the model's events that means it has nothing more to say.
 const QUIET_ENOUGH: Duration = Duration::from_millis(250);
+/// The first pause before storing the assessment again (then doubled).
+const STORE_RETRY_FIRST: Duration = Duration::from_millis(200);
+/// The longest pause between attempts to store the assessment.
+const STORE_RETRY_MAX: Duration = Duration::from_secs(3);
+
+/// Runs a session-table call again (a few times, with a pause) when the
+/// store failed; a refused precondition is an answer, not a failure.
+async fn with_retries<F, Fut>(mut call: F) -> Result<(), SessionError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<(), SessionError>>,
+{
+    let mut pause = STORE_RETRY_FIRST;
+    for _ in 0..5 {
+        match call().await {
+            Err(SessionError::Store { message, .. }) => {
+                tracing::warn!("sessions table: {message}; retrying in {pause:?}");
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(STORE_RETRY_MAX);
+            }
+            other => return other,
+        }
+    }
+    call().await
+}
 
 /// How a session ended.
 #[derive(Debug, Clone, PartialEq)]
@@ -86,6 +111,8 @@ pub struct Owner<'a> {
     usage: Usage,
     inbox: RelayInbox,
     resumptions: u32,
+    /// A `goAway` came before any resumption handle: resume as soon as one arrives.
+    resume_pending: bool,
 }
 
 impl<'a> Owner<'a> {
@@ -117,6 +144,7 @@ impl<'a> Owner<'a> {
             usage: Usage::default(),
             inbox,
             resumptions: 0,
+            resume_pending: false,
         }
     }
 
@@ -196,6 +224,17 @@ impl<'a> Owner<'a> {
                 LiveEvent::GenerationComplete => Step::Continue,
                 LiveEvent::ResumptionHandle(handle) => {
                     self.config.resumption_handle = Some(handle);
+                    if std::mem::take(&mut self.resume_pending) {
+                        self.resume(live).await
+                    } else {
+                        Step::Continue
+                    }
+                }
+                LiveEvent::GoAway(left) if self.config.resumption_handle.is_none() => {
+                    // Nothing to resume with yet: go on until the model hands
+                    // over a handle (at the end of its turn), then resume.
+                    tracing::info!(session = %self.session.session_id, "goAway, {left:?} left: resuming at the next handle");
+                    self.resume_pending = true;
                     Step::Continue
                 }
                 LiveEvent::GoAway(left) => {
@@ -332,32 +371,42 @@ impl<'a> Owner<'a> {
             Ending::Completed | Ending::TimeLimit => {
                 self.closing_grace(&mut live).await;
                 live.close().await;
-                self.complete(ending == Ending::TimeLimit).await;
+                self.complete(ending == Ending::TimeLimit, true).await;
+            }
+            Ending::Disconnected(_) | Ending::Gone if self.ended_before_leaving().await => {
+                // The candidate ended the test and left at once: the
+                // assessment is still theirs (stored; nobody to tell).
+                tracing::info!(session = %session_id, "end_speaking came before the client left: assessing");
+                live.close().await;
+                self.complete(false, false).await;
             }
             Ending::Disconnected(_) | Ending::Gone => {
                 live.close().await;
-                let _ = sessions
-                    .transition(
+                let _ = with_retries(|| {
+                    sessions.transition(
                         &session_id,
                         SessionStatus::Active,
                         SessionStatus::Disconnected,
                         now,
                         &[],
                     )
-                    .await;
+                })
+                .await;
             }
             Ending::Failed(reason) => {
                 live.close().await;
                 tracing::error!(session = %session_id, "model failure: {reason}");
-                let _ = sessions
-                    .transition(
+                let extra = [("ended_by", reason.clone())];
+                let _ = with_retries(|| {
+                    sessions.transition(
                         &session_id,
                         SessionStatus::Active,
                         SessionStatus::Failed,
                         now,
-                        &[("ended_by", reason.clone())],
+                        &extra,
                     )
-                    .await;
+                })
+                .await;
                 self.call.post_error(errors::MODEL_FAILED).await;
             }
         }
@@ -365,8 +414,27 @@ impl<'a> Owner<'a> {
         self.inbox.purge().await;
     }
 
-    /// Asks for the assessment (one retry on an invalid answer), stores it and tells the client.
-    async fn complete(&mut self, time_limit: bool) {
+    /// Whether an `end_speaking` is waiting in the relay (read before the
+    /// owner learnt the client had gone).
+    async fn ended_before_leaving(&mut self) -> bool {
+        for _ in 0..2 {
+            match self.inbox.take().await {
+                Ok(items) if items.iter().any(|i| matches!(i, RelayItem::End)) => return true,
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::warn!(session = %self.session.session_id, "relay read failed: {e}")
+                }
+            }
+            tokio::time::sleep(self.call.deps.settings.relay_settle).await;
+        }
+        false
+    }
+
+    /// Asks for the assessment (one retry on an invalid answer), stores it
+    /// and, when `notify`, tells the client. The client hears
+    /// `assessment_complete` only once the assessment is stored; when it
+    /// cannot be stored the session fails and the client is told so.
+    async fn complete(&mut self, time_limit: bool, notify: bool) {
         let deps = self.call.deps;
         let session_id = self.session.session_id.clone();
         let generate = GenerateConfig {
@@ -412,17 +480,7 @@ impl<'a> Owner<'a> {
         let now = now_epoch_s();
         let Some(answer) = valid else {
             tracing::error!(session = %session_id, "assessment rejected: {last_problem}");
-            let _ = deps
-                .sessions
-                .transition(
-                    &session_id,
-                    SessionStatus::Active,
-                    SessionStatus::Failed,
-                    now,
-                    &[("ended_by", last_problem)],
-                )
-                .await;
-            self.call.post_error(errors::ASSESSMENT_FAILED).await;
+            self.fail(&last_problem, notify).await;
             return;
         };
         let document = self.document(&answer, time_limit);
@@ -432,21 +490,54 @@ impl<'a> Owner<'a> {
             .to_owned();
         if let Err(e) = self.store(&document).await {
             tracing::error!(session = %session_id, "storing the assessment failed: {e}");
+            self.fail(&format!("storing the assessment failed: {e}"), notify)
+                .await;
+            return;
         }
-        let _ = deps
-            .sessions
-            .transition(
-                &session_id,
-                SessionStatus::Active,
-                SessionStatus::Completed,
-                now,
-                &[("assessment_id", assessment_id)],
-            )
+        // Completed, whether still active or marked disconnected meanwhile
+        // (the client left after end_speaking).
+        let extra = [("assessment_id", assessment_id)];
+        let mut client_left = false;
+        for from in [SessionStatus::Active, SessionStatus::Disconnected] {
+            let moved = with_retries(|| {
+                deps.sessions
+                    .transition(&session_id, from, SessionStatus::Completed, now, &extra)
+            })
             .await;
-        let _ = self
-            .call
-            .post(&messages::assessment_complete(document))
+            if moved.is_ok() {
+                client_left = from == SessionStatus::Disconnected;
+                break;
+            }
+        }
+        // Nobody to tell when `$disconnect` came meanwhile.
+        if notify && !client_left {
+            let _ = self
+                .call
+                .post(&messages::assessment_complete(document))
+                .await;
+        }
+    }
+
+    /// Ends the session as failed (from active, or disconnected meanwhile)
+    /// and tells the client when `notify`.
+    async fn fail(&self, reason: &str, notify: bool) {
+        let deps = self.call.deps;
+        let session_id = &self.session.session_id;
+        let now = now_epoch_s();
+        let extra = [("ended_by", reason.to_owned())];
+        for from in [SessionStatus::Active, SessionStatus::Disconnected] {
+            let moved = with_retries(|| {
+                deps.sessions
+                    .transition(session_id, from, SessionStatus::Failed, now, &extra)
+            })
             .await;
+            if moved.is_ok() {
+                break;
+            }
+        }
+        if notify {
+            self.call.post_error(errors::ASSESSMENT_FAILED).await;
+        }
     }
 
     fn document(&self, answer: &assessment::ModelAssessment, time_limit: bool) -> Value {
@@ -487,7 +578,11 @@ impl<'a> Owner<'a> {
         document
     }
 
-    /// Stores the assessment once (a retry cannot make a second one).
+    /// Stores the assessment once: a retry cannot make a second one (the
+    /// write is conditional on the id, and a retry that finds it stored by
+    /// an attempt whose answer was lost counts as stored). Retried, beyond
+    /// the SDK's own attempts, while DynamoDB throttles or is unreachable,
+    /// until the owner's stop margin runs out.
     async fn store(&self, document: &Value) -> Result<(), String> {
         let deps = self.call.deps;
         let mut item = dynamo_json::to_item(document.as_object().expect("an object"));
@@ -495,14 +590,35 @@ impl<'a> Owner<'a> {
             "timestamp".to_owned(),
             aws_sdk_dynamodb::types::AttributeValue::S(Utc::now().to_rfc3339()),
         );
-        deps.dynamodb
-            .put_item()
-            .table_name(&deps.assessments_table)
-            .set_item(Some(item))
-            .condition_expression("attribute_not_exists(assessment_id)")
-            .send()
-            .await
-            .map(|_| ())
-            .map_err(|e| aws_sdk_dynamodb::error::DisplayErrorContext(e).to_string())
+        let give_up = self
+            .deadline
+            .checked_sub(self.margin / 2)
+            .unwrap_or(self.deadline);
+        let mut pause = STORE_RETRY_FIRST;
+        loop {
+            let attempt = deps
+                .dynamodb
+                .put_item()
+                .table_name(&deps.assessments_table)
+                .set_item(Some(item.clone()))
+                .condition_expression("attribute_not_exists(assessment_id)")
+                .send()
+                .await;
+            let error = match attempt {
+                Ok(_) => return Ok(()),
+                Err(e) => e,
+            };
+            use aws_sdk_dynamodb::error::ProvideErrorMetadata as _;
+            if error.code() == Some("ConditionalCheckFailedException") {
+                return Ok(()); // an earlier attempt stored it
+            }
+            let text = aws_sdk_dynamodb::error::DisplayErrorContext(&error).to_string();
+            if Instant::now() + pause >= give_up {
+                return Err(text);
+            }
+            tracing::warn!(session = %self.session.session_id, "storing the assessment: {text}; retrying in {pause:?}");
+            tokio::time::sleep(pause).await;
+            pause = (pause * 2).min(STORE_RETRY_MAX);
+        }
     }
 }

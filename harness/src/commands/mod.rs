@@ -1,5 +1,7 @@
 //! What each `harness` subcommand does.
 
+mod chaos;
+mod chaos_load;
 mod cost;
 mod load;
 mod replay;
@@ -72,6 +74,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode, CommandError> {
         Command::Load(args) => load::run(&args, quiet).await,
         Command::Merge(args) => load::merge(&args, quiet),
         Command::Repro(args) => repro::run(&args).await,
+        Command::Chaos(args) => chaos::run(&args).await,
     }
 }
 

@@ -196,12 +196,26 @@ fn extract_lib(tarball: &[u8], into: &Path) -> Result<(), DynamoError> {
     Ok(())
 }
 
+/// Where DynamoDB Local keeps its data.
+#[derive(Debug, Clone, Default)]
+pub enum Storage {
+    /// In memory (`-inMemory`): gone when the process ends.
+    #[default]
+    InMemory,
+    /// In a folder (`-dbPath DIR`): survives a kill and a restart (the
+    /// reliability suite kills DynamoDB Local mid-session).
+    Dir(PathBuf),
+}
+
 /// A running DynamoDB Local.
 #[derive(Debug)]
 pub struct DynamoDbLocal {
     child: Child,
     endpoint: String,
     started_in: Duration,
+    port: u16,
+    storage: Storage,
+    installation: Installation,
 }
 
 impl DynamoDbLocal {
@@ -210,11 +224,19 @@ impl DynamoDbLocal {
     /// access key and region (DynamoDB Local otherwise keeps one database per
     /// key and region, and the functions' credentials differ from the harness's).
     pub async fn start(installation: &Installation) -> Result<Self, DynamoError> {
+        Self::start_with(installation, Storage::InMemory).await
+    }
+
+    /// [`Self::start`] with the data kept as `storage` says.
+    pub async fn start_with(
+        installation: &Installation,
+        storage: Storage,
+    ) -> Result<Self, DynamoError> {
         let began = Instant::now();
         let mut last_error = String::new();
         for _ in 0..5 {
             let port = free_port().map_err(|e| DynamoError::Start(format!("no free port: {e}")))?;
-            match Self::start_on(installation, port).await {
+            match Self::start_on(installation, port, &storage).await {
                 Ok(mut running) => {
                     running.started_in = began.elapsed();
                     return Ok(running);
@@ -228,12 +250,32 @@ impl DynamoDbLocal {
         Err(DynamoError::Start(last_error))
     }
 
-    async fn start_on(installation: &Installation, port: u16) -> Result<Self, DynamoError> {
-        let mut child = Command::new("java")
-            .arg(format!("-Djava.library.path={}", installation.library_dir.display()))
+    async fn start_on(
+        installation: &Installation,
+        port: u16,
+        storage: &Storage,
+    ) -> Result<Self, DynamoError> {
+        let mut command = Command::new("java");
+        command
+            .arg(format!(
+                "-Djava.library.path={}",
+                installation.library_dir.display()
+            ))
             .arg("-jar")
-            .arg(&installation.jar)
-            .args(["-inMemory", "-sharedDb", "-port", &port.to_string()])
+            .arg(&installation.jar);
+        match storage {
+            Storage::InMemory => {
+                command.arg("-inMemory");
+            }
+            Storage::Dir(dir) => {
+                std::fs::create_dir_all(dir).map_err(|e| {
+                    DynamoError::Start(format!("cannot create {}: {e}", dir.display()))
+                })?;
+                command.arg("-dbPath").arg(dir);
+            }
+        }
+        let mut child = command
+            .args(["-sharedDb", "-port", &port.to_string()])
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -278,6 +320,9 @@ impl DynamoDbLocal {
                     child,
                     endpoint,
                     started_in: Duration::ZERO,
+                    port,
+                    storage: storage.clone(),
+                    installation: installation.clone(),
                 });
             }
             if Instant::now() > deadline {
@@ -303,6 +348,43 @@ impl DynamoDbLocal {
     /// The Java process id.
     pub fn pid(&self) -> Option<u32> {
         self.child.id()
+    }
+
+    /// Kills the Java process (SIGKILL, as a crash would) and waits for it;
+    /// [`Self::restart`] brings it back.
+    pub async fn kill(&mut self) {
+        let _ = self.child.start_kill();
+        let _ = self.child.wait().await;
+    }
+
+    /// Whether the Java process is running.
+    pub fn is_running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+
+    /// Starts DynamoDB Local again on the same port with the same storage
+    /// (killing it first if it still runs), so clients keep their endpoint.
+    /// With [`Storage::Dir`] the tables and items written before survive.
+    pub async fn restart(&mut self) -> Result<(), DynamoError> {
+        self.kill().await;
+        let began = Instant::now();
+        let mut last_error = String::new();
+        // The port may linger a moment after the kill.
+        for _ in 0..50 {
+            match Self::start_on(&self.installation, self.port, &self.storage).await {
+                Ok(mut fresh) => {
+                    fresh.started_in = began.elapsed();
+                    *self = fresh;
+                    return Ok(());
+                }
+                Err(DynamoError::Start(message)) if message.contains("Address already in use") => {
+                    last_error = message;
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                Err(other) => return Err(other),
+            }
+        }
+        Err(DynamoError::Start(last_error))
     }
 
     /// Kills the Java process and waits for it.

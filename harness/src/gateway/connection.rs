@@ -171,6 +171,7 @@ pub(super) async fn run(
         .lock()
         .expect("connections lock")
         .remove(&connection_id);
+    state.departures.closed(&connection_id, code);
     let lasted_ms = Utc::now().timestamp_millis() - handle.facts.connected_at_ms;
     state
         .meters
@@ -201,7 +202,9 @@ pub(super) async fn run(
             Utc::now(),
         );
         // Best effort: the result is ignored, as on AWS.
+        state.departures.disconnect(&connection_id, false);
         let _ = invoke_route(&state, route, event, "$disconnect").await;
+        state.departures.disconnect(&connection_id, true);
     }
 }
 

@@ -59,6 +59,9 @@ pub(super) async fn connections(
         );
     }
     let Some(connection) = state.connection(&connection_id) else {
+        state
+            .departures
+            .late(&connection_id, method.as_str(), body.len());
         return aws_error(StatusCode::GONE, "GoneException", "");
     };
     match method {
@@ -76,6 +79,7 @@ pub(super) async fn connections(
                 Err(e) => Outbound::Binary(e.into_bytes()),
             };
             if connection.outbound.send(message).is_err() {
+                state.departures.late(&connection_id, "POST", bytes);
                 return aws_error(StatusCode::GONE, "GoneException", "");
             }
             state.meters.message_out(bytes);

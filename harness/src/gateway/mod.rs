@@ -105,6 +105,82 @@ pub(crate) struct ConnectionHandle {
     pub headers: Vec<(String, String)>,
 }
 
+/// A connection that has gone, and when its `$disconnect` ran (epoch ms).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Departure {
+    /// The connection.
+    pub connection_id: String,
+    /// When it left the registry (from then on `@connections` answers 410).
+    pub closed_at_ms: i64,
+    /// The close code `$disconnect` got.
+    pub code: u16,
+    /// When the `$disconnect` invocation began (none without a `$disconnect` route).
+    pub disconnect_started_ms: Option<i64>,
+    /// When it ended.
+    pub disconnect_finished_ms: Option<i64>,
+}
+
+/// A management API call for a connection that had gone (answered 410).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct LatePost {
+    /// The connection.
+    pub connection_id: String,
+    /// `POST`, `GET` or `DELETE`.
+    pub method: String,
+    /// When it arrived, epoch ms.
+    pub at_ms: i64,
+    /// Body size.
+    pub bytes: usize,
+}
+
+/// What the gateway keeps about connections that went (reliability checks:
+/// nothing may be posted to a connection after its `$disconnect`).
+#[derive(Debug, Default)]
+pub(crate) struct Departures {
+    pub departed: Mutex<HashMap<String, Departure>>,
+    pub late: Mutex<Vec<LatePost>>,
+}
+
+impl Departures {
+    pub(crate) fn closed(&self, connection_id: &str, code: u16) {
+        self.departed.lock().expect("departures lock").insert(
+            connection_id.to_owned(),
+            Departure {
+                connection_id: connection_id.to_owned(),
+                closed_at_ms: chrono::Utc::now().timestamp_millis(),
+                code,
+                disconnect_started_ms: None,
+                disconnect_finished_ms: None,
+            },
+        );
+    }
+
+    pub(crate) fn disconnect(&self, connection_id: &str, finished: bool) {
+        let now = chrono::Utc::now().timestamp_millis();
+        if let Some(d) = self
+            .departed
+            .lock()
+            .expect("departures lock")
+            .get_mut(connection_id)
+        {
+            if finished {
+                d.disconnect_finished_ms = Some(now);
+            } else {
+                d.disconnect_started_ms = Some(now);
+            }
+        }
+    }
+
+    pub(crate) fn late(&self, connection_id: &str, method: &str, bytes: usize) {
+        self.late.lock().expect("late posts lock").push(LatePost {
+            connection_id: connection_id.to_owned(),
+            method: method.to_owned(),
+            at_ms: chrono::Utc::now().timestamp_millis(),
+            bytes,
+        });
+    }
+}
+
 /// State of one running API.
 #[derive(Debug)]
 pub(crate) struct ApiState {
@@ -119,6 +195,8 @@ pub(crate) struct ApiState {
     pub shutdown: CancellationToken,
     /// What AWS would bill this API for.
     pub meters: GatewayMeters,
+    /// Connections that went, and calls for them afterwards.
+    pub departures: Departures,
 }
 
 impl ApiState {
@@ -206,6 +284,7 @@ impl WebSocketGateway {
             tasks: TaskTracker::new(),
             shutdown: CancellationToken::new(),
             meters: GatewayMeters::default(),
+            departures: Departures::default(),
         });
         let app = Router::new()
             .route(
@@ -263,6 +342,30 @@ impl WebSocketGateway {
             .keys()
             .cloned()
             .collect()
+    }
+
+    /// Connections that have gone, with the times of their `$disconnect`.
+    pub fn departures(&self) -> Vec<Departure> {
+        let departed = self
+            .state
+            .departures
+            .departed
+            .lock()
+            .expect("departures lock");
+        let mut list: Vec<Departure> = departed.values().cloned().collect();
+        list.sort_by_key(|d| d.closed_at_ms);
+        list
+    }
+
+    /// Management API calls (`POST` above all) for connections that had
+    /// already gone, each answered 410 `GoneException`.
+    pub fn late_posts(&self) -> Vec<LatePost> {
+        self.state
+            .departures
+            .late
+            .lock()
+            .expect("late posts lock")
+            .clone()
     }
 
     /// What the API's meters read now (open connections count up to now).

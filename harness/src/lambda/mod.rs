@@ -160,10 +160,26 @@ pub struct LambdaEmulator {
     inner: Arc<Inner>,
 }
 
+/// An invocation in progress, as [`LambdaEmulator::running`] lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunningInvocation {
+    /// Function logical id.
+    pub function: String,
+    /// Route or trigger label.
+    pub route: Option<String>,
+    /// Request id.
+    pub request_id: String,
+    /// The instance running it.
+    pub instance_id: String,
+}
+
 #[derive(Debug)]
 struct Inner {
     /// Every live instance by id.
     instances: Mutex<HashMap<String, Arc<Instance>>>,
+    /// Invocations in progress by request id, with their instance (fault
+    /// injection kills one mid-invocation).
+    running: Mutex<HashMap<String, (RunningInvocation, Arc<Instance>)>>,
     pools: BTreeMap<String, Pool>,
     settings: EmulatorSettings,
     records: Mutex<Vec<InvocationRecord>>,
@@ -219,6 +235,7 @@ impl LambdaEmulator {
         Ok(Self {
             inner: Arc::new(Inner {
                 instances: Mutex::new(HashMap::new()),
+                running: Mutex::new(HashMap::new()),
                 pools,
                 settings,
                 records: Mutex::new(Vec::new()),
@@ -251,6 +268,50 @@ impl LambdaEmulator {
             *counts.entry(instance.function.clone()).or_insert(0) += 1;
         }
         counts
+    }
+
+    /// The invocations in progress now.
+    pub fn running(&self) -> Vec<RunningInvocation> {
+        let running = self.inner.running.lock().expect("running lock");
+        let mut list: Vec<RunningInvocation> = running.values().map(|(r, _)| r.clone()).collect();
+        list.sort_by(|a, b| a.request_id.cmp(&b.request_id));
+        list
+    }
+
+    /// Kills the instance running this invocation (SIGKILL, as a crash
+    /// would): the invocation ends with [`Outcome::Crash`] and the pool
+    /// replaces the instance. False when the invocation is not running.
+    pub async fn crash_invocation(&self, request_id: &str) -> bool {
+        let instance = self
+            .inner
+            .running
+            .lock()
+            .expect("running lock")
+            .get(request_id)
+            .map(|(_, instance)| instance.clone());
+        match instance {
+            Some(instance) => {
+                tracing::warn!(instance = %instance.id, request = %request_id, "crashing the instance mid-invocation (fault injection)");
+                instance.kill().await;
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Crashes one instance running an invocation of `function` (of `route`
+    /// when given), if any; returns what it was running.
+    pub async fn crash_running(
+        &self,
+        function: &str,
+        route: Option<&str>,
+    ) -> Option<RunningInvocation> {
+        let victim = self.running().into_iter().find(|r| {
+            r.function == function && route.is_none_or(|route| r.route.as_deref() == Some(route))
+        })?;
+        self.crash_invocation(&victim.request_id)
+            .await
+            .then_some(victim)
     }
 
     /// Invokes a function synchronously (RequestResponse) and records it.
@@ -315,9 +376,25 @@ impl LambdaEmulator {
         };
         record.instance_id = Some(instance.id.clone());
         record.cold_start = cold;
+        let running = RunningInvocation {
+            function: pool.spec.logical_id.clone(),
+            route: record.route.clone(),
+            request_id: request_id.clone(),
+            instance_id: instance.id.clone(),
+        };
+        self.inner
+            .running
+            .lock()
+            .expect("running lock")
+            .insert(request_id.clone(), (running, instance.clone()));
         let outcome = self
-            .run_on(pool, &instance, cold, request_id, payload, record)
+            .run_on(pool, &instance, cold, request_id.clone(), payload, record)
             .await;
+        self.inner
+            .running
+            .lock()
+            .expect("running lock")
+            .remove(&request_id);
         let healthy = matches!(
             outcome,
             Outcome::Success { .. } | Outcome::FunctionError { .. }
