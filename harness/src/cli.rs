@@ -253,9 +253,10 @@ pub struct StackArgs {
     #[arg(long, default_value_t = 0)]
     pub port: u16,
     /// Divide every time limit (function timeouts, idle and maximum connection
-    /// time, integration timeouts, model session limits) by this factor.
-    #[arg(long, default_value = "1")]
-    pub time_scale: TimeScale,
+    /// time, integration timeouts, model session limits) by this factor
+    /// (default 1: real time; `harness chaos` defaults to 10).
+    #[arg(long)]
+    pub time_scale: Option<TimeScale>,
     /// Use this DynamoDB endpoint instead of starting DynamoDB Local.
     #[arg(long, value_name = "URL", conflicts_with = "dynamodb")]
     pub dynamodb_endpoint: Option<String>,

@@ -10,7 +10,9 @@ mod support;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use serde_json::{Value, json};
-use support::http::{Api, assert_bad_input_refused, dynamodb, http_options, scan_table};
+use support::http::{
+    Api, apple_receipt, assert_bad_input_refused, dynamodb, http_options, scan_table,
+};
 use support::*;
 
 #[tokio::test]
@@ -369,18 +371,12 @@ async fn gdpr_export_then_delete_leaves_nothing_in_any_table() {
         .call("POST", "/api/reports", Some(&token), Some(json!({"target_type": "assessment", "target_id": assessment_id, "reason": "inaccurate_score"})))
         .await;
     assert_eq!(report.status, 201, "{}", report.json);
-    let receipt = stack
-        .mocks()
-        .stores
-        .apple_receipt(&mocks::stores::AppleReceipt {
-            bundle_id: "com.ieltsaiprep.app".into(),
-            product_id: "ielts_full_monthly".into(),
-            transaction_id: "1000000001".into(),
-            original_transaction_id: "1000000001".into(),
-            purchase_date_ms: chrono::Utc::now().timestamp_millis(),
-            expires_date_ms: chrono::Utc::now().timestamp_millis() + 30 * 86_400_000,
-            sandbox: false,
-        });
+    let receipt = stack.mocks().stores.apple_receipt(&apple_receipt(
+        "ielts_full_monthly",
+        "1000000001",
+        30 * 86_400_000,
+        false,
+    ));
     let purchase = api
         .call(
             "POST",

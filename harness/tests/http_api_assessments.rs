@@ -10,9 +10,9 @@
 mod support;
 
 use aws_sdk_dynamodb::types::AttributeValue;
-use mocks::stores::{AppleReceipt, GooglePurchase};
+use mocks::stores::GooglePurchase;
 use serde_json::{Value, json};
-use support::http::{Api, assert_bad_input_refused, dynamodb, http_options};
+use support::http::{Api, apple_receipt, assert_bad_input_refused, dynamodb, http_options};
 use support::*;
 
 fn essay() -> String {
@@ -427,18 +427,6 @@ fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
 }
 
-fn apple(product: &str, transaction: &str, expires_in_ms: i64, sandbox: bool) -> AppleReceipt {
-    AppleReceipt {
-        bundle_id: "com.ieltsaiprep.app".into(),
-        product_id: product.into(),
-        transaction_id: transaction.into(),
-        original_transaction_id: transaction.into(),
-        purchase_date_ms: now_ms(),
-        expires_date_ms: now_ms() + expires_in_ms,
-        sandbox,
-    }
-}
-
 #[tokio::test]
 async fn purchases_verify_receipts_and_gate_by_tier() {
     let stack = start(http_options(1.0)).await;
@@ -448,7 +436,12 @@ async fn purchases_verify_receipts_and_gate_by_tier() {
     let (ben, _) = api.sign_up("ben@example.com", "ben-password").await;
     const MONTH: i64 = 30 * 86_400_000;
 
-    let receipt = stores.apple_receipt(&apple("ielts_writing_monthly", "2000000001", MONTH, false));
+    let receipt = stores.apple_receipt(&apple_receipt(
+        "ielts_writing_monthly",
+        "2000000001",
+        MONTH,
+        false,
+    ));
     let bought = api
         .call(
             "POST",
@@ -527,7 +520,12 @@ async fn purchases_verify_receipts_and_gate_by_tier() {
     )
     .await
     .problem(422);
-    let expired = stores.apple_receipt(&apple("ielts_full_monthly", "2000000002", -1000, false));
+    let expired = stores.apple_receipt(&apple_receipt(
+        "ielts_full_monthly",
+        "2000000002",
+        -1000,
+        false,
+    ));
     api.call(
         "POST",
         "/api/purchases/apple",
@@ -538,7 +536,12 @@ async fn purchases_verify_receipts_and_gate_by_tier() {
     .problem(422);
 
     // A sandbox receipt: production answers 21007, the sandbox verifies it.
-    let sandbox = stores.apple_receipt(&apple("ielts_speaking_monthly", "2000000003", MONTH, true));
+    let sandbox = stores.apple_receipt(&apple_receipt(
+        "ielts_speaking_monthly",
+        "2000000003",
+        MONTH,
+        true,
+    ));
     let tested = api
         .call(
             "POST",
@@ -610,7 +613,12 @@ async fn purchases_verify_receipts_and_gate_by_tier() {
 
     // A store that cannot answer: 503, retryable.
     stores.set_unavailable(true);
-    let down = stores.apple_receipt(&apple("ielts_full_monthly", "2000000009", MONTH, false));
+    let down = stores.apple_receipt(&apple_receipt(
+        "ielts_full_monthly",
+        "2000000009",
+        MONTH,
+        false,
+    ));
     api.call(
         "POST",
         "/api/purchases/apple",

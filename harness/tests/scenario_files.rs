@@ -1,4 +1,4 @@
-//! Every scenario and conformance suite in scenarios/ loads, every clip has a
+//! Every scenario, conformance suite and load plan in scenarios/ loads, every clip has a
 //! transcript, and scenarios/scenario.schema.json is the current schema.
 
 use std::path::{Path, PathBuf};
@@ -18,8 +18,19 @@ fn yaml_files(dir: &Path, found: &mut Vec<PathBuf>) {
     }
 }
 
+/// Load plans (scenarios/load, scenarios/http) name their users, arrivals or
+/// request mix at the top level; scenarios have steps.
+fn is_load_plan(path: &Path) -> bool {
+    let text = std::fs::read_to_string(path).unwrap();
+    text.lines().any(|line| {
+        ["users:", "arrival:", "mix:", "scenario:"]
+            .iter()
+            .any(|key| line.starts_with(key))
+    })
+}
+
 #[test]
-fn every_scenario_and_suite_loads() {
+fn every_scenario_and_suite_and_load_plan_loads() {
     let mut files = Vec::new();
     yaml_files(&scenarios_dir(), &mut files);
     assert!(files.len() >= 2, "{files:?}");
@@ -27,8 +38,8 @@ fn every_scenario_and_suite_loads() {
         if path.components().any(|c| c.as_os_str() == "conformance") {
             harness::scenario::load_suite(&path)
                 .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-        } else if path.components().any(|c| c.as_os_str() == "load") {
-            continue;
+        } else if is_load_plan(&path) {
+            harness::load_plan::load(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         } else {
             harness::scenario::load(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         }

@@ -14,7 +14,7 @@ use std::collections::BTreeSet;
 
 use security_support::{concrete, operations};
 use serde_json::json;
-use support::http::{Answer, Api, dynamodb, http_options, scan_table};
+use support::http::{Answer, Api, apple_receipt, dynamodb, http_options, scan_table};
 use support::*;
 
 /// The bcrypt cost of a stored hash (`$2b$12$...`), `None` when it is not one.
@@ -114,18 +114,12 @@ async fn signed_in_routes_refuse_missing_and_forged_tokens_and_no_one_reads_anot
         .or(report.json["report_id"].as_str())
         .unwrap_or_default()
         .to_owned();
-    let receipt = stack
-        .mocks()
-        .stores
-        .apple_receipt(&mocks::stores::AppleReceipt {
-            bundle_id: "com.ieltsaiprep.app".into(),
-            product_id: "ielts_full_monthly".into(),
-            transaction_id: "3000000001".into(),
-            original_transaction_id: "3000000001".into(),
-            purchase_date_ms: chrono::Utc::now().timestamp_millis(),
-            expires_date_ms: chrono::Utc::now().timestamp_millis() + 30 * 86_400_000,
-            sandbox: false,
-        });
+    let receipt = stack.mocks().stores.apple_receipt(&apple_receipt(
+        "ielts_full_monthly",
+        "3000000001",
+        30 * 86_400_000,
+        false,
+    ));
     let bought = api
         .call(
             "POST",

@@ -16,7 +16,7 @@ mod support;
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use support::http::{Api, http_options};
+use support::http::{Api, apple_receipt, http_options};
 use support::*;
 
 /// Pieces of a secret worth finding: the whole value, and for long values
@@ -148,15 +148,12 @@ async fn no_function_logs_a_secret() {
     // Purchases: the App Store shared secret, the Play service account.
     let now = chrono::Utc::now().timestamp_millis();
     let stores = &stack.mocks().stores;
-    let receipt = stores.apple_receipt(&mocks::stores::AppleReceipt {
-        bundle_id: "com.ieltsaiprep.app".into(),
-        product_id: "ielts_writing_monthly".into(),
-        transaction_id: "4000000001".into(),
-        original_transaction_id: "4000000001".into(),
-        purchase_date_ms: now,
-        expires_date_ms: now + 86_400_000,
-        sandbox: false,
-    });
+    let receipt = stores.apple_receipt(&apple_receipt(
+        "ielts_writing_monthly",
+        "4000000001",
+        86_400_000,
+        false,
+    ));
     let apple = api
         .call(
             "POST",

@@ -31,10 +31,12 @@ pub(super) async fn run(args: &ChaosArgs) -> Result<ExitCode, CommandError> {
     if !args.stack.no_build {
         build_functions(&base.template, &base.functions_dir, false)?;
     }
-    let factor = args.stack.time_scale.factor();
     let options = ChaosOptions {
         base,
-        time_scale: if factor == 1.0 { DEFAULT_SCALE } else { factor },
+        time_scale: args
+            .stack
+            .time_scale
+            .map_or(DEFAULT_SCALE, |scale| scale.factor()),
         check: CheckOptions::default(),
     };
     let dir = args

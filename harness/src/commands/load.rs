@@ -50,7 +50,7 @@ pub(super) async fn run(args: &LoadArgs, quiet: bool) -> Result<ExitCode, Comman
         plan_path: args.plan.clone(),
         plan,
         target,
-        time_scale: args.stack.time_scale,
+        time_scale: args.stack.time_scale.unwrap_or_default(),
         segment: args.segment,
         override_quotas: args.override_quotas,
         spec_dir,

@@ -125,7 +125,7 @@ pub(crate) fn stack_options(args: &StackArgs) -> Result<StackOptions, CommandErr
         parameter_overrides: overrides,
         ..LoadOptions::default()
     };
-    options.time_scale = args.time_scale;
+    options.time_scale = args.time_scale.unwrap_or_default();
     options.port = args.port;
     if let Some(endpoint) = &args.dynamodb_endpoint {
         options.dynamodb = DynamoSource::Endpoint(endpoint.clone());

@@ -37,7 +37,7 @@ fn run_options(args: &TargetArgs, quiet: bool) -> Result<RunOptions, CommandErro
     };
     Ok(RunOptions {
         target,
-        time_scale: args.stack.time_scale,
+        time_scale: args.stack.time_scale.unwrap_or_default(),
         sessions: None,
         spec_dir,
         command: std::env::args().collect::<Vec<_>>().join(" "),

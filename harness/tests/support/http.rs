@@ -313,3 +313,24 @@ pub async fn assert_bad_input_refused(
         "an oversized body",
     );
 }
+
+/// An App Store receipt the stores mock signs: `product` bought now in
+/// `transaction` (also the original transaction), expiring `expires_in_ms`
+/// from now (negative: already expired).
+pub fn apple_receipt(
+    product: &str,
+    transaction: &str,
+    expires_in_ms: i64,
+    sandbox: bool,
+) -> mocks::stores::AppleReceipt {
+    let now_ms = chrono::Utc::now().timestamp_millis();
+    mocks::stores::AppleReceipt {
+        bundle_id: "com.ieltsaiprep.app".into(),
+        product_id: product.into(),
+        transaction_id: transaction.into(),
+        original_transaction_id: transaction.into(),
+        purchase_date_ms: now_ms,
+        expires_date_ms: now_ms + expires_in_ms,
+        sandbox,
+    }
+}
