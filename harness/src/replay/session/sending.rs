@@ -146,11 +146,7 @@ impl Runner {
             );
             return false;
         }
-        let mut shared = self.shared.lock().expect("shared lock");
-        shared.sent += 1;
-        shared.bytes_sent += size;
-        shared.units_sent += metered_units(size, WEBSOCKET_MESSAGE_UNIT_BYTES);
-        drop(shared);
+        self.count_sent(size);
         self.last_send = Some((label.to_owned(), Instant::now()));
         true
     }
@@ -212,11 +208,7 @@ impl Runner {
                 );
                 return false;
             }
-            let mut shared = self.shared.lock().expect("shared lock");
-            shared.sent += 1;
-            shared.bytes_sent += size;
-            shared.units_sent += metered_units(size, WEBSOCKET_MESSAGE_UNIT_BYTES);
-            drop(shared);
+            self.count_sent(size);
             // How far behind its real-time schedule the chunk left: the harness's own pace.
             self.plan.metrics.record(
                 STREAM_LATENESS,
@@ -227,6 +219,14 @@ impl Runner {
         // A stream's answer is timed as turn latency, not as a request/reply pair.
         self.last_send = None;
         true
+    }
+
+    /// Counts one sent message of `size` bytes (and its 32 KB billing units).
+    fn count_sent(&self, size: u64) {
+        let mut shared = self.shared.lock().expect("shared lock");
+        shared.sent += 1;
+        shared.bytes_sent += size;
+        shared.units_sent += metered_units(size, WEBSOCKET_MESSAGE_UNIT_BYTES);
     }
 }
 
