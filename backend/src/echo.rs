@@ -104,10 +104,10 @@ pub async fn handle(
 
 fn connect(request: &ApiGatewayWebsocketProxyRequest) -> ApiGatewayProxyResponse {
     let query = &request.query_string_parameters;
-    if let Some(status) = query.first("status").and_then(|s| s.parse::<i64>().ok()) {
-        if (400..=599).contains(&status) {
-            return response(status, Some(format!("refused with {status} on request")));
-        }
+    if let Some(status) = query.first("status").and_then(|s| s.parse::<i64>().ok())
+        && (400..=599).contains(&status)
+    {
+        return response(status, Some(format!("refused with {status} on request")));
     }
     let mut answer = response(200, None);
     if let Some(protocol) = query.first("protocol") {

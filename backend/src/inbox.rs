@@ -93,10 +93,10 @@ impl RelayInbox {
             }
             read.push(key);
         }
-        if !read.is_empty() {
-            if let Err(e) = self.relay.acknowledge(&self.session_id, &read).await {
-                tracing::warn!(session = %self.session_id, "relay delete failed: {e}");
-            }
+        if !read.is_empty()
+            && let Err(e) = self.relay.acknowledge(&self.session_id, &read).await
+        {
+            tracing::warn!(session = %self.session_id, "relay delete failed: {e}");
         }
         let now = now_ms();
         let oldest_kept = now - REMEMBER.as_millis() as i64;

@@ -58,10 +58,10 @@ where
 pub fn endpoint_for(
     context: &ApiGatewayWebsocketProxyRequestContext,
 ) -> Result<String, ManagementError> {
-    if let Ok(endpoint) = std::env::var("APIGW_ENDPOINT") {
-        if !endpoint.is_empty() {
-            return Ok(endpoint);
-        }
+    if let Ok(endpoint) = std::env::var("APIGW_ENDPOINT")
+        && !endpoint.is_empty()
+    {
+        return Ok(endpoint);
     }
     let domain = context
         .domain_name

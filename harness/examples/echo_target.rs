@@ -53,10 +53,10 @@ async fn serve(stream: TcpStream, counters: Arc<Counters>) {
     while let Some(Ok(message)) = socket.next().await {
         if let Message::Text(text) = message {
             counters.messages_in.fetch_add(1, Ordering::Relaxed);
-            if let Some(reply) = answer(&text) {
-                if socket.send(Message::text(reply)).await.is_err() {
-                    break;
-                }
+            if let Some(reply) = answer(&text)
+                && socket.send(Message::text(reply)).await.is_err()
+            {
+                break;
             }
         }
     }

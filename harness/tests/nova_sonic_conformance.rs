@@ -64,14 +64,14 @@ fn every_scenario_and_suite_file_parses() {
         // The positive cases' JSON messages are client messages of the contract.
         for case in suite.cases.iter().filter(|c| !c.negative) {
             for step in &case.steps {
-                if let scenario::Step::Send(send) = step {
-                    if let Some(message) = &send.message {
-                        assert!(
-                            spec.matches("client", message).is_some(),
-                            "case {}: {message} is no client message of {spec_file}",
-                            case.id
-                        );
-                    }
+                if let scenario::Step::Send(send) = step
+                    && let Some(message) = &send.message
+                {
+                    assert!(
+                        spec.matches("client", message).is_some(),
+                        "case {}: {message} is no client message of {spec_file}",
+                        case.id
+                    );
                 }
             }
         }

@@ -174,10 +174,8 @@ impl JwksCache {
         let fresh = state
             .fetched_at
             .is_some_and(|at| at.elapsed() < JWKS_MAX_AGE);
-        if fresh {
-            if let Some(jwk) = state.set.as_ref().and_then(|set| set.find(kid)) {
-                return Ok(Some(jwk.clone()));
-            }
+        if fresh && let Some(jwk) = state.set.as_ref().and_then(|set| set.find(kid)) {
+            return Ok(Some(jwk.clone()));
         }
         let now = Instant::now();
         while state

@@ -91,10 +91,11 @@ impl<'a> MessageSender<'a> {
     ) -> Delivery {
         let results = join_all(targets.iter().map(|target| async move {
             let sent = self.send(&target.connection_id, message).await;
-            if sent == Sent::Delivered && self.needs_refresh(target.ttl, now_ms) {
-                if let Err(e) = self.registry.touch(&target.connection_id, now_ms).await {
-                    tracing::warn!(connection = %target.connection_id, "TTL refresh failed: {e}");
-                }
+            if sent == Sent::Delivered
+                && self.needs_refresh(target.ttl, now_ms)
+                && let Err(e) = self.registry.touch(&target.connection_id, now_ms).await
+            {
+                tracing::warn!(connection = %target.connection_id, "TTL refresh failed: {e}");
             }
             (target.connection_id.clone(), sent)
         }))

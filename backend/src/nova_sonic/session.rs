@@ -101,12 +101,12 @@ pub async fn start(start: Start<'_>) -> Result<Option<Outcome>, StartError> {
     };
     let session_id = start.session.session_id.clone();
     let now = now_epoch_s();
-    if let Some(existing) = start.sessions.get(&session_id).await? {
-        if existing.is_live(now) {
-            peer.tell(&(start.error_message)(errors::ALREADY_ACTIVE))
-                .await;
-            return Ok(None);
-        }
+    if let Some(existing) = start.sessions.get(&session_id).await?
+        && existing.is_live(now)
+    {
+        peer.tell(&(start.error_message)(errors::ALREADY_ACTIVE))
+            .await;
+        return Ok(None);
     }
     let settings = PromptSettings::new("prompt-1", start.settings.voice_id.clone());
     let stream = match SonicStream::open(

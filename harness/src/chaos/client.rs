@@ -64,10 +64,10 @@ fn note(seen: &Mutex<Seen>, message: &Value) {
         }
         "" => {
             // API Gateway's own messages: {"message": ..., "connectionId": ...}.
-            if let Some(text) = message["message"].as_str() {
-                if text != "Endpoint request timed out" {
-                    seen.errors.push(text.to_owned());
-                }
+            if let Some(text) = message["message"].as_str()
+                && text != "Endpoint request timed out"
+            {
+                seen.errors.push(text.to_owned());
             }
         }
         _ => {}

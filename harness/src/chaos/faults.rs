@@ -64,7 +64,7 @@ impl FaultHook for ThrottleHook {
         let in_window = self
             .window
             .is_none_or(|(from, to)| (from..=to).contains(&n));
-        if in_window && n % self.every == 0 {
+        if in_window && n.is_multiple_of(self.every) {
             self.refused.fetch_add(1, Ordering::Relaxed);
             Some(InjectedFault::throughput_exceeded())
         } else {

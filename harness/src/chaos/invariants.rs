@@ -231,17 +231,18 @@ fn session_ends(snapshot: &Snapshot, found: &mut Vec<Violation>) {
                     snapshot.now_epoch_s - session.expires_at
                 ),
             ));
-        } else if let Some(departure) = gone.get(session.connection_id.as_str()) {
-            if snapshot.quiesced && departure.disconnect_finished_ms.is_some() {
-                found.push(violation(
-                    Invariant::SessionEnds,
-                    &session.session_id,
-                    format!(
-                        "still active after its connection closed ({}) and $disconnect ran",
-                        departure.code
-                    ),
-                ));
-            }
+        } else if let Some(departure) = gone.get(session.connection_id.as_str())
+            && snapshot.quiesced
+            && departure.disconnect_finished_ms.is_some()
+        {
+            found.push(violation(
+                Invariant::SessionEnds,
+                &session.session_id,
+                format!(
+                    "still active after its connection closed ({}) and $disconnect ran",
+                    departure.code
+                ),
+            ));
         }
     }
 }

@@ -214,21 +214,20 @@ fn judge(messages: &[MessageSchema], text: &str) -> Verdict {
         return Verdict::NotJson;
     };
     let claimed = value.get("type").and_then(Value::as_str).map(str::to_owned);
-    if let Some(kind) = &claimed {
-        if let Some(message) = messages
+    if let Some(kind) = &claimed
+        && let Some(message) = messages
             .iter()
             .find(|m| m.type_const.as_deref() == Some(kind.as_str()))
-        {
-            let problems = violations(&message.validator, &value);
-            return if problems.is_empty() {
-                Verdict::Valid(message.name.clone())
-            } else {
-                Verdict::Invalid {
-                    name: message.name.clone(),
-                    violations: problems,
-                }
-            };
-        }
+    {
+        let problems = violations(&message.validator, &value);
+        return if problems.is_empty() {
+            Verdict::Valid(message.name.clone())
+        } else {
+            Verdict::Invalid {
+                name: message.name.clone(),
+                violations: problems,
+            }
+        };
     }
     // Untyped messages (API Gateway's own, seed 001's replies): the one schema they fit.
     match messages

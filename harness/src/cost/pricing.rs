@@ -281,12 +281,12 @@ impl PricingTable {
             if price.source.trim().is_empty() {
                 return Err(invalid(format!("prices.{name} has no source")));
             }
-            if let Some(tier) = &price.free_tier {
-                if !(tier.quantity.is_finite() && tier.quantity >= 0.0) {
-                    return Err(invalid(format!(
-                        "prices.{name}.free_tier.quantity must be >= 0"
-                    )));
-                }
+            if let Some(tier) = &price.free_tier
+                && !(tier.quantity.is_finite() && tier.quantity >= 0.0)
+            {
+                return Err(invalid(format!(
+                    "prices.{name}.free_tier.quantity must be >= 0"
+                )));
             }
         }
         for (name, model) in &self.models {

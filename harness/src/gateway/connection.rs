@@ -257,10 +257,10 @@ async fn dispatch(state: Arc<ApiState>, handle: Arc<ConnectionHandle>, body: Str
             &request_id,
         )),
         Ok(Outcome::Success { body }) => {
-            if route.two_way {
-                if let Some(reply) = route_response_body(&body) {
-                    send(reply);
-                }
+            if route.two_way
+                && let Some(reply) = route_response_body(&body)
+            {
+                send(reply);
             }
         }
         Ok(other) => {

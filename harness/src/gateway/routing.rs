@@ -95,10 +95,12 @@ pub fn route_for<'a>(
     has_route: impl Fn(&str) -> bool,
     default_key: &'a str,
 ) -> Option<std::borrow::Cow<'a, str>> {
-    if let Some(key) = selector.select(body) {
-        if key != "$connect" && key != "$disconnect" && has_route(&key) {
-            return Some(std::borrow::Cow::Owned(key));
-        }
+    if let Some(key) = selector.select(body)
+        && key != "$connect"
+        && key != "$disconnect"
+        && has_route(&key)
+    {
+        return Some(std::borrow::Cow::Owned(key));
     }
     has_route(default_key).then_some(std::borrow::Cow::Borrowed(default_key))
 }

@@ -466,10 +466,10 @@ impl LambdaEmulator {
     /// An idle instance, or a new one; `None` when the reserved-concurrency cap is reached.
     fn acquire(&self, pool: &Pool) -> Option<(Arc<Instance>, bool)> {
         let mut busy = pool.busy.lock().expect("busy lock");
-        if let Some(cap) = pool.spec.reserved_concurrency {
-            if *busy >= cap as usize {
-                return None;
-            }
+        if let Some(cap) = pool.spec.reserved_concurrency
+            && *busy >= cap as usize
+        {
+            return None;
         }
         let warm = {
             let mut idle = pool.idle.lock().expect("idle lock");

@@ -29,10 +29,10 @@ fn json_type(value: &Value) -> &'static str {
 }
 
 fn operator_holds(operator: &Operator, value: Option<&Value>) -> Result<bool, String> {
-    if let Some(present) = operator.present {
-        if value.is_some() != present {
-            return Ok(false);
-        }
+    if let Some(present) = operator.present
+        && value.is_some() != present
+    {
+        return Ok(false);
     }
     let Some(value) = value else {
         return Ok(operator.present == Some(false));
@@ -44,20 +44,20 @@ fn operator_holds(operator: &Operator, value: Option<&Value>) -> Result<bool, St
             return Ok(false);
         }
     }
-    if let Some(options) = &operator.one_of {
-        if !options.contains(value) {
-            return Ok(false);
-        }
+    if let Some(options) = &operator.one_of
+        && !options.contains(value)
+    {
+        return Ok(false);
     }
-    if let Some(min) = operator.gte {
-        if !value.as_f64().is_some_and(|v| v >= min) {
-            return Ok(false);
-        }
+    if let Some(min) = operator.gte
+        && !value.as_f64().is_some_and(|v| v >= min)
+    {
+        return Ok(false);
     }
-    if let Some(max) = operator.lte {
-        if !value.as_f64().is_some_and(|v| v <= max) {
-            return Ok(false);
-        }
+    if let Some(max) = operator.lte
+        && !value.as_f64().is_some_and(|v| v <= max)
+    {
+        return Ok(false);
     }
     if let Some(kind) = &operator.json_type {
         let actual = json_type(value);

@@ -119,16 +119,16 @@ impl Api {
         };
         let bare_path = path.split('?').next().unwrap_or(path);
         let contract = contract();
-        if contract.template_for(method, bare_path).is_some() {
-            if let Err(violation) = contract.check(
+        if contract.template_for(method, bare_path).is_some()
+            && let Err(violation) = contract.check(
                 method,
                 bare_path,
                 status,
                 answer.header("content-type"),
                 &answer.bytes,
-            ) {
-                panic!("contract violation: {violation}\nbody: {}", answer.json);
-            }
+            )
+        {
+            panic!("contract violation: {violation}\nbody: {}", answer.json);
         }
         answer
     }

@@ -345,10 +345,10 @@ pub fn pcm_rate(mime: &str) -> Option<u32> {
     }
     let mut rate = DEFAULT_INPUT_RATE;
     for param in params {
-        if let Some((name, value)) = param.split_once('=') {
-            if name.trim().eq_ignore_ascii_case("rate") {
-                rate = value.trim().parse().ok().filter(|r| *r > 0)?;
-            }
+        if let Some((name, value)) = param.split_once('=')
+            && name.trim().eq_ignore_ascii_case("rate")
+        {
+            rate = value.trim().parse().ok().filter(|r| *r > 0)?;
         }
     }
     Some(rate)
