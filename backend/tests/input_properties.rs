@@ -266,8 +266,11 @@ proptest! {
         flip in any::<prop::sample::Index>(),
     ) {
         use mocks::bedrock::eventstream::{FrameDecoder, client_event, encode_client_event, server_frame};
-        let _ = backend::nova_sonic::output::parse_output(&bytes);
-        let _ = backend::nova_sonic::output::parse_output(event.to_string().as_bytes());
+        for input in [bytes.clone(), event.to_string().into_bytes()] {
+            if let Err(error) = backend::nova_sonic::output::parse_output(&input) {
+                prop_assert!(!error.0.trim().is_empty());
+            }
+        }
         // A real frame with one byte changed, then noise.
         let mut frame = encode_client_event(&json!({"event": event})).to_vec();
         let at = flip.index(frame.len());

@@ -146,7 +146,9 @@ proptest! {
         if let Err(reason) = harness::scenario::parse(&text) {
             prop_assert!(!reason.trim().is_empty());
         }
-        let _ = harness::scenario::parse_suite(&text);
+        if let Err(reason) = harness::scenario::parse_suite(&text) {
+            prop_assert!(!reason.trim().is_empty());
+        }
     }
 
     #[test]
@@ -155,7 +157,9 @@ proptest! {
         if let Err(reason) = harness::scenario::parse(&text) {
             prop_assert!(!reason.trim().is_empty());
         }
-        let _ = harness::scenario::parse_suite(&text);
+        if let Err(reason) = harness::scenario::parse_suite(&text) {
+            prop_assert!(!reason.trim().is_empty());
+        }
         if let Err(error) = load_str(&text, &LoadOptions::default()) {
             prop_assert!(!error.to_string().trim().is_empty());
         }

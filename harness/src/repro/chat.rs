@@ -278,7 +278,13 @@ pub async fn stale_connections(ctx: &ReproContext, notes: &mut Notes) -> Result<
             .item
             .ok_or_else(|| ReproError::Step("the tablet was not registered".into()))?;
         drop(tablet);
-        eventually(WAIT, || async { !registered(&stack, &tablet_id).await }).await;
+        // Put back only after $disconnect removed it, else a late $disconnect
+        // could delete the restored item and the case would test nothing.
+        let removed = eventually(WAIT, || async { !registered(&stack, &tablet_id).await }).await;
+        notes.expect(
+            removed,
+            "$disconnect removed the registration before it is put back",
+        );
         // $disconnect is best effort: put the registration back as if it had been lost.
         client
             .put_item()
