@@ -6,13 +6,14 @@
 
 mod support;
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use aws_sdk_dynamodb::types::AttributeValue;
-use futures_util::SinkExt;
+use futures_util::{FutureExt, SinkExt, StreamExt};
 use harness::scenario::audio::{Clip, encode_chunk, transcripts_in};
 use harness::scenario::model::ChunkFormat;
 use harness::stack::LocalStack;
+use mocks::vertex::script::SCRIPT;
 use mocks::vertex::{FaultRule, VertexFault};
 use serde_json::{Value, json};
 use support::*;
@@ -57,10 +58,21 @@ async fn start_speaking(socket: &mut Socket, country: &str, preferred: Option<&s
     ready
 }
 
-/// Streams a clip then silence as WAV chunks (as seed 000's browser client), paced by the time scale.
-async fn speak(socket: &mut Socket, clip: &Clip, time_scale: f64) {
+/// What the client received while it was speaking.
+struct Spoken {
+    /// When the clip's last chunk was sent (the speech ended; silence follows).
+    speech_end: Instant,
+    /// Messages that arrived while the clip was being sent.
+    during_speech: Vec<Value>,
+}
+
+/// Streams a clip then silence as WAV chunks (as seed 000's browser client),
+/// paced by the time scale, noting what arrives while the clip is sent.
+async fn speak(socket: &mut Socket, clip: &Clip, time_scale: f64) -> Spoken {
     let silence = Clip::silence(Duration::from_millis(1500), clip.sample_rate);
-    for part in [clip, &silence] {
+    let mut during_speech = Vec::new();
+    let mut speech_end = Instant::now();
+    for (index, part) in [clip, &silence].into_iter().enumerate() {
         for chunk in part.chunks(100) {
             let (audio, mime_type) = encode_chunk(chunk, part.sample_rate, ChunkFormat::Wav);
             send_json(
@@ -69,8 +81,86 @@ async fn speak(socket: &mut Socket, clip: &Clip, time_scale: f64) {
             )
             .await;
             tokio::time::sleep(Duration::from_secs_f64(0.1 / time_scale)).await;
+            // While the clip streams, take whatever has already arrived.
+            if index == 0 {
+                loop {
+                    match socket.next().now_or_never() {
+                        Some(Some(Ok(Message::Text(text)))) => {
+                            during_speech.push(serde_json::from_str(&text).expect("JSON message"))
+                        }
+                        Some(Some(Ok(_))) => {}
+                        _ => break,
+                    }
+                }
+            }
+        }
+        if index == 0 {
+            speech_end = Instant::now();
         }
     }
+    Spoken {
+        speech_end,
+        during_speech,
+    }
+}
+
+/// One of Maya's turns as the client received it.
+#[derive(Debug)]
+struct MayaTurn {
+    /// Her `maya_transcript` pieces, joined.
+    text: String,
+    /// `maya_audio` messages.
+    audio_messages: usize,
+    /// When its first message arrived.
+    first_at: Instant,
+    /// `interrupted` of the `maya_turn_complete` that ended it.
+    interrupted: bool,
+}
+
+/// Reads Maya's next turn: her messages up to `maya_turn_complete`. Any
+/// other server message but a gateway notice fails the test.
+async fn read_maya_turn(socket: &mut Socket) -> MayaTurn {
+    let mut turn = MayaTurn {
+        text: String::new(),
+        audio_messages: 0,
+        first_at: Instant::now(),
+        interrupted: false,
+    };
+    let mut first = true;
+    loop {
+        let message = next_json(socket, WAIT).await;
+        let kind = message["type"].as_str().unwrap_or_default().to_owned();
+        if first && kind.starts_with("maya_") {
+            turn.first_at = Instant::now();
+            first = false;
+        }
+        match kind.as_str() {
+            "maya_transcript" => turn.text.push_str(message["text"].as_str().unwrap()),
+            "maya_audio" => turn.audio_messages += 1,
+            "maya_turn_complete" => {
+                turn.interrupted = message["interrupted"].as_bool().expect("a boolean");
+                return turn;
+            }
+            _ if message.get("message").is_some() && message.get("type").is_none() => {} // gateway
+            _ => panic!("unexpected message in Maya's turn: {message}"),
+        }
+    }
+}
+
+/// Polls `check` until it holds or `limit` passes.
+async fn eventually_async<F, Fut>(limit: Duration, mut check: F) -> bool
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = bool>,
+{
+    let deadline = Instant::now() + limit;
+    while Instant::now() < deadline {
+        if check().await {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    check().await
 }
 
 async fn session_item(
@@ -123,15 +213,37 @@ async fn a_whole_session_with_recorded_speech() {
     let mut socket = connect(&stack.websocket(API).unwrap().url()).await;
     let ready = start_speaking(&mut socket, "US", None).await;
     assert_eq!(ready["region"], "us-central1");
-    // Maya opens: her transcript and her voice.
-    let (greeting, _) = next_of_type(&mut socket, "maya_audio").await;
-    assert_eq!(greeting["format"]["sample_rate"], 24_000);
+    // Maya opens: her whole greeting, to its end, before the candidate speaks.
+    let greeting = read_maya_turn(&mut socket).await;
+    assert_eq!(greeting.text, SCRIPT[0].text);
+    assert!(greeting.audio_messages > 0 && !greeting.interrupted);
     let clip = Clip::read(&audio_dir().join("p1-name.wav")).unwrap();
     tokio::time::sleep(Duration::from_millis(400)).await;
-    speak(&mut socket, &clip, scale).await;
-    let (reply, skipped) = next_of_type(&mut socket, "maya_audio").await;
-    assert!(reply["audio"].as_str().unwrap().len() > 100);
-    assert!(skipped.iter().all(|m| m["type"] != "error"), "{skipped:?}");
+    let spoken = speak(&mut socket, &clip, scale).await;
+    let maya_during_speech: Vec<&Value> = spoken
+        .during_speech
+        .iter()
+        .filter(|m| m["type"].as_str().is_some_and(|t| t.starts_with("maya_")))
+        .collect();
+    assert!(
+        maya_during_speech.is_empty(),
+        "Maya must not speak while the candidate speaks: {maya_during_speech:?}"
+    );
+    // The reply to this speech: the next examiner line, after the speech, to its end.
+    let reply = read_maya_turn(&mut socket).await;
+    assert_eq!(reply.text, SCRIPT[1].text);
+    assert!(reply.text.contains("identification"));
+    assert!(
+        reply.first_at > spoken.speech_end,
+        "the reply came after the speech"
+    );
+    assert!(reply.audio_messages > 0);
+    assert!(!reply.interrupted);
+    let session = &stack.mocks().vertex.sessions()[0];
+    let lines: Vec<Option<usize>> = session.turns.iter().map(|t| t.line).collect();
+    assert_eq!(lines, [Some(0), Some(1)], "one examiner turn per user turn");
+    assert_eq!(session.turns[1].answers_user_turn, 2);
+    assert_eq!(session.script_overruns, 0);
     send_json(&mut socket, json!({"action": "end_speaking"})).await;
     let (complete, skipped) = next_of_type(&mut socket, "assessment_complete").await;
     assert!(skipped.iter().all(|m| m["type"] != "error"), "{skipped:?}");
@@ -178,8 +290,12 @@ async fn a_whole_session_with_recorded_speech() {
     assert!(stored.item.is_some(), "assessment stored");
     let session = session_item(&stack, &connection_of(&stack)).await.unwrap();
     assert_eq!(session["session_status"].as_s().unwrap(), "completed");
-    assert!(eventually(WAIT, || true).await);
-    assert_eq!(relay_items(&stack).await, 0, "no audio remains stored");
+    // The owner purges the relay after answering: wait for it, then check.
+    assert!(
+        eventually_async(WAIT, || relay_items(&stack).map(|n| n == 0)).await,
+        "no audio remains stored: {} relay items",
+        relay_items(&stack).await
+    );
     stack.stop().await;
 }
 
@@ -259,21 +375,24 @@ async fn bad_inputs_get_the_documented_answer_and_leave_the_session_usable() {
     )
     .await;
     expect_error(&mut socket, "missing field \"user_id\"").await;
-    // A session, then bad input inside it.
+    // A session, then bad input inside it (Maya's greeting flows meanwhile).
     start_speaking(&mut socket, "GB", None).await;
+    let mut greeting = Vec::new();
     send_json(
         &mut socket,
         json!({"action": "start_speaking", "user_id": "u", "country_code": "US"}),
     )
     .await;
-    let (error, _) = next_of_type(&mut socket, "error").await;
+    let (error, skipped) = next_of_type(&mut socket, "error").await;
+    greeting.extend(skipped);
     assert_eq!(error["message"], "Session already active");
     send_json(
         &mut socket,
         json!({"action": "audio_chunk", "audio": "***", "mime_type": "audio/wav"}),
     )
     .await;
-    let (error, _) = next_of_type(&mut socket, "error").await;
+    let (error, skipped) = next_of_type(&mut socket, "error").await;
+    greeting.extend(skipped);
     assert!(
         error["message"].as_str().unwrap().contains("base64"),
         "{error}"
@@ -283,7 +402,8 @@ async fn bad_inputs_get_the_documented_answer_and_leave_the_session_usable() {
         json!({"action": "audio_chunk", "audio": "aGVsbG8gd29ybGQ=", "mime_type": "audio/wav"}),
     )
     .await;
-    let (error, _) = next_of_type(&mut socket, "error").await;
+    let (error, skipped) = next_of_type(&mut socket, "error").await;
+    greeting.extend(skipped);
     assert!(
         error["message"]
             .as_str()
@@ -291,11 +411,17 @@ async fn bad_inputs_get_the_documented_answer_and_leave_the_session_usable() {
             .starts_with("Invalid audio"),
         "{error}"
     );
-    // Still usable: a real answer gets Maya's reply, and the test ends normally.
+    // Still usable: once the greeting is over, a real answer gets Maya's
+    // reply (the next line, not a leftover of the greeting), and the test
+    // ends normally.
+    if !greeting.iter().any(|m| m["type"] == "maya_turn_complete") {
+        next_of_type(&mut socket, "maya_turn_complete").await;
+    }
     let clip = Clip::read(&audio_dir().join("p1-name.wav")).unwrap();
     speak(&mut socket, &clip, 20.0).await;
-    let (reply, _) = next_of_type(&mut socket, "maya_audio").await;
-    assert!(reply["audio"].is_string());
+    let reply = read_maya_turn(&mut socket).await;
+    assert_eq!(reply.text, SCRIPT[1].text);
+    assert!(reply.audio_messages > 0);
     send_json(&mut socket, json!({"action": "end_speaking"})).await;
     next_of_type(&mut socket, "assessment_complete").await;
     // A chunk over 128 KB: API Gateway closes the connection with 1009.
@@ -383,7 +509,7 @@ async fn troubleshooting_the_15_minute_limit_ends_the_assessment_cleanly() {
     let mut socket = connect(&stack.websocket(API).unwrap().url()).await;
     start_speaking(&mut socket, "US", None).await;
     let silence = Clip::silence(Duration::from_secs(1), 16_000);
-    let started = std::time::Instant::now();
+    let started = Instant::now();
     let complete = loop {
         for chunk in silence.chunks(100) {
             let (audio, mime_type) = encode_chunk(chunk, 16_000, ChunkFormat::Pcm);

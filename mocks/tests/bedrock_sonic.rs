@@ -273,6 +273,56 @@ async fn the_examiner_persona_asks_ielts_questions_in_order() {
 }
 
 #[tokio::test]
+async fn the_examiner_logs_parts_and_fails_clearly_after_its_closing_line() {
+    use mocks::bedrock::answers::{EXAMINER_QUESTIONS, ExaminerPart};
+    let mock = mock(100.0).await;
+    let client = bedrock_client(&mock.base_url());
+    let prompt = "You are Maya, a friendly IELTS speaking examiner.";
+    let mut sonic = Sonic::open(&client, common::SONIC, Some(prompt))
+        .await
+        .expect("stream opens");
+    for i in 0..EXAMINER_QUESTIONS.len() {
+        sonic.text(&format!("u{i}"), "USER", true, "An answer.");
+        sonic.until("usageEvent").await;
+    }
+    sonic.text("late", "USER", true, "Thank you!");
+    let error = sonic.error().await;
+    let service = error.as_service_error().expect("an exception event");
+    assert!(service.is_model_stream_error_exception(), "{service:?}");
+    let stream = &mock.streams()[0];
+    assert_eq!(stream.state, StreamState::Failed);
+    assert_eq!(stream.script_overruns, 1);
+    assert_eq!(
+        stream.error.as_deref(),
+        Some(
+            "modelStreamErrorException: mock examiner script exhausted: user turn 8 came \
+             after the closing line (the script has 7 lines)"
+        )
+    );
+    let said: Vec<(Option<usize>, Option<ExaminerPart>)> = stream
+        .transcripts
+        .iter()
+        .filter(|l| l.role == "ASSISTANT")
+        .map(|l| (l.line, l.part))
+        .collect();
+    assert_eq!(said.len(), EXAMINER_QUESTIONS.len());
+    assert_eq!(said[0], (Some(0), Some(ExaminerPart::Part1)));
+    assert_eq!(said[3], (Some(3), Some(ExaminerPart::Part2)));
+    assert_eq!(said[6], (Some(6), Some(ExaminerPart::Closing)));
+    let (status, body) = http(&mock.base_url(), "GET", "/_mock/bedrock/streams", None).await;
+    assert_eq!(status, 200);
+    let streams: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(streams[0]["script_overruns"], 1);
+    assert_eq!(streams[0]["transcripts"][1]["part"], "part1");
+    assert_eq!(streams[0]["transcripts"][1]["line"], 0);
+    assert!(
+        streams[0]["transcripts"][0].get("part").is_none(),
+        "USER lines have no part"
+    );
+    mock.stop().await;
+}
+
+#[tokio::test]
 async fn prompt_end_closes_the_completion_before_session_end() {
     let mock = mock(20.0).await;
     let client = bedrock_client(&mock.base_url());

@@ -67,7 +67,25 @@ async fn a_spoken_turn_gets_transcripts_audio_and_usage() {
     assert_eq!(session.region, "europe-west1");
     assert_eq!(session.model, model_path("europe-west1"));
     assert_eq!(session.part, ExaminerPart::Part1);
-    assert_eq!((session.turns, session.user_turns), (2, 2));
+    assert_eq!((session.model_turns, session.user_turns), (2, 2));
+    let log: Vec<(u32, Option<usize>, u32)> = session
+        .turns
+        .iter()
+        .map(|t| (t.index, t.line, t.answers_user_turn))
+        .collect();
+    assert_eq!(log, vec![(0, Some(0), 1), (1, Some(1), 2)]);
+    assert!(
+        session
+            .turns
+            .iter()
+            .all(|t| !t.interrupted && t.part == ExaminerPart::Part1)
+    );
+    assert_eq!(session.turns[1].text, SCRIPT[1].text);
+    assert_eq!(
+        session.turns[1].prompt_audio_tokens,
+        second.tokens("promptTokensDetails", "AUDIO")
+    );
+    assert_eq!(session.script_overruns, 0);
     assert!(session.connected);
     assert!(
         session

@@ -8,7 +8,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::*;
-use mocks::vertex::script::{AFTER_CLOSING, SCRIPT};
+use mocks::vertex::script::SCRIPT;
 use mocks::vertex::{ExaminerPart, FaultRule, FaultScope, VertexConfig, VertexFault};
 use serde_json::json;
 
@@ -64,7 +64,13 @@ async fn go_away_then_1011_at_the_limit_and_resumption_continues() {
     let sessions = mock.sessions();
     assert_eq!(sessions.len(), 1);
     assert_eq!((sessions[0].connections, sessions[0].resumed), (2, 1));
-    assert_eq!(sessions[0].turns, 2);
+    assert_eq!(sessions[0].model_turns, 2);
+    let lines: Vec<Option<usize>> = sessions[0].turns.iter().map(|t| t.line).collect();
+    assert_eq!(
+        lines,
+        vec![Some(0), Some(1)],
+        "the log spans both connections"
+    );
     assert_eq!(mock.usage().sessions, 1);
 
     let mut unknown = connect(&mock, "us-central1").await;
@@ -207,7 +213,18 @@ async fn the_control_api_sets_faults_registers_transcripts_and_reports() {
     assert_eq!(sessions.as_array().unwrap().len(), 2);
     assert_eq!(sessions[1]["region"], "me-central1");
     assert_eq!(sessions[1]["part"], "part1");
-    assert_eq!(sessions[1]["turns"], 1);
+    assert_eq!(sessions[1]["model_turns"], 1);
+    assert_eq!(sessions[1]["script_overruns"], 0);
+    let log = &sessions[1]["turns"];
+    assert_eq!(log.as_array().unwrap().len(), 1);
+    assert_eq!(log[0]["index"], 0);
+    assert_eq!(log[0]["line"], 0);
+    assert_eq!(log[0]["part"], "part1");
+    assert_eq!(log[0]["text"], SCRIPT[0].text);
+    assert_eq!(log[0]["interrupted"], false);
+    assert_eq!(log[0]["answers_user_turn"], 1);
+    assert!(log[0]["prompt_audio_tokens"].as_u64().unwrap() >= 37);
+    assert!(log[0]["prompt_text_tokens"].is_u64());
     assert_eq!(sessions[0]["last_close"]["code"], 1008);
     let (_, body) = http(&base, "GET", "/_mock/vertex/usage", &[], "").await;
     let usage = json_of(&body);
@@ -295,9 +312,32 @@ async fn the_script_runs_through_all_parts_with_the_long_turn_rule() {
             .text
             .contains("That is the end of the speaking test")
     );
+    // A turn after the closing line: no invented line, a clear error, counted.
     say_text(&mut ws, "Thank you!").await;
-    assert_eq!(read_turn(&mut ws).await.transcript, AFTER_CLOSING);
-    assert_eq!(part_of(&mock), ExaminerPart::Closing);
+    let (code, reason, before) = receive_close(&mut ws).await;
+    assert_eq!(code, 1011);
+    assert_eq!(
+        reason,
+        format!(
+            "mock examiner script exhausted: user turn {} came after the closing line \
+             (the script has {} lines)",
+            SCRIPT.len() + 1,
+            SCRIPT.len()
+        )
+    );
+    assert!(before.is_empty(), "nothing was said: {before:?}");
+    let session = &mock.sessions()[0];
+    assert_eq!(session.part, ExaminerPart::Closing);
+    assert_eq!(session.script_overruns, 1);
+    assert_eq!(session.turns.len(), SCRIPT.len());
+    assert_eq!(session.last_close.as_ref().unwrap().code, 1011);
+    assert_eq!(mock.usage().script_overruns, 1);
+    let parts: Vec<ExaminerPart> = session.turns.iter().map(|t| t.part).collect();
+    assert_eq!(
+        parts,
+        SCRIPT.iter().map(|l| l.part).collect::<Vec<_>>(),
+        "the log follows the script"
+    );
     mock.stop().await;
 }
 

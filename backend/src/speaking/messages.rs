@@ -174,6 +174,35 @@ pub fn maya_audio(audio_base64: &str, sample_rate: u32) -> Value {
     })
 }
 
+/// `{"type":"maya_turn_complete","interrupted":false}`: Maya's turn is
+/// over (`interrupted`: cut short by the candidate's speech). Additive: seed
+/// 000's browser client ignores it.
+pub fn maya_turn_complete(interrupted: bool) -> Value {
+    json!({"type": "maya_turn_complete", "interrupted": interrupted})
+}
+
+/// When a model turn ends for the client: every turn that produced output
+/// (audio or transcript) ends with one `maya_turn_complete`; Gemini's
+/// `turnComplete` after `interrupted` ends the same turn, and a turn that
+/// said nothing ends silently.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct TurnEnds {
+    output: bool,
+}
+
+impl TurnEnds {
+    /// The model turn in progress produced output.
+    pub fn output(&mut self) {
+        self.output = true;
+    }
+
+    /// The model turn ended (`interrupted`: by barge-in): the message to
+    /// send, if any.
+    pub fn end(&mut self, interrupted: bool) -> Option<Value> {
+        std::mem::take(&mut self.output).then(|| maya_turn_complete(interrupted))
+    }
+}
+
 /// `{"type":"assessment_complete","assessment":{...}}`
 pub fn assessment_complete(assessment: Value) -> Value {
     json!({"type": "assessment_complete", "assessment": assessment})
@@ -244,6 +273,31 @@ mod tests {
                 .to_string()
                 .starts_with("Unknown action")
         );
+    }
+
+    #[test]
+    fn the_turn_end_message() {
+        assert_eq!(
+            maya_turn_complete(false),
+            json!({"type": "maya_turn_complete", "interrupted": false})
+        );
+        assert_eq!(maya_turn_complete(true)["interrupted"], true);
+    }
+
+    #[test]
+    fn every_turn_with_output_ends_once() {
+        let mut ends = TurnEnds::default();
+        assert_eq!(ends.end(false), None, "a turn that said nothing");
+        ends.output();
+        ends.output();
+        assert_eq!(ends.end(false), Some(maya_turn_complete(false)));
+        assert_eq!(ends.end(false), None, "told once");
+        // Barge-in: interrupted, then Gemini's turnComplete for the same turn.
+        ends.output();
+        assert_eq!(ends.end(true), Some(maya_turn_complete(true)));
+        assert_eq!(ends.end(false), None);
+        ends.output();
+        assert_eq!(ends.end(false).unwrap()["interrupted"], false);
     }
 
     proptest! {

@@ -10,12 +10,14 @@
 //! - `end_speaking` and `$disconnect` signal the owner through the relay.
 //!
 //! Modules: [`messages`] (both ways), [`regions`] (routing), [`assessment`]
-//! (validation, banding), [`owner`] (the session's owner loop).
+//! (validation, banding), [`owner`] (the session's owner loop), [`storing`]
+//! (session transitions and the assessment, stored durably and once).
 
 pub mod assessment;
 pub mod messages;
 pub mod owner;
 pub mod regions;
+pub mod storing;
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -225,11 +227,11 @@ async fn start(call: &Call<'_>, start: StartSpeaking, deadline: Instant) -> Resu
                 return Ok(());
             }
         };
-    if let Some(existing) = deps.sessions.get(&call.session_id).await? {
-        if existing.is_live(now_epoch_s()) {
-            call.post_error(errors::ALREADY_ACTIVE).await;
-            return Ok(());
-        }
+    if let Some(existing) = deps.sessions.get(&call.session_id).await?
+        && existing.is_live(now_epoch_s())
+    {
+        call.post_error(errors::ALREADY_ACTIVE).await;
+        return Ok(());
     }
     // Credentials and the Live session first: nothing is recorded unless both work.
     let opened = async {

@@ -15,13 +15,13 @@ use serde_json::{Value, json};
 
 use super::assessment::{self, Speaker, TranscriptLine};
 use super::messages::{self, StartSpeaking, errors};
+use super::storing::{store_assessment, with_retries};
 use super::{Call, now_epoch_s};
-use crate::dynamo_json;
 use crate::inbox::RelayInbox;
 use crate::management::ManagementError;
 use crate::ownership::stop_margin;
 use crate::relay::RelayItem;
-use crate::sessions::{Session, SessionError, SessionStatus};
+use crate::sessions::{Session, SessionStatus};
 use crate::vertex::auth::ServiceAccount;
 use crate::vertex::generate::{GenerateConfig, GenerateUsage, generate_json};
 use crate::vertex::live::{LiveConfig, LiveEvent, LiveSession, LiveUsage};
@@ -42,32 +42,6 @@ const AUDIO_PIECE_BYTES: usize = 16_000;
 const CLOSING_GRACE: Duration = Duration::from_secs(2);
 /// A pause in the model's events that means it has nothing more to say.
 const QUIET_ENOUGH: Duration = Duration::from_millis(250);
-/// The first pause before storing the assessment again (then doubled).
-const STORE_RETRY_FIRST: Duration = Duration::from_millis(200);
-/// The longest pause between attempts to store the assessment.
-const STORE_RETRY_MAX: Duration = Duration::from_secs(3);
-
-/// Runs a session-table call again (a few times, with a pause) when the
-/// store failed; a refused precondition is an answer, not a failure.
-async fn with_retries<F, Fut>(mut call: F) -> Result<(), SessionError>
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Result<(), SessionError>>,
-{
-    let mut pause = STORE_RETRY_FIRST;
-    for _ in 0..5 {
-        match call().await {
-            Err(SessionError::Store { message, .. }) => {
-                tracing::warn!("sessions table: {message}; retrying in {pause:?}");
-                tokio::time::sleep(pause).await;
-                pause = (pause * 2).min(STORE_RETRY_MAX);
-            }
-            other => return other,
-        }
-    }
-    call().await
-}
-
 /// How a session ended.
 #[derive(Debug, Clone, PartialEq)]
 enum Ending {
@@ -113,6 +87,8 @@ pub struct Owner<'a> {
     resumptions: u32,
     /// A `goAway` came before any resumption handle: resume as soon as one arrives.
     resume_pending: bool,
+    /// Whether the model turn in progress produced output.
+    turn_ends: messages::TurnEnds,
 }
 
 impl<'a> Owner<'a> {
@@ -145,6 +121,7 @@ impl<'a> Owner<'a> {
             inbox,
             resumptions: 0,
             resume_pending: false,
+            turn_ends: messages::TurnEnds::default(),
         }
     }
 
@@ -190,11 +167,13 @@ impl<'a> Owner<'a> {
                     Step::Continue
                 }
                 LiveEvent::OutputTranscription(text) => {
+                    self.turn_ends.output();
                     self.flush_candidate();
                     self.examiner_buffer.push_str(&text);
                     self.post(&messages::maya_transcript(&text)).await
                 }
                 LiveEvent::Audio { pcm, rate } => {
+                    self.turn_ends.output();
                     self.flush_candidate();
                     let mut step = Step::Continue;
                     for piece in pcm.chunks(AUDIO_PIECE_BYTES) {
@@ -215,11 +194,11 @@ impl<'a> Owner<'a> {
                         total.output_audio += usage.output_audio;
                         total.output_text += usage.output_text;
                     }
-                    Step::Continue
+                    self.end_of_turn(false).await
                 }
                 LiveEvent::Interrupted => {
                     self.flush_examiner();
-                    Step::Continue
+                    self.end_of_turn(true).await
                 }
                 LiveEvent::GenerationComplete => Step::Continue,
                 LiveEvent::ResumptionHandle(handle) => {
@@ -311,6 +290,15 @@ impl<'a> Owner<'a> {
                 tracing::warn!(session = %self.session.session_id, "post failed: {e}");
                 Step::Continue
             }
+        }
+    }
+
+    /// Tells the client a model turn that produced output is over
+    /// (`maya_turn_complete`; `interrupted` when cut by barge-in).
+    async fn end_of_turn(&mut self, interrupted: bool) -> Step {
+        match self.turn_ends.end(interrupted) {
+            Some(message) => self.post(&message).await,
+            None => Step::Continue,
         }
     }
 
@@ -488,7 +476,11 @@ impl<'a> Owner<'a> {
             .as_str()
             .unwrap_or_default()
             .to_owned();
-        if let Err(e) = self.store(&document).await {
+        let give_up = self
+            .deadline
+            .checked_sub(self.margin / 2)
+            .unwrap_or(self.deadline);
+        if let Err(e) = store_assessment(deps, &document, give_up, &session_id).await {
             tracing::error!(session = %session_id, "storing the assessment failed: {e}");
             self.fail(&format!("storing the assessment failed: {e}"), notify)
                 .await;
@@ -576,49 +568,5 @@ impl<'a> Owner<'a> {
             );
         }
         document
-    }
-
-    /// Stores the assessment once: a retry cannot make a second one (the
-    /// write is conditional on the id, and a retry that finds it stored by
-    /// an attempt whose answer was lost counts as stored). Retried, beyond
-    /// the SDK's own attempts, while DynamoDB throttles or is unreachable,
-    /// until the owner's stop margin runs out.
-    async fn store(&self, document: &Value) -> Result<(), String> {
-        let deps = self.call.deps;
-        let mut item = dynamo_json::to_item(document.as_object().expect("an object"));
-        item.insert(
-            "timestamp".to_owned(),
-            aws_sdk_dynamodb::types::AttributeValue::S(Utc::now().to_rfc3339()),
-        );
-        let give_up = self
-            .deadline
-            .checked_sub(self.margin / 2)
-            .unwrap_or(self.deadline);
-        let mut pause = STORE_RETRY_FIRST;
-        loop {
-            let attempt = deps
-                .dynamodb
-                .put_item()
-                .table_name(&deps.assessments_table)
-                .set_item(Some(item.clone()))
-                .condition_expression("attribute_not_exists(assessment_id)")
-                .send()
-                .await;
-            let error = match attempt {
-                Ok(_) => return Ok(()),
-                Err(e) => e,
-            };
-            use aws_sdk_dynamodb::error::ProvideErrorMetadata as _;
-            if error.code() == Some("ConditionalCheckFailedException") {
-                return Ok(()); // an earlier attempt stored it
-            }
-            let text = aws_sdk_dynamodb::error::DisplayErrorContext(&error).to_string();
-            if Instant::now() + pause >= give_up {
-                return Err(text);
-            }
-            tracing::warn!(session = %self.session.session_id, "storing the assessment: {text}; retrying in {pause:?}");
-            tokio::time::sleep(pause).await;
-            pause = (pause * 2).min(STORE_RETRY_MAX);
-        }
     }
 }

@@ -1,9 +1,13 @@
 //! What the mock "model" says: deterministic answers grounded in the system
 //! prompt. Facts are the prompt's lines starting with `- `; a question gets
 //! the fact sharing the most content words with it. A prompt mentioning IELTS
-//! makes the model an examiner asking a fixed list of questions instead.
+//! makes the model an examiner asking a fixed list of questions instead; a
+//! user turn after its closing line gets no invented answer but a
+//! [`ScriptOverrun`] (the stream fails with an exception naming it).
 
 use std::collections::BTreeSet;
+
+pub use crate::vertex::script::{ExaminerPart, ScriptOverrun};
 
 /// Said when no fact matches the question.
 pub const FALLBACK_ANSWER: &str =
@@ -41,6 +45,38 @@ pub const EXAMINER_QUESTIONS: &[&str] = &[
     "How has tourism changed your country in recent years?",
     "Thank you, that is the end of the speaking test.",
 ];
+
+/// The part of each of [`EXAMINER_QUESTIONS`].
+pub const EXAMINER_PARTS: &[ExaminerPart] = &[
+    ExaminerPart::Part1,
+    ExaminerPart::Part1,
+    ExaminerPart::Part1,
+    ExaminerPart::Part2,
+    ExaminerPart::Part3,
+    ExaminerPart::Part3,
+    ExaminerPart::Closing,
+];
+
+/// What the model says to one user turn.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reply {
+    /// The answer.
+    pub text: String,
+    /// The examiner's script line (examiner persona only).
+    pub line: Option<usize>,
+    /// The part of the test that line belongs to (examiner persona only).
+    pub part: Option<ExaminerPart>,
+}
+
+impl Reply {
+    fn free(text: &str) -> Self {
+        Self {
+            text: text.to_owned(),
+            line: None,
+            part: None,
+        }
+    }
+}
 
 const STOP_WORDS: &[&str] = &[
     "a", "about", "am", "an", "and", "are", "at", "be", "can", "could", "did", "do", "does", "for",
@@ -138,23 +174,28 @@ impl Persona {
         }
     }
 
-    /// The reply to one user turn.
-    pub fn reply(&mut self, user_text: &str) -> String {
+    /// The reply to one user turn. The examiner has none after its
+    /// closing line: the script is exhausted, and the overrun says so.
+    pub fn reply(&mut self, user_text: &str) -> Result<Reply, ScriptOverrun> {
         match self {
             Self::Examiner { asked } => {
-                let index = (*asked).min(EXAMINER_QUESTIONS.len() - 1);
+                let index = *asked;
                 *asked += 1;
-                EXAMINER_QUESTIONS[index].to_owned()
+                let text = EXAMINER_QUESTIONS.get(index).ok_or(ScriptOverrun {
+                    user_turn: *asked as u32,
+                    lines: EXAMINER_QUESTIONS.len(),
+                })?;
+                Ok(Reply {
+                    text: (*text).to_owned(),
+                    line: Some(index),
+                    part: EXAMINER_PARTS.get(index).copied(),
+                })
             }
-            Self::Assistant { facts } => {
-                if is_distress(user_text) {
-                    DISTRESS_ANSWER.to_owned()
-                } else {
-                    best_fact(facts, user_text)
-                        .unwrap_or(FALLBACK_ANSWER)
-                        .to_owned()
-                }
-            }
+            Self::Assistant { facts } => Ok(Reply::free(if is_distress(user_text) {
+                DISTRESS_ANSWER
+            } else {
+                best_fact(facts, user_text).unwrap_or(FALLBACK_ANSWER)
+            })),
         }
     }
 }
@@ -175,29 +216,37 @@ mod tests {
         Persona::from_system_prompt(BUDDY)
     }
 
+    fn answer(question: &str) -> String {
+        let reply = buddy()
+            .reply(question)
+            .expect("the assistant always answers");
+        assert_eq!((reply.line, reply.part), (None, None));
+        reply.text
+    }
+
     #[test]
     fn answers_from_the_matching_fact() {
-        assert_eq!(buddy().reply("Who is Sarah?"), "Sarah is your daughter.");
+        assert_eq!(answer("Who is Sarah?"), "Sarah is your daughter.");
         assert_eq!(
-            buddy().reply("What do I do this morning?"),
+            answer("What do I do this morning?"),
             "Your morning routine: take your blood pressure pill at 8am, then a short walk."
         );
         assert_eq!(
-            buddy().reply("When is my DOCTOR appointment?"),
+            answer("When is my DOCTOR appointment?"),
             "Your doctor is Dr. Patel; appointments are on Thursdays."
         );
         assert_eq!(
-            buddy().reply("Which pills in the evening?"),
+            answer("Which pills in the evening?"),
             "You take two pills in the evening with dinner."
         );
     }
 
     #[test]
     fn no_match_is_a_polite_fallback_and_distress_is_calm() {
-        assert_eq!(buddy().reply("What is the weather?"), FALLBACK_ANSWER);
-        assert_eq!(buddy().reply("I have chest pain"), DISTRESS_ANSWER);
-        assert_eq!(buddy().reply("Help me, I fell"), DISTRESS_ANSWER);
-        assert_eq!(buddy().reply("I can’t breathe"), DISTRESS_ANSWER);
+        assert_eq!(answer("What is the weather?"), FALLBACK_ANSWER);
+        assert_eq!(answer("I have chest pain"), DISTRESS_ANSWER);
+        assert_eq!(answer("Help me, I fell"), DISTRESS_ANSWER);
+        assert_eq!(answer("I can’t breathe"), DISTRESS_ANSWER);
         assert!(!is_distress("I feel fellowship with my friends"));
     }
 
@@ -213,12 +262,26 @@ mod tests {
     }
 
     #[test]
-    fn examiner_asks_questions_in_order_then_closes() {
+    fn examiner_asks_questions_in_order_then_closes_and_invents_nothing_after() {
+        assert_eq!(EXAMINER_PARTS.len(), EXAMINER_QUESTIONS.len());
         let mut maya = Persona::from_system_prompt("You are Maya, an IELTS speaking examiner.");
-        let replies: Vec<String> = (0..9).map(|_| maya.reply("anything")).collect();
-        assert_eq!(replies[0], EXAMINER_QUESTIONS[0]);
-        assert_eq!(replies[3], EXAMINER_QUESTIONS[3]);
-        assert_eq!(replies[8], *EXAMINER_QUESTIONS.last().unwrap());
+        let replies: Vec<Reply> = (0..EXAMINER_QUESTIONS.len())
+            .map(|_| maya.reply("anything").unwrap())
+            .collect();
+        for (i, reply) in replies.iter().enumerate() {
+            assert_eq!(reply.text, EXAMINER_QUESTIONS[i]);
+            assert_eq!(reply.line, Some(i));
+        }
+        assert_eq!(replies[0].part, Some(ExaminerPart::Part1));
+        assert_eq!(replies[3].part, Some(ExaminerPart::Part2));
+        assert_eq!(replies[6].part, Some(ExaminerPart::Closing));
+        let overrun = maya.reply("Thank you!").unwrap_err();
+        assert_eq!(
+            overrun.to_string(),
+            "mock examiner script exhausted: user turn 8 came after the closing line \
+             (the script has 7 lines)"
+        );
+        assert_eq!(maya.reply("Hello?").unwrap_err().user_turn, 9);
     }
 
     proptest! {

@@ -2,7 +2,7 @@
 //!
 //! | route | body / answer |
 //! |---|---|
-//! | `GET streams` | `[{"id", "model", "system_prompt", "turns", "transcripts": [{"role", "text", "interrupted"}], "state": "open"\|"ended"\|"timed_out"\|"failed"\|"disconnected", "error", "usage"}]` |
+//! | `GET streams` | `[{"id", "model", "system_prompt", "turns", "transcripts": [{"role", "text", "interrupted", "line"?, "part"?}], "script_overruns", "state": "open"\|"ended"\|"timed_out"\|"failed"\|"disconnected", "error", "usage"}]` |
 //! | `GET usage` | `{"<model id>": {"requests", "input_tokens", "output_tokens", "speech_input_tokens", "speech_output_tokens", "text_input_tokens", "text_output_tokens"}}` |
 //! | `POST transcripts` | `[{"speech_ms": 3000, "text": "..."}]` → 204 |
 //! | `POST faults` | one rule or a list, e.g. `{"fault": "throttling", "before_stream": true, "scope": "next", "target": "stream"}` → 204 |
@@ -12,6 +12,13 @@
 //! (`after_ms`), `latency` (`ms`), `stream_error`, `internal_error`; `scope`
 //! is `next` or `all` (default), `target` is `stream`, `converse` or `any`
 //! (default). See [`super::state::BedrockFault`].
+//!
+//! `transcripts` is the conversation log: each USER turn and each ASSISTANT
+//! turn in order; with the IELTS examiner persona an ASSISTANT line also
+//! names its script `line` and `part` (`part1`, `part2`, `part3`, `closing`).
+//! A user turn after the closing line fails the stream with a
+//! `modelStreamErrorException` ("mock examiner script exhausted: ...") and
+//! counts in `script_overruns`.
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -12,7 +12,7 @@ use serde_json::Value;
 use tokio::sync::mpsc;
 use tokio::time::{Instant, sleep_until};
 
-use super::answers::Persona;
+use super::answers::{Persona, Reply};
 use super::conversation::{Conversation, Effect};
 use super::events::{CompletionIds, InputEvent, SonicTokens, Stage};
 use super::eventstream::{StreamException, encode_event, encode_exception};
@@ -61,7 +61,7 @@ enum Phase {
 
 #[derive(Debug)]
 struct Turn {
-    answer: String,
+    reply: Reply,
     phase: Phase,
 }
 
@@ -93,7 +93,7 @@ pub struct Session {
     /// Set with `completionStart`, at the first output.
     ids: Option<CompletionIds>,
     /// Answers waiting for the assistant's voice to be free.
-    queue: VecDeque<String>,
+    queue: VecDeque<Reply>,
     /// The answer being played.
     active: Option<Turn>,
     /// Assistant audio sent so far (speech output tokens).
@@ -327,13 +327,25 @@ impl Session {
         self.emit(ids.text_output(&content, "USER", &text)).await?;
         self.emit(ids.content_end(&content, "TEXT", "END_TURN"))
             .await?;
-        let answer = self.persona.reply(&text);
+        let reply = self.persona.reply(&text);
         self.record(TranscriptLine {
             role: "USER".into(),
             text,
             interrupted: false,
+            line: None,
+            part: None,
         });
-        self.queue.push_back(answer);
+        let reply = match reply {
+            Ok(reply) => reply,
+            Err(overrun) => {
+                self.shared.lock().streams[self.index].script_overruns += 1;
+                return Err(Stop::Exception(
+                    StreamException::ModelStreamError,
+                    overrun.to_string(),
+                ));
+            }
+        };
+        self.queue.push_back(reply);
         if self.active.is_none() {
             self.start_next();
         }
@@ -341,8 +353,8 @@ impl Session {
     }
 
     fn start_next(&mut self) {
-        self.active = self.queue.pop_front().map(|answer| Turn {
-            answer,
+        self.active = self.queue.pop_front().map(|reply| Turn {
+            reply,
             phase: Phase::Waiting {
                 until: Instant::now() + self.latency,
             },
@@ -364,7 +376,7 @@ impl Session {
             return Err(Stop::Exception(kind, exception_message(kind).into()));
         }
         let answer = match &self.active {
-            Some(turn) => turn.answer.clone(),
+            Some(turn) => turn.reply.text.clone(),
             None => return Ok(()),
         };
         let text_id = self.new_id();
@@ -440,7 +452,7 @@ impl Session {
         let ids = self.ids().await?;
         let rate = self.conversation.output_sample_rate();
         self.output_audio += speech::duration_of(sent, rate);
-        self.output_text_tokens += speech::text_tokens(&turn.answer);
+        self.output_text_tokens += speech::text_tokens(&turn.reply.text);
         let stop_reason = if interrupted {
             "INTERRUPTED"
         } else {
@@ -452,7 +464,7 @@ impl Session {
         let final_text = if interrupted {
             INTERRUPTED_MARKER
         } else {
-            turn.answer.as_str()
+            turn.reply.text.as_str()
         };
         self.emit(ids.text_start(&text_id, "ASSISTANT", Stage::Final))
             .await?;
@@ -462,8 +474,10 @@ impl Session {
             .await?;
         self.record(TranscriptLine {
             role: "ASSISTANT".into(),
-            text: turn.answer,
+            text: turn.reply.text,
             interrupted,
+            line: turn.reply.line,
+            part: turn.reply.part,
         });
         self.report_usage(&ids).await?;
         self.start_next();

@@ -9,6 +9,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
 
+use super::answers::ExaminerPart;
 use super::events::SonicTokens;
 use crate::speech::TranscriptCatalog;
 
@@ -172,6 +173,12 @@ pub struct TranscriptLine {
     /// The assistant was interrupted while saying it.
     #[serde(default)]
     pub interrupted: bool,
+    /// The examiner's script line (ASSISTANT lines of the examiner persona).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub line: Option<usize>,
+    /// The part of the test that line belongs to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub part: Option<ExaminerPart>,
 }
 
 /// A Nova Sonic stream, as the control API reports it.
@@ -185,8 +192,12 @@ pub struct StreamInfo {
     pub system_prompt: String,
     /// Completed user turns.
     pub turns: u32,
-    /// Both sides of the conversation.
+    /// Both sides of the conversation: the conversation log.
     pub transcripts: Vec<TranscriptLine>,
+    /// User turns that came after the examiner's closing line (each failed
+    /// the stream with a modelStreamErrorException naming the cause).
+    #[serde(default)]
+    pub script_overruns: u32,
     /// Where it is.
     pub state: StreamState,
     /// The exception that ended it, if any.

@@ -50,6 +50,7 @@ pub async fn invoke(
             system_prompt: String::new(),
             turns: 0,
             transcripts: Vec::new(),
+            script_overruns: 0,
             state: StreamState::Open,
             error: None,
             usage: ModelUsage::default(),

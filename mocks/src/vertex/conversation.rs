@@ -1,13 +1,17 @@
 //! A session's conversation state, which outlives any one connection (session
 //! resumption continues it): the script position, the context the model has
 //! seen (so each turn's prompt re-counts the whole context, as Vertex bills
-//! it), the transcript, the Part 2 long-turn progress, and usage so far.
+//! it), the transcript, the Part 2 long-turn progress, usage so far, the
+//! log of model turns (which script line, which part, answering which user
+//! turn), script overruns, and the session's misbehaviour, if one was asked.
 
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::script::{ExaminerPart, LongTurnRule, script_line};
+use super::faults::Misbehaviour;
+use super::misbehave::{FollowUp, LineChoice, MisbehaviourPlan};
+use super::script::{ExaminerPart, LongTurnRule, SCRIPT, ScriptOverrun, script_line};
 use super::server_messages::TurnUsage;
 use crate::speech::{audio_tokens, text_tokens};
 
@@ -66,9 +70,34 @@ impl TokenTotals {
     }
 }
 
+/// One model turn in the session's conversation log.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TurnRecord {
+    /// Model turns before it in the session (0: the greeting).
+    pub index: u32,
+    /// The script line it says (`null`: not a script line).
+    pub line: Option<usize>,
+    /// The part of that line.
+    pub part: ExaminerPart,
+    /// The line's text.
+    pub text: String,
+    /// Cut short by barge-in (or by the end of the connection).
+    pub interrupted: bool,
+    /// User turns completed when it began.
+    pub answers_user_turn: u32,
+    /// Audio tokens of its prompt (the whole context so far).
+    pub prompt_audio_tokens: u64,
+    /// Text tokens of its prompt.
+    pub prompt_text_tokens: u64,
+}
+
 /// A model turn about to be sent.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PlannedTurn {
+    /// Its index in the session's model turns.
+    pub index: u32,
+    /// Its script line.
+    pub line: usize,
     /// The examiner's line.
     pub text: &'static str,
     /// The part it belongs to.
@@ -102,6 +131,14 @@ pub struct Conversation {
     user_turns: u32,
     model_turns: u32,
     usage: TokenTotals,
+    /// Every model turn begun, in order.
+    turns: Vec<TurnRecord>,
+    /// Model turns asked for after the closing line.
+    script_overruns: u32,
+    /// The session's misbehaviour (the `misbehave` fault).
+    misbehaviour: Option<MisbehaviourPlan>,
+    /// A line to say again at the next model turn (`repeat_turn`).
+    repeat_line: Option<usize>,
 }
 
 impl Conversation {
@@ -172,33 +209,126 @@ impl Conversation {
         text
     }
 
-    /// Starts Maya's next line: advances the script and prices the prompt.
-    pub fn begin_model_turn(&mut self) -> PlannedTurn {
-        let line = script_line(self.next_line);
-        self.next_line += 1;
-        self.part = line.part;
-        self.long_turn_pending = line.starts_long_turn;
-        PlannedTurn {
-            text: line.text,
-            part: line.part,
-            usage: TurnUsage {
-                prompt_audio: audio_tokens(self.audio_in) + self.model_audio_tokens,
-                prompt_text: self.system_text_tokens
-                    + self.user_text_tokens
-                    + self.model_text_tokens,
-                candidates_audio: 0,
-                candidates_text: 0,
-            },
+    /// Makes the examiner misbehave once (a session keeps the first one set).
+    pub fn set_misbehaviour(&mut self, how: Misbehaviour, at_turn: u32) {
+        if self.misbehaviour.is_none() {
+            self.misbehaviour = Some(MisbehaviourPlan::new(how, at_turn));
         }
     }
 
+    /// Starts Maya's next line: chooses it (the script's next, unless a
+    /// misbehaviour says otherwise), advances the script, prices the prompt
+    /// and logs the turn. Past the closing line there is no line: the
+    /// overrun is counted and returned.
+    pub fn begin_model_turn(&mut self) -> Result<PlannedTurn, ScriptOverrun> {
+        let index = self.turns.len() as u32;
+        let choice = match self.repeat_line.take() {
+            Some(line) => LineChoice {
+                line,
+                advance: false,
+            },
+            None => self
+                .misbehaviour
+                .as_mut()
+                .and_then(|plan| plan.choose(index, self.next_line, self.part))
+                .unwrap_or(LineChoice {
+                    line: self.next_line,
+                    advance: true,
+                }),
+        };
+        let Some(line) = script_line(choice.line) else {
+            self.script_overruns += 1;
+            return Err(ScriptOverrun {
+                user_turn: self.user_turns,
+                lines: SCRIPT.len(),
+            });
+        };
+        if choice.advance {
+            self.next_line = choice.line + 1;
+        }
+        self.part = line.part;
+        self.long_turn_pending = line.starts_long_turn;
+        let usage = TurnUsage {
+            prompt_audio: audio_tokens(self.audio_in) + self.model_audio_tokens,
+            prompt_text: self.system_text_tokens + self.user_text_tokens + self.model_text_tokens,
+            candidates_audio: 0,
+            candidates_text: 0,
+        };
+        self.turns.push(TurnRecord {
+            index,
+            line: Some(choice.line),
+            part: line.part,
+            text: line.text.to_owned(),
+            interrupted: false,
+            answers_user_turn: self.user_turns,
+            prompt_audio_tokens: usage.prompt_audio,
+            prompt_text_tokens: usage.prompt_text,
+        });
+        Ok(PlannedTurn {
+            index,
+            line: choice.line,
+            text: line.text,
+            part: line.part,
+            usage,
+        })
+    }
+
     /// Ends Maya's line: what was actually produced joins the context and usage.
-    pub fn finish_model_turn(&mut self, text: &str, usage: &TurnUsage, interrupted: bool) {
+    pub fn finish_model_turn(&mut self, turn: &PlannedTurn, usage: &TurnUsage, interrupted: bool) {
         self.model_audio_tokens += usage.candidates_audio;
         self.model_text_tokens += usage.candidates_text;
         self.model_turns += 1;
         self.usage.add_turn(usage);
-        self.push(Speaker::Examiner, text.to_owned(), interrupted);
+        if let Some(record) = self.turns.get_mut(turn.index as usize) {
+            record.interrupted = interrupted;
+        }
+        self.push(Speaker::Examiner, turn.text.to_owned(), interrupted);
+    }
+
+    /// After model turn `finished` ended uninterrupted: whether another
+    /// model turn starts at once (the `answer_twice` and `repeat_turn`
+    /// misbehaviours).
+    pub fn follow_up(&mut self, finished: u32) -> bool {
+        let interrupted = self
+            .turns
+            .get(finished as usize)
+            .is_none_or(|turn| turn.interrupted);
+        if interrupted {
+            return false;
+        }
+        match self
+            .misbehaviour
+            .as_mut()
+            .and_then(|p| p.follow_up(finished))
+        {
+            Some(FollowUp::NextLine) => true,
+            Some(FollowUp::SameTurn) => {
+                self.repeat_line = self.turns[finished as usize].line;
+                self.repeat_line.is_some()
+            }
+            None => false,
+        }
+    }
+
+    /// Whether the reply to the utterance that just started begins now,
+    /// over the candidate's speech (the `speak_over` misbehaviour).
+    pub fn speaks_over(&mut self) -> bool {
+        let upcoming = self.turns.len() as u32;
+        !self.long_turn_pending
+            && self
+                .misbehaviour
+                .as_mut()
+                .is_some_and(|plan| plan.speaks_over(upcoming))
+    }
+
+    /// The model turns begun, in order.
+    pub fn turns(&self) -> &[TurnRecord] {
+        &self.turns
+    }
+
+    /// Model turns asked for after the closing line.
+    pub fn script_overruns(&self) -> u32 {
+        self.script_overruns
     }
 
     /// Part of the last line Maya started.
@@ -235,23 +365,22 @@ impl Conversation {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::vertex::script::SCRIPT;
 
     #[test]
     fn each_prompt_recounts_the_whole_context() {
         let mut conversation = Conversation::default();
         conversation.set_system_instruction("abcdefgh"); // 2 tokens
         conversation.add_client_text("Start"); // 2 tokens
-        let first = conversation.begin_model_turn();
+        let first = conversation.begin_model_turn().unwrap();
         assert_eq!(first.part, ExaminerPart::Part1);
         assert_eq!((first.usage.prompt_audio, first.usage.prompt_text), (0, 4));
         let produced = TurnUsage {
             candidates_audio: 100,
             ..first.usage
         };
-        conversation.finish_model_turn(first.text, &produced, false);
+        conversation.finish_model_turn(&first, &produced, false);
         conversation.add_audio(Duration::from_secs(4));
-        let second = conversation.begin_model_turn();
+        let second = conversation.begin_model_turn().unwrap();
         assert_eq!(
             second.usage.prompt_audio,
             100 + 100,
@@ -267,8 +396,8 @@ mod tests {
         let mut conversation = Conversation::default();
         let rule = LongTurnRule::default();
         while !conversation.in_long_turn() {
-            let turn = conversation.begin_model_turn();
-            conversation.finish_model_turn(turn.text, &turn.usage, false);
+            let turn = conversation.begin_model_turn().unwrap();
+            conversation.finish_model_turn(&turn, &turn.usage, false);
         }
         assert_eq!(conversation.part(), ExaminerPart::Part2);
         assert!(SCRIPT[conversation.next_line() - 1].starts_long_turn);
@@ -280,5 +409,50 @@ mod tests {
             conversation.transcript().last().unwrap().speaker,
             Speaker::Candidate
         );
+    }
+
+    #[test]
+    fn the_turn_log_and_the_end_of_the_script() {
+        let mut conversation = Conversation::default();
+        for user_turn in 1..=SCRIPT.len() as u32 {
+            conversation.count_user_turn();
+            let turn = conversation.begin_model_turn().unwrap();
+            conversation.finish_model_turn(&turn, &turn.usage, user_turn == 3);
+        }
+        let turns = conversation.turns();
+        assert_eq!(turns.len(), SCRIPT.len());
+        for (i, turn) in turns.iter().enumerate() {
+            assert_eq!((turn.index as usize, turn.line), (i, Some(i)));
+            assert_eq!(
+                (turn.part, turn.text.as_str()),
+                (SCRIPT[i].part, SCRIPT[i].text)
+            );
+            assert_eq!(turn.answers_user_turn as usize, i + 1);
+            assert_eq!(turn.interrupted, i == 2);
+        }
+        assert_eq!(conversation.part(), ExaminerPart::Closing);
+        conversation.count_user_turn();
+        let overrun = conversation.begin_model_turn().unwrap_err();
+        assert_eq!(overrun.user_turn, SCRIPT.len() as u32 + 1);
+        assert_eq!(overrun.lines, SCRIPT.len());
+        assert_eq!(conversation.script_overruns(), 1);
+        assert_eq!(
+            conversation.turns().len(),
+            SCRIPT.len(),
+            "no turn is logged"
+        );
+        let json = serde_json::to_value(&conversation.turns()[0]).unwrap();
+        let keys: Vec<&str> = json
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        assert_eq!(
+            keys.len(),
+            8,
+            "index, line, part, text, interrupted, answers_user_turn, prompt tokens: {keys:?}"
+        );
+        assert_eq!(json["part"], "part1");
     }
 }

@@ -6,6 +6,11 @@
 //!
 //! JSON form (`POST /_mock/vertex/faults`):
 //! `{"kind": "latency", "ms": 300, "region": "europe-west1", "applies_to": "all"}`.
+//!
+//! `{"kind": "misbehave", "how": "answer_twice", "at_turn": 1}` makes the
+//! examiner misbehave once in the session, as a real model or backend can
+//! (see [`Misbehaviour`]), so that a harness can show its conversation
+//! checks catch it.
 
 use serde::{Deserialize, Serialize};
 
@@ -49,6 +54,40 @@ pub enum VertexFault {
     },
     /// generateContent answers 429 RESOURCE_EXHAUSTED.
     Throttle,
+    /// The examiner misbehaves once in the session, at model turn `at_turn`.
+    Misbehave {
+        /// What goes wrong.
+        how: Misbehaviour,
+        /// The model turn (0 = the greeting, 1 = the reply to the
+        /// candidate's first answer, ...) where it happens.
+        #[serde(default = "default_at_turn")]
+        at_turn: u32,
+    },
+}
+
+fn default_at_turn() -> u32 {
+    1
+}
+
+/// A way the examiner can break the conversation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Misbehaviour {
+    /// Right after the reply at `at_turn`, a second model turn (the next
+    /// script line) with no user turn between.
+    AnswerTwice,
+    /// When the script next enters a new part (at or after `at_turn`), it
+    /// jumps to the first line of the part after that one.
+    SkipPart,
+    /// The reply `at_turn` starts as soon as the candidate starts speaking,
+    /// and that speech does not interrupt it.
+    SpeakOver,
+    /// Right after the reply at `at_turn`, the very same turn again.
+    RepeatTurn,
+    /// The reply at `at_turn` says the previous line again instead of advancing.
+    StaleTurn,
+    /// The reply at `at_turn` is the closing line; then the script goes on.
+    EarlyClosing,
 }
 
 fn default_time_left_ms() -> u64 {
@@ -136,7 +175,8 @@ impl VertexFault {
             Self::Latency { .. }
             | Self::DropSocket { .. }
             | Self::EarlyGoAway { .. }
-            | Self::Close { .. } => FaultStage::Session,
+            | Self::Close { .. }
+            | Self::Misbehave { .. } => FaultStage::Session,
             Self::InvalidAssessment { .. } | Self::Throttle => FaultStage::GenerateContent,
         }
     }
@@ -205,6 +245,30 @@ mod tests {
         let back: FaultRule = serde_json::from_value(serde_json::to_value(&rule).unwrap()).unwrap();
         assert_eq!(back, rule);
         assert!(serde_json::from_str::<FaultRule>(r#"{"kind": "meteor"}"#).is_err());
+        let rule: FaultRule =
+            serde_json::from_str(r#"{"kind": "misbehave", "how": "skip_part"}"#).unwrap();
+        assert_eq!(
+            rule,
+            FaultRule::next(VertexFault::Misbehave {
+                how: Misbehaviour::SkipPart,
+                at_turn: 1
+            })
+        );
+        assert_eq!(rule.fault.stage(), FaultStage::Session);
+        let rule: FaultRule = serde_json::from_str(
+            r#"{"kind": "misbehave", "how": "early_closing", "at_turn": 4, "applies_to": "all"}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            rule,
+            FaultRule::all(VertexFault::Misbehave {
+                how: Misbehaviour::EarlyClosing,
+                at_turn: 4
+            })
+        );
+        assert!(
+            serde_json::from_str::<FaultRule>(r#"{"kind": "misbehave", "how": "sing"}"#).is_err()
+        );
     }
 
     #[test]

@@ -9,6 +9,7 @@
 //! - [`client_messages`] / [`server_messages`]: the Live wire format;
 //!   [`casing`]: snake_case and camelCase keys alike;
 //! - [`script`]: Maya's script and the Part 2 long-turn rule;
+//!   [`misbehave`]: the deliberate mistakes of the `misbehave` fault;
 //! - [`conversation`]: a session's state across connections (context, usage);
 //! - `live`: the WebSocket endpoint, session loop, listening, model turns;
 //! - `rest`: generateContent; [`assessment`]: the transcript scoring;
@@ -25,6 +26,7 @@ pub mod conversation;
 pub mod errors;
 pub mod faults;
 mod live;
+pub mod misbehave;
 mod oauth;
 mod rest;
 pub mod script;
@@ -39,8 +41,10 @@ use axum::http::Uri;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 
-pub use self::conversation::{Speaker, TokenTotals, TranscriptEntry};
-pub use self::faults::{FaultRule, FaultScope, InvalidAssessmentVariant, VertexFault};
+pub use self::conversation::{Speaker, TokenTotals, TranscriptEntry, TurnRecord};
+pub use self::faults::{
+    FaultRule, FaultScope, InvalidAssessmentVariant, Misbehaviour, VertexFault,
+};
 pub use self::script::ExaminerPart;
 use self::state::VertexState;
 pub use self::state::{CloseRecord, SessionInfo, UsageTotals};

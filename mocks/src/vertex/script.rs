@@ -2,13 +2,15 @@
 //! test, one line per completed candidate turn.
 //!
 //! Structure (see [`SCRIPT`]):
-//! - Part 1 (lines 0-6): greeting and identity check, then familiar topics
-//!   (home, work or study, free time), one question per turn;
-//! - Part 2 (lines 7-8): the cue card with "you have one minute to prepare",
-//!   then, after the candidate's long turn, one rounding-off question;
-//! - Part 3 (lines 9-13): discussion questions on the cue card's theme;
-//! - closing (line 14): "That is the end of the speaking test..."; every
-//!   later turn gets [`AFTER_CLOSING`].
+//! - Part 1 (lines 0-7): greeting and identity check, then three familiar
+//!   topics (hometown, work or study, free time), one question per turn;
+//! - Part 2 (lines 8-9): the cue card (a memorable journey) with "you have
+//!   one minute to prepare", then, after the candidate's long turn, one
+//!   rounding-off question;
+//! - Part 3 (lines 10-15): discussion questions on the cue card's theme;
+//! - closing (line 16): "That is the end of the speaking test...". A turn
+//!   after it has no line: [`ScriptOverrun`] (the Live session closes with an
+//!   error that says so, and the overrun is counted).
 //!
 //! The Part 2 long turn is not answered at each pause: see [`LongTurnRule`].
 
@@ -63,60 +65,72 @@ pub const SCRIPT: &[ScriptLine] = &[
         ExaminerPart::Part1,
         "Thank you. And could you show me your identification, please? \
          Thank you, that's fine. In this first part, I'd like to ask you some questions \
-         about yourself. Let's talk about where you live. Do you live in a house or an apartment?",
+         about yourself. Let's talk about your hometown. Where are you from?",
     ),
     line(
         ExaminerPart::Part1,
-        "What do you like most about the area where you live?",
+        "What do you like most about living there?",
     ),
     line(
         ExaminerPart::Part1,
         "Let's move on to work and study. Do you work, or are you a student?",
     ),
-    line(ExaminerPart::Part1, "What do you enjoy most about it?"),
     line(
         ExaminerPart::Part1,
-        "Now let's talk about free time. What do you usually do at the weekend?",
+        "What is the most difficult part of your job?",
     ),
     line(
         ExaminerPart::Part1,
-        "Do you prefer spending your free time alone or with other people? Why?",
+        "Now let's talk about free time. What do you usually do in your free time?",
+    ),
+    line(
+        ExaminerPart::Part1,
+        "Do you read much? What kind of books do you enjoy?",
+    ),
+    line(
+        ExaminerPart::Part1,
+        "Has the way you spend your free time changed since you were a child?",
     ),
     ScriptLine {
         part: ExaminerPart::Part2,
         text: "Thank you. Now I'm going to give you a topic, and I'd like you to talk about it \
-               for one to two minutes. Here is your topic: describe a useful skill you have \
-               learned. You should say what the skill is, when and how you learned it, how \
-               often you use it, and explain why you think it is useful. You have one minute \
-               to prepare. You can make some notes if you wish. Please start speaking when you \
+               for one to two minutes. Here is your topic: describe a memorable journey you \
+               have made. You should say where you went, who you went with, what you did on \
+               the way, and explain why the journey was memorable. You have one minute to \
+               prepare. You can make some notes if you wish. Please start speaking when you \
                are ready.",
         starts_long_turn: true,
     },
     line(
         ExaminerPart::Part2,
-        "Thank you. Do you think you will learn any other skills like this in the future?",
+        "Thank you. Would you like to make the same journey again one day?",
     ),
     line(
         ExaminerPart::Part3,
-        "We've been talking about a useful skill. Now I'd like to discuss some more general \
-         questions related to this. What skills do you think are most important for young \
-         people to learn today?",
+        "We've been talking about a memorable journey. Now I'd like to discuss some more \
+         general questions related to this. What are the benefits and drawbacks of tourism \
+         for local communities?",
     ),
     line(
         ExaminerPart::Part3,
-        "Why do you think some adults find it difficult to learn new skills?",
+        "How do you think travel will change in the future?",
     ),
     line(
         ExaminerPart::Part3,
-        "Should schools focus more on practical skills than on academic subjects?",
+        "Do younger and older people like to travel in different ways?",
     ),
     line(
         ExaminerPart::Part3,
-        "How has technology changed the way people learn new skills?",
+        "What should tourists keep in mind when they visit another country?",
     ),
     line(
         ExaminerPart::Part3,
-        "Some people say that machines will soon do most skilled work. What is your opinion?",
+        "Some people say that it is better to explore your own country before travelling \
+         abroad. What is your opinion?",
+    ),
+    line(
+        ExaminerPart::Part3,
+        "Why do you think some people never travel far from home?",
     ),
     line(
         ExaminerPart::Closing,
@@ -125,16 +139,35 @@ pub const SCRIPT: &[ScriptLine] = &[
     ),
 ];
 
-/// What Maya says to anything after the closing line.
-pub const AFTER_CLOSING: &str = "The speaking test has finished. Thank you for your time.";
+/// The line at `index`; `None` past the closing line (the script is
+/// exhausted: the mock answers with an error, never with an invented line).
+pub fn script_line(index: usize) -> Option<ScriptLine> {
+    SCRIPT.get(index).copied()
+}
 
-/// The line at `index` (past the end: [`AFTER_CLOSING`]).
-pub fn script_line(index: usize) -> ScriptLine {
-    SCRIPT.get(index).copied().unwrap_or(ScriptLine {
-        part: ExaminerPart::Closing,
-        text: AFTER_CLOSING,
-        starts_long_turn: false,
-    })
+/// Index of the closing line.
+pub fn closing_line() -> usize {
+    SCRIPT.len() - 1
+}
+
+/// Index of the first line of the part after `part` (`None` when no part
+/// follows it, or `part` has no lines).
+pub fn first_line_after_part(part: ExaminerPart) -> Option<usize> {
+    let last = SCRIPT.iter().rposition(|l| l.part == part)?;
+    (last + 1 < SCRIPT.len()).then_some(last + 1)
+}
+
+/// Why a model turn could not be planned: every line has been said.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "mock examiner script exhausted: user turn {user_turn} came after the closing line \
+     (the script has {lines} lines)"
+)]
+pub struct ScriptOverrun {
+    /// The user turn (1-based) that asked for a line past the end.
+    pub user_turn: u32,
+    /// How many lines the script has.
+    pub lines: usize,
 }
 
 /// When the Part 2 long turn is over.
@@ -197,8 +230,13 @@ mod tests {
         assert_eq!(parts, sorted);
         assert_eq!(
             parts.iter().filter(|p| **p == ExaminerPart::Part1).count(),
-            7
+            8
         );
+        assert_eq!(SCRIPT.len(), 17);
+        assert_eq!(SCRIPT[8].part, ExaminerPart::Part2);
+        assert!(SCRIPT[8].starts_long_turn);
+        assert_eq!(SCRIPT[10].part, ExaminerPart::Part3);
+        assert_eq!(SCRIPT[16].part, ExaminerPart::Closing);
         assert!(SCRIPT[0].text.contains("Maya") && SCRIPT[0].text.contains("full name"));
         assert!(SCRIPT[1].text.contains("identification"));
         let cue_cards: Vec<&ScriptLine> = SCRIPT.iter().filter(|l| l.starts_long_turn).collect();
@@ -207,8 +245,24 @@ mod tests {
         assert_eq!(cue_cards[0].part, ExaminerPart::Part2);
         let last = SCRIPT.last().unwrap();
         assert!(last.text.contains("That is the end of the speaking test"));
-        assert_eq!(script_line(SCRIPT.len()).text, AFTER_CLOSING);
-        assert_eq!(script_line(SCRIPT.len() + 7).part, ExaminerPart::Closing);
+        assert_eq!(script_line(closing_line()), Some(*last));
+        assert_eq!(
+            script_line(SCRIPT.len()),
+            None,
+            "nothing is invented after the closing"
+        );
+        assert_eq!(first_line_after_part(ExaminerPart::Part1), Some(8));
+        assert_eq!(first_line_after_part(ExaminerPart::Part2), Some(10));
+        assert_eq!(first_line_after_part(ExaminerPart::Closing), None);
+        let overrun = ScriptOverrun {
+            user_turn: 18,
+            lines: SCRIPT.len(),
+        };
+        assert_eq!(
+            overrun.to_string(),
+            "mock examiner script exhausted: user turn 18 came after the closing line \
+             (the script has 17 lines)"
+        );
     }
 
     #[test]

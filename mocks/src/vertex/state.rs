@@ -13,9 +13,9 @@ use tokio_util::task::TaskTracker;
 
 use super::VertexConfig;
 use super::auth::{AuthError, ServiceAccount, bearer_token, unix_now};
-use super::conversation::{Conversation, TokenTotals, TranscriptEntry};
+use super::conversation::{Conversation, PlannedTurn, TokenTotals, TranscriptEntry, TurnRecord};
 use super::faults::FaultBook;
-use super::script::ExaminerPart;
+use super::script::{ExaminerPart, ScriptOverrun};
 use super::server_messages::TurnUsage;
 use crate::speech::TranscriptCatalog;
 
@@ -46,7 +46,12 @@ pub struct SessionInfo {
     /// Index of Maya's next script line.
     pub script_line: usize,
     /// Model turns sent (completed or interrupted).
-    pub turns: u32,
+    pub model_turns: u32,
+    /// The conversation log: every model turn begun, in order.
+    pub turns: Vec<TurnRecord>,
+    /// Model turns asked for after the closing line (each closed the
+    /// connection with 1011 and a reason naming the cause).
+    pub script_overruns: u32,
     /// Candidate or client turns completed.
     pub user_turns: u32,
     /// Whether a connection is open.
@@ -77,6 +82,8 @@ pub struct UsageTotals {
     pub live_turns: u64,
     /// generateContent calls answered 200.
     pub generate_content_calls: u64,
+    /// Live model turns asked for after the script's closing line.
+    pub script_overruns: u64,
     /// Tokens per model (the short model id), for pricing.
     pub by_model: BTreeMap<String, TokenTotals>,
 }
@@ -103,7 +110,9 @@ impl SessionRecord {
             model: self.model.clone(),
             part: self.conversation.part(),
             script_line: self.conversation.next_line(),
-            turns: self.conversation.model_turns(),
+            model_turns: self.conversation.model_turns(),
+            turns: self.conversation.turns().to_vec(),
+            script_overruns: self.conversation.script_overruns(),
             user_turns: self.conversation.user_turns(),
             connected: self.connected,
             connections: self.connections,
@@ -282,11 +291,24 @@ impl VertexState {
             .map(|record| f(&mut record.conversation))
     }
 
+    /// Begins a session's next model turn; an overrun of the script is
+    /// counted in the totals too. `None`: no such session.
+    pub(super) fn begin_model_turn(
+        &self,
+        index: usize,
+    ) -> Option<Result<PlannedTurn, ScriptOverrun>> {
+        let planned = self.with_conversation(index, Conversation::begin_model_turn)?;
+        if planned.is_err() {
+            lock(&self.usage).script_overruns += 1;
+        }
+        Some(planned)
+    }
+
     /// Records a finished model turn in the session and the totals.
     pub(super) fn finish_model_turn(
         &self,
         index: usize,
-        text: &str,
+        turn: &PlannedTurn,
         usage: &TurnUsage,
         interrupted: bool,
     ) {
@@ -297,7 +319,7 @@ impl VertexState {
             };
             record
                 .conversation
-                .finish_model_turn(text, usage, interrupted);
+                .finish_model_turn(turn, usage, interrupted);
             short_model(&record.model).to_owned()
         };
         let mut totals = lock(&self.usage);

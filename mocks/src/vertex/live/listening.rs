@@ -6,7 +6,9 @@
 //! activity detection, `activityStart` / `activityEnd` delimit the turn
 //! instead. During the Part 2 long turn utterances accumulate until the
 //! [`LongTurnRule`] ends it; their transcription pieces are sent one
-//! utterance late, so the last piece can carry `finished: true`.
+//! utterance late, so the last piece can carry `finished: true`. With the
+//! `speak_over` misbehaviour one reply starts at the candidate's speech
+//! start instead, and that utterance neither interrupts nor gets a reply.
 
 use std::time::Duration;
 
@@ -40,6 +42,9 @@ pub(crate) struct Listener {
     held_piece: Option<String>,
     /// Long-turn pieces sent so far.
     pieces_sent: usize,
+    /// The reply to the current utterance already started at its speech
+    /// start (the `speak_over` misbehaviour).
+    spoken_over: bool,
     rule: LongTurnRule,
 }
 
@@ -58,6 +63,7 @@ impl Listener {
             last_speech_end: None,
             held_piece: None,
             pieces_sent: 0,
+            spoken_over: false,
             rule: LongTurnRule::default(),
         }
     }
@@ -137,7 +143,16 @@ where
             match event {
                 VadEvent::SpeechStart { .. } if !self.listener.manual => {
                     self.flush_held_piece(false).await?;
-                    self.interrupt().await?;
+                    let speak_over = self
+                        .state
+                        .with_conversation(self.session, |c| c.speaks_over())
+                        .unwrap_or(false);
+                    if speak_over {
+                        self.listener.spoken_over = true;
+                        self.start_model_turn().await?;
+                    } else {
+                        self.interrupt().await?;
+                    }
                 }
                 VadEvent::SpeechEnd { at, speech } => {
                     if self.listener.manual {
@@ -204,6 +219,10 @@ where
             c.add_candidate_speech(text);
             c.count_user_turn();
         });
+        if std::mem::take(&mut self.listener.spoken_over) {
+            // Maya is already talking over this utterance: no second reply.
+            return Ok(());
+        }
         self.start_model_turn().await
     }
 

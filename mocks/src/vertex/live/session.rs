@@ -17,7 +17,7 @@ use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 use super::listening::Listener;
 use super::turn::{ModelTurn, OUTPUT_RATE, TurnFrame};
 use crate::vertex::client_messages::{ClientMessage, ParseError, Setup, parse_client_message};
-use crate::vertex::faults::{FaultStage, VertexFault};
+use crate::vertex::faults::{FaultStage, Misbehaviour, VertexFault};
 use crate::vertex::server_messages as out;
 use crate::vertex::state::{CloseRecord, VertexState};
 
@@ -58,6 +58,7 @@ pub(crate) struct SessionFaults {
     pub(crate) drop_after_turns: Option<u32>,
     pub(crate) close: Option<(u16, String)>,
     pub(crate) early_go_away: Option<(Duration, Duration)>,
+    pub(crate) misbehave: Option<(Misbehaviour, u32)>,
 }
 
 impl SessionFaults {
@@ -79,6 +80,7 @@ impl SessionFaults {
                         Duration::from_millis(time_left_ms),
                     ));
                 }
+                VertexFault::Misbehave { how, at_turn } => taken.misbehave = Some((how, at_turn)),
                 _ => {}
             }
         }
@@ -115,7 +117,7 @@ where
             // A turn cut short by the end of the connection is billed for
             // what it produced, as Vertex bills generated tokens.
             if let Some(turn) = connection.turn.take() {
-                state.finish_model_turn(connection.session, turn.planned.text, &turn.usage(), true);
+                state.finish_model_turn(connection.session, &turn.planned, &turn.usage(), true);
             }
             // Recorded before the close handshake, so observers see it as soon as the client does.
             state.disconnect(connection.session, close_record(&end));
@@ -303,6 +305,9 @@ where
     }
     send_json(ws, &out::setup_complete()).await?;
     let faults = SessionFaults::from_faults(state.faults().take(FaultStage::Session, region));
+    if let Some((how, at_turn)) = faults.misbehave {
+        state.with_conversation(session, |c| c.set_misbehaviour(how, at_turn));
+    }
     let mut go_away_left = state.config.go_away_notice.min(state.config.session_limit);
     let mut go_away_at =
         connected_at + state.scaled(state.config.session_limit.saturating_sub(go_away_left));
@@ -412,16 +417,20 @@ where
         }
     }
 
-    /// Starts Maya's next line (cutting short one still being sent).
+    /// Starts Maya's next line (cutting short one still being sent). Past
+    /// the end of the script the connection closes with 1011 and a reason
+    /// naming the cause: the mock never invents a line.
     pub(super) async fn start_model_turn(&mut self) -> Result<(), End> {
         if self.turn.is_some() {
             self.interrupt().await?;
         }
-        let Some(planned) = self
-            .state
-            .with_conversation(self.session, |c| c.begin_model_turn())
-        else {
-            return Ok(());
+        let planned = match self.state.begin_model_turn(self.session) {
+            None => return Ok(()),
+            Some(Ok(planned)) => planned,
+            Some(Err(overrun)) => {
+                tracing::warn!(session = self.session, "{overrun}");
+                return Err(End::close(1011, overrun.to_string()));
+            }
         };
         let start_at = Instant::now() + self.state.scaled(self.faults.latency);
         self.turn = Some(ModelTurn::new(
@@ -455,11 +464,18 @@ where
         };
         let finished = turn.next_due().is_none();
         self.send(&message).await?;
-        if finished {
-            if let Some(turn) = self.turn.take() {
-                self.send(&out::generation_complete()).await?;
-                self.complete_turn(&turn, false).await?;
-            }
+        let Some(turn) = self.turn.take_if(|_| finished) else {
+            return Ok(());
+        };
+        self.send(&out::generation_complete()).await?;
+        self.complete_turn(&turn, false).await?;
+        // A misbehaviour may start another turn at once (no user turn between).
+        let follow_up = self
+            .state
+            .with_conversation(self.session, |c| c.follow_up(turn.planned.index))
+            .unwrap_or(false);
+        if follow_up {
+            self.start_model_turn().await?;
         }
         Ok(())
     }
@@ -469,7 +485,7 @@ where
         let usage = turn.usage();
         // Billed whether or not the client is still there to read turnComplete.
         self.state
-            .finish_model_turn(self.session, turn.planned.text, &usage, interrupted);
+            .finish_model_turn(self.session, &turn.planned, &usage, interrupted);
         self.send(&out::turn_complete(&usage)).await?;
         self.turns_sent += 1;
         if self.setup.session_resumption {

@@ -166,6 +166,8 @@ mod tests {
 
     fn planned(text: &'static str) -> PlannedTurn {
         PlannedTurn {
+            index: 0,
+            line: 0,
             text,
             part: ExaminerPart::Part1,
             usage: TurnUsage {
