@@ -20,6 +20,8 @@
 //! - [`contract`]: the AsyncAPI contracts, compiled, judging live messages;
 //! - [`metrics`]: HDR latency histograms, error counts, series over time;
 //! - [`replay`]: scenario replay and conformance suites against a target;
+//! - [`turns`]: model turns and candidate utterances as data, and the
+//!   numbered conversation checks that judge them;
 //! - [`cost`]: cost per session from metered (or observed) usage and a dated
 //!   pricing table, next to the seeds' own cost tables;
 //! - [`report`]: `reports/<run-id>/` files;
@@ -50,3 +52,4 @@ pub mod seed_data;
 pub mod stack;
 pub mod template;
 pub mod time_scale;
+pub mod turns;

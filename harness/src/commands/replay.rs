@@ -60,6 +60,34 @@ fn conclude(report: &RunReport, report_dir: &Path, quiet: bool) -> Result<ExitCo
             )?;
         }
         for scenario in &report.scenarios {
+            for warning in &scenario.warnings {
+                writeln!(stdout, "warning {}: {warning}", scenario.name)?;
+            }
+            for session in &scenario.sessions {
+                let Some(conversation) = &session.conversation else {
+                    continue;
+                };
+                writeln!(
+                    stdout,
+                    "{} session {}: {} model turns, {} utterances",
+                    scenario.name,
+                    session.index,
+                    conversation.turns.len(),
+                    conversation.utterances.len()
+                )?;
+                for turn in &conversation.turns {
+                    writeln!(
+                        stdout,
+                        "  turn {:>2} {:>7.1} s {:<8} {:>6} {}",
+                        turn.index,
+                        turn.start_ms as f64 / 1000.0,
+                        turn.part.as_deref().unwrap_or("-"),
+                        turn.latency_ms
+                            .map_or("-".to_owned(), |l| format!("{l} ms")),
+                        crate::report::markup::shorten(&turn.text, 90)
+                    )?;
+                }
+            }
             for session in scenario.sessions.iter().filter(|s| !s.passed) {
                 for failure in &session.failures {
                     writeln!(

@@ -126,11 +126,11 @@ pub fn observed_usage(
                     entry.invocations += traffic.connections;
                     entry.billed_duration_ms += traffic.connections * handler;
                 }
-                if let Some(authorizer) = &route.authorizer {
-                    if let Some(entry) = lambda_entry(&mut lambda, template, &authorizer.function) {
-                        entry.invocations += traffic.connections;
-                        entry.billed_duration_ms += traffic.connections * handler;
-                    }
+                if let Some(authorizer) = &route.authorizer
+                    && let Some(entry) = lambda_entry(&mut lambda, template, &authorizer.function)
+                {
+                    entry.invocations += traffic.connections;
+                    entry.billed_duration_ms += traffic.connections * handler;
                 }
             }
         }
@@ -221,6 +221,7 @@ mod tests {
             close: None,
             failures: Vec::new(),
             timeline: Vec::new(),
+            conversation: None,
         }
     }
 

@@ -327,6 +327,7 @@ fn scenario_report(
             path: sessions.path().to_owned(),
             api: plan.api.clone(),
             passed: shared.failed_sessions.load(Ordering::Relaxed) == 0,
+            warnings: Vec::new(),
             sessions: kept,
         }],
         _ => Vec::new(),

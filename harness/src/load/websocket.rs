@@ -63,11 +63,11 @@ impl std::fmt::Debug for Shared {
 impl MetricsTap for SessionTap {
     fn record(&self, name: &str, value: Duration, at: Duration) {
         let mut took = value;
-        if name == "connect" {
-            if let Some(correction) = self.connect_correction.lock().expect("tap lock").take() {
-                self.run.record("connect.raw", value, at);
-                took = value + correction;
-            }
+        if name == "connect"
+            && let Some(correction) = self.connect_correction.lock().expect("tap lock").take()
+        {
+            self.run.record("connect.raw", value, at);
+            took = value + correction;
         }
         self.run.record(name, took, at);
         self.operations.lock().expect("tap lock").push(Operation {
@@ -163,6 +163,10 @@ impl Sessions {
             vars,
             turn_replies: self.turn_replies.clone(),
             tolerate: self.tolerate.clone(),
+            // Load sessions are timed, not judged turn by turn.
+            conversation: None,
+            microphone: None,
+            clip_texts: Arc::default(),
             contract: self.contract.clone(),
             time_scale: shared.time_scale,
             metrics: Arc::new(Metrics::tapped(tap.clone())),

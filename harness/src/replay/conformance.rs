@@ -58,6 +58,7 @@ pub async fn run_suite(
     let clips = Arc::new(loaded.clips.clone());
     let url = run.url_of(&suite.api)?;
     let contract = run.contract_of(&suite.api);
+    let clip_texts = Arc::new(super::clip_texts_of(path, &clips));
     let mut cases = Vec::new();
     for (index, case) in suite.cases.iter().enumerate() {
         if only.is_some_and(|prefix| !case.id.starts_with(prefix)) {
@@ -74,20 +75,20 @@ pub async fn run_suite(
         let vars = resolve_definitions(&suite.variables, &builtins)
             .map_err(|e| RunError::Scenario(format!("suite {}: {e}", path.display())))?;
         let mut steps = case.steps.clone();
-        if let Some(code) = case.close {
-            if !steps.iter().any(|s| {
+        if let Some(code) = case.close
+            && !steps.iter().any(|s| {
                 matches!(
                     s,
                     crate::scenario::Step::ExpectClose(_) | crate::scenario::Step::Disconnect(_)
                 )
-            }) {
-                steps.push(crate::scenario::Step::ExpectClose(
-                    crate::scenario::ExpectClose {
-                        code: Some(code),
-                        ..Default::default()
-                    },
-                ));
-            }
+            })
+        {
+            steps.push(crate::scenario::Step::ExpectClose(
+                crate::scenario::ExpectClose {
+                    code: Some(code),
+                    ..Default::default()
+                },
+            ));
         }
         let plan = session::SessionPlan {
             index: index as u32,
@@ -97,6 +98,9 @@ pub async fn run_suite(
             vars,
             turn_replies: Arc::new(suite.turn_replies.clone()),
             tolerate: Arc::new(suite.tolerate.clone()),
+            conversation: run.conversation_plan(&suite.api, suite.conversation.as_ref()),
+            microphone: suite.microphone.clone().map(Arc::new),
+            clip_texts: clip_texts.clone(),
             contract: contract.clone(),
             time_scale: run.options.time_scale,
             metrics: run.metrics().clone(),
@@ -170,6 +174,7 @@ mod tests {
                 })
                 .collect(),
             timeline: Vec::new(),
+            conversation: None,
         }
     }
 

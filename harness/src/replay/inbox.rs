@@ -162,6 +162,12 @@ impl Inbox {
         Some(found.clone())
     }
 
+    /// Whether an unconsumed message that `accept` accepts is waiting.
+    pub fn has_unconsumed(&self, mut accept: impl FnMut(&Received) -> bool) -> bool {
+        let state = self.state.lock().expect("inbox lock");
+        state.messages.iter().any(|m| !m.consumed && accept(m))
+    }
+
     /// Waits until something arrives, the socket closes, or `deadline` passes
     /// (false then).
     pub async fn wait(&self, deadline: tokio::time::Instant, seen: usize) -> bool {

@@ -100,6 +100,21 @@ pub fn new_run_id() -> String {
 /// Clips of a scenario or suite file, for the speech mocks' transcripts.
 pub type ClipSet<'a> = (&'a Path, &'a BTreeMap<String, Arc<audio::Clip>>);
 
+/// The clips' sidecar transcripts, by the file name a scenario uses.
+pub fn clip_texts_of(
+    path: &Path,
+    clips: &BTreeMap<String, Arc<audio::Clip>>,
+) -> BTreeMap<String, String> {
+    let base = path.parent().unwrap_or(Path::new("."));
+    clips
+        .keys()
+        .filter_map(|file| {
+            let text = std::fs::read_to_string(base.join(file).with_extension("txt")).ok()?;
+            Some((file.clone(), text.trim().to_owned()))
+        })
+        .collect()
+}
+
 /// The transcripts of the clips (sidecar `.txt` files).
 fn clip_transcripts(sets: &[ClipSet<'_>]) -> Vec<(Duration, String)> {
     let mut found = Vec::new();
@@ -188,6 +203,18 @@ impl Run {
         }
     }
 
+    /// How sessions against `api` track and judge their conversation, with
+    /// the model's own log when the run started the local stack.
+    pub fn conversation_plan(
+        &self,
+        api: &str,
+        config: Option<&crate::turns::ConversationConfig>,
+    ) -> Option<crate::turns::ConversationPlan> {
+        let mut plan = crate::turns::ConversationPlan::for_api(api, config)?;
+        plan.model_log = self.stack.as_ref().map(|stack| stack.model_log_source());
+        Some(plan)
+    }
+
     /// The contract of an API.
     pub fn contract_of(&self, api: &str) -> Option<Arc<Contract>> {
         self.contracts.get(api).cloned()
@@ -230,6 +257,9 @@ impl Run {
         let turn_replies = Arc::new(scenario.turn_replies.clone());
         let tolerate = Arc::new(scenario.tolerate.clone());
         let contract = self.contract_of(&scenario.api);
+        let conversation = self.conversation_plan(&scenario.api, scenario.conversation.as_ref());
+        let microphone = scenario.microphone.clone().map(Arc::new);
+        let clip_texts = Arc::new(clip_texts_of(&loaded.path, &loaded.clips));
         let mut plans = Vec::new();
         for index in 0..count {
             let builtins: Vars = [
@@ -258,6 +288,9 @@ impl Run {
                     vars,
                     turn_replies: turn_replies.clone(),
                     tolerate: tolerate.clone(),
+                    conversation: conversation.clone(),
+                    microphone: microphone.clone(),
+                    clip_texts: clip_texts.clone(),
                     contract: contract.clone(),
                     time_scale: self.options.time_scale,
                     metrics: self.metrics.clone(),
@@ -297,6 +330,7 @@ impl Run {
             path: loaded.path.display().to_string(),
             api: loaded.scenario.api.clone(),
             passed: sessions.iter().all(|s| s.passed),
+            warnings: loaded.warnings.clone(),
             sessions,
         })
     }
@@ -380,12 +414,12 @@ pub async fn run_scenarios(
     let mut parameters = BTreeMap::new();
     for loaded in scenarios {
         for (name, value) in &loaded.scenario.parameters {
-            if let Some(previous) = parameters.insert(name.clone(), value.clone()) {
-                if previous != *value {
-                    return Err(RunError::Scenario(format!(
-                        "scenarios disagree on parameter {name}: {previous:?} and {value:?}"
-                    )));
-                }
+            if let Some(previous) = parameters.insert(name.clone(), value.clone())
+                && previous != *value
+            {
+                return Err(RunError::Scenario(format!(
+                    "scenarios disagree on parameter {name}: {previous:?} and {value:?}"
+                )));
             }
         }
     }

@@ -87,6 +87,7 @@ pub fn render(report: &RunReport) -> String {
         }
         let _ = writeln!(out);
     }
+    out.push_str(&super::conversation::markdown(report));
     for suite in &report.suites {
         let _ = writeln!(out, "## Conformance: {} (`{}`)\n", suite.api, suite.path);
         let _ = writeln!(out, "| case | description | verdict | close |");

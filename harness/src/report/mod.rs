@@ -2,9 +2,11 @@
 //! [`model`], its JSON Schema [`json_schema`], published as
 //! reports/report.schema.json), `report.md` ([`markdown`]), the
 //! self-contained `report.html` ([`html`], its charts [`charts`]) and
-//! `junit.xml` for CI ([`junit`]). [`markup`] escapes what the last two write.
+//! `junit.xml` for CI ([`junit`]). [`markup`] escapes what the last two write;
+//! [`conversation`] renders each session's turns and conversation checks in both.
 
 pub mod charts;
+pub mod conversation;
 pub mod html;
 pub mod junit;
 pub mod markdown;

@@ -73,6 +73,9 @@ pub struct ScenarioReport {
     pub api: String,
     /// Whether every session passed.
     pub passed: bool,
+    /// What the loader noticed (e.g. a pause that would split an utterance).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
     /// Sessions.
     pub sessions: Vec<SessionReport>,
 }
@@ -110,6 +113,62 @@ pub struct SessionReport {
     pub failures: Vec<Failure>,
     /// What happened, in order (bounded).
     pub timeline: Vec<TimelineEvent>,
+    /// The conversation: model turns, candidate utterances, conversation checks
+    /// (speech APIs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub conversation: Option<ConversationReport>,
+}
+
+/// A session's conversation as the client saw it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct ConversationReport {
+    /// The model's turns, in order.
+    pub turns: Vec<TurnReport>,
+    /// The candidate's utterances (speech or typed), in order.
+    pub utterances: Vec<UtteranceReport>,
+    /// The conversation checks (empty when they were off).
+    pub checks: Vec<crate::turns::CheckOutcome>,
+}
+
+/// One model turn.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct TurnReport {
+    /// Number from 0.
+    pub index: u32,
+    /// Its first message, ms from the run start.
+    pub start_ms: u64,
+    /// Its end, ms from the run start (absent: it never ended).
+    pub end_ms: Option<u64>,
+    /// `signal` (the API's turn-end message), `quiet` (a gap), `interrupted`, or `open`.
+    pub ended_by: String,
+    /// What the model said (transcript pieces joined).
+    pub text: String,
+    /// Audio received, ms of audio time.
+    pub audio_ms: u64,
+    /// The utterance it followed (the last one begun before it started).
+    pub follows_utterance: Option<u32>,
+    /// From the end of that utterance to the turn's first audio, ms (the
+    /// first turn after the utterance only).
+    pub latency_ms: Option<u64>,
+    /// The part of the conversation, from the model's own log (local mocks).
+    pub part: Option<String>,
+}
+
+/// One candidate utterance.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct UtteranceReport {
+    /// Number from 0.
+    pub index: u32,
+    /// `speech` or `text`.
+    pub kind: String,
+    /// First chunk sent, ms from the run start.
+    pub start_ms: u64,
+    /// Last chunk sent, ms from the run start.
+    pub end_ms: Option<u64>,
+    /// What was said (the clips' transcripts).
+    pub text: String,
+    /// The clips.
+    pub clips: Vec<String>,
 }
 
 /// How a socket closed.

@@ -52,6 +52,59 @@ fn session(index: u32, failures: Vec<Failure>, close: Option<(u16, &str)>) -> Se
                 detail: "matched session_ready".into(),
             },
         ],
+        conversation: Some(conversation()),
+    }
+}
+
+/// A short conversation: the greeting, one answer, the reply; one check broken.
+pub fn conversation() -> ConversationReport {
+    ConversationReport {
+        turns: vec![
+            TurnReport {
+                index: 0,
+                start_ms: 70,
+                end_ms: Some(900),
+                ended_by: "signal".into(),
+                text: "Good morning. Could you tell me your <full name>, please?".into(),
+                audio_ms: 4_200,
+                follows_utterance: None,
+                latency_ms: None,
+                part: Some("part1".into()),
+            },
+            TurnReport {
+                index: 1,
+                start_ms: 1_500,
+                end_ms: Some(2_100),
+                ended_by: "signal".into(),
+                text: "Thank you. Where are you from?".into(),
+                audio_ms: 2_600,
+                follows_utterance: Some(0),
+                latency_ms: Some(180),
+                part: Some("part1".into()),
+            },
+        ],
+        utterances: vec![UtteranceReport {
+            index: 0,
+            kind: "speech".into(),
+            start_ms: 1_000,
+            end_ms: Some(1_320),
+            text: "My name is Alex Morgan.".into(),
+            clips: vec!["../audio/p1-name.wav".into()],
+        }],
+        checks: vec![
+            crate::turns::CheckOutcome {
+                id: "conversation.1".into(),
+                name: "no turn during speech".into(),
+                passed: true,
+                problems: Vec::new(),
+            },
+            crate::turns::CheckOutcome {
+                id: "conversation.3".into(),
+                name: "no repeated turn".into(),
+                passed: false,
+                problems: vec!["turn 1 repeats turn 0 word for word: \"<x>\"".into()],
+            },
+        ],
     }
 }
 
@@ -151,6 +204,7 @@ pub fn report() -> RunReport {
             path: "scenarios/speaking/smoke.yaml".into(),
             api: "SpeakingWebSocketApi".into(),
             passed: false,
+            warnings: vec!["steps[4]: the pause between a.wav and b.wav is 500 ms as written but 900 ms as heard".into()],
             sessions: vec![
                 session(0, Vec::new(), Some((1000, "client"))),
                 session(1, vec![failure("payload schema")], Some((1011, "server"))),

@@ -1,12 +1,14 @@
 //! Scenarios: the file format ([`model`]), durations ([`duration`]),
 //! `${variable}` substitution ([`template`]), message matching ([`matching`]),
-//! and audio clips ([`audio`]). [`load`] reads a file and checks everything it
-//! refers to, so a run fails before it starts rather than half way.
+//! audio clips ([`audio`]) and the pauses between them ([`pauses`]). [`load`]
+//! reads a file and checks everything it refers to, so a run fails before it
+//! starts rather than half way.
 
 pub mod audio;
 pub mod duration;
 pub mod matching;
 pub mod model;
+pub mod pauses;
 pub mod template;
 
 use std::collections::BTreeMap;
@@ -48,12 +50,15 @@ pub struct LoadedScenario {
     pub scenario: Scenario,
     /// Clips by the `file` value of `stream_audio` steps.
     pub clips: BTreeMap<String, Arc<audio::Clip>>,
+    /// What the loader noticed (e.g. a pause that would split an utterance).
+    pub warnings: Vec<String>,
 }
 
 fn collect_files<'a>(steps: &'a [Step], files: &mut Vec<&'a str>) {
     for step in steps {
         match step {
             Step::StreamAudio(stream) => files.push(&stream.file),
+            Step::Answer(answer) => files.extend(answer.clips.iter().map(String::as_str)),
             Step::Repeat(repeat) => collect_files(&repeat.steps, files),
             _ => {}
         }
@@ -82,10 +87,17 @@ pub fn load(path: &Path) -> Result<LoadedScenario, ScenarioError> {
             );
         }
     }
+    let end_of_utterance =
+        crate::turns::ConversationPlan::for_api(&scenario.api, scenario.conversation.as_ref())
+            .map(|plan| plan.profile.end_of_utterance);
+    let warnings = end_of_utterance
+        .map(|eou| pauses::split_warnings(&scenario.steps, &clips, eou))
+        .unwrap_or_default();
     Ok(LoadedScenario {
         path: path.to_path_buf(),
         scenario,
         clips,
+        warnings,
     })
 }
 
@@ -107,18 +119,35 @@ pub fn parse(text: &str) -> Result<Scenario, String> {
     if scenario.sessions.count == 0 {
         return Err("sessions.count must be at least 1".to_owned());
     }
-    if let Arrival::PerSecond(rate) = scenario.sessions.arrival {
-        if !(rate.is_finite() && rate > 0.0) {
-            return Err("sessions.arrival.per_second must be a positive number".to_owned());
-        }
+    if let Arrival::PerSecond(rate) = scenario.sessions.arrival
+        && !(rate.is_finite() && rate > 0.0)
+    {
+        return Err("sessions.arrival.per_second must be a positive number".to_owned());
     }
-    check_steps(&scenario.steps)?;
+    check_steps(&scenario.steps, scenario.microphone.is_some())?;
     Ok(scenario)
 }
 
-fn check_steps(steps: &[Step]) -> Result<(), String> {
+fn check_steps(steps: &[Step], microphone: bool) -> Result<(), String> {
     for step in steps {
         match step {
+            Step::Answer(answer) => {
+                if !microphone {
+                    return Err(
+                        "an answer step needs the scenario's microphone (the message that carries an audio chunk)"
+                            .to_owned(),
+                    );
+                }
+                if answer.clips.is_empty() {
+                    return Err("an answer step needs at least one clip".to_owned());
+                }
+            }
+            Step::ExpectTurn(expect) => {
+                if let Some(says) = &expect.says {
+                    regex::Regex::new(says)
+                        .map_err(|e| format!("expect_turn says {says:?}: {e}"))?;
+                }
+            }
             Step::Send(send) => {
                 let forms = [
                     send.message.is_some(),
@@ -147,7 +176,7 @@ fn check_steps(steps: &[Step]) -> Result<(), String> {
             {
                 return Err(format!("chunk_ms {chunk_ms} must be from 10 to 5000"));
             }
-            Step::Repeat(repeat) => check_steps(&repeat.steps)?,
+            Step::Repeat(repeat) => check_steps(&repeat.steps, microphone)?,
             _ => {}
         }
     }
@@ -216,7 +245,8 @@ pub fn parse_suite(text: &str) -> Result<Suite, String> {
         if case.steps.is_empty() {
             return Err(format!("case {} has no steps", case.id));
         }
-        check_steps(&case.steps).map_err(|e| format!("case {}: {e}", case.id))?;
+        check_steps(&case.steps, suite.microphone.is_some())
+            .map_err(|e| format!("case {}: {e}", case.id))?;
     }
     Ok(suite)
 }

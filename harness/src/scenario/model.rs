@@ -42,8 +42,38 @@ pub struct Scenario {
     /// (matched by field values), e.g. API Gateway's "Endpoint request timed out".
     #[serde(default)]
     pub tolerate: Vec<BTreeMap<String, Matcher>>,
+    /// The candidate's open microphone: the message that carries an audio
+    /// chunk, for `answer` steps and for the silence streamed while
+    /// `answer`, `expect_turn` and `wait` steps wait.
+    #[serde(default)]
+    pub microphone: Option<Microphone>,
+    /// The conversation checks and how turns are told apart (the speech APIs
+    /// have built-in defaults).
+    #[serde(default)]
+    pub conversation: Option<crate::turns::ConversationConfig>,
     /// The steps of every session.
     pub steps: Vec<Step>,
+}
+
+/// The candidate's microphone: how audio chunks are sent.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Microphone {
+    /// Message template; `${chunk}` is the chunk's base64, `${mime_type}` its type.
+    pub message: Value,
+    /// Chunk length (default 250 ms, a MediaRecorder timeslice).
+    #[serde(default = "mic_chunk_ms")]
+    pub chunk_ms: u32,
+    /// Chunk encoding.
+    #[serde(default)]
+    pub format: ChunkFormat,
+    /// Sample rate of the silence it streams.
+    #[serde(default = "sixteen_k")]
+    pub sample_rate: u32,
+}
+
+fn mic_chunk_ms() -> u32 {
+    250
 }
 
 /// A conformance suite: numbered cases against one API (Autobahn style).
@@ -67,6 +97,12 @@ pub struct Suite {
     /// Message types that answer a spoken turn.
     #[serde(default)]
     pub turn_replies: Vec<String>,
+    /// The candidate's microphone (as in scenarios).
+    #[serde(default)]
+    pub microphone: Option<Microphone>,
+    /// The conversation checks (as in scenarios).
+    #[serde(default)]
+    pub conversation: Option<crate::turns::ConversationConfig>,
     /// The cases, each run in a fresh session.
     pub cases: Vec<Case>,
 }
@@ -190,6 +226,13 @@ pub enum Step {
     StreamAudio(StreamAudio),
     /// Stream silence in chunks at real-time pace.
     StreamSilence(StreamSilence),
+    /// Answer like a person: wait (microphone open) until the model's turn
+    /// has ended and its audio has played out, think, then speak the clips
+    /// as one utterance.
+    Answer(Answer),
+    /// Wait (microphone open) for the model's next turn to end, and check
+    /// what it said.
+    ExpectTurn(ExpectTurn),
     /// Wait for a message that matches.
     Expect(Expect),
     /// Expect the server to close the socket.
@@ -303,6 +346,56 @@ pub struct Expect {
     /// Latency histogram name (default `{last send label}→{type}`).
     #[serde(default)]
     pub latency: Option<String>,
+    /// Also match messages that arrived before the previous step began (by
+    /// default an expectation takes only a reply to its own step).
+    #[serde(default)]
+    pub reach_back: bool,
+}
+
+/// `answer`: one utterance made of clips, spoken when the model has finished.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Answer {
+    /// WAV files, relative to the scenario file, spoken in order as one utterance.
+    pub clips: Vec<String>,
+    /// Silence between clips (default 300 ms; the loader warns when it would
+    /// end the utterance at the target).
+    #[serde(default)]
+    pub gap: Option<Span>,
+    /// Silence between the end of the model's playout and the first word (default 1 s).
+    #[serde(default)]
+    pub think: Option<Span>,
+    /// Model turns this answer should get (default: the scenario's, 1).
+    #[serde(default)]
+    pub replies: Option<u32>,
+    /// The Part 2 long turn: pauses between clips are thinking, not ends.
+    #[serde(default)]
+    pub long_turn: bool,
+    /// Speak without waiting for the model (default: wait).
+    #[serde(default)]
+    pub interrupt: bool,
+    /// How long to wait for the model's turn to end (real time, default 60 s).
+    #[serde(default)]
+    pub within: Option<Span>,
+}
+
+/// `expect_turn`: a checkpoint on the model's next turn.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ExpectTurn {
+    /// A regular expression the turn's text must match.
+    #[serde(default)]
+    pub says: Option<String>,
+    /// The part of the conversation the model is in (judged against the
+    /// model's own log, where the target exposes one: the local mocks).
+    #[serde(default)]
+    pub part: Option<String>,
+    /// Deadline for the turn to end (real time, default 60 s).
+    #[serde(default)]
+    pub within: Option<Span>,
+    /// Also wait until its audio has played out (default true).
+    #[serde(default)]
+    pub played_out: Option<bool>,
 }
 
 /// `expect_close`.

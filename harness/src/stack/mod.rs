@@ -7,6 +7,7 @@
 //! so the functions' clients reach them through endpoint overrides.
 
 mod functions;
+pub mod model_log;
 mod upstreams;
 
 use functions::function_spec;
@@ -426,6 +427,11 @@ impl LocalStack {
     /// The mock upstreams.
     pub fn mocks(&self) -> &Mocks {
         &self.mocks
+    }
+
+    /// The models' own conversation logs (the mocks' control APIs).
+    pub fn model_log_source(&self) -> crate::turns::ModelLogSource {
+        model_log::source(self.mocks.vertex.base_url(), self.mocks.bedrock.base_url())
     }
 
     /// A WebSocket API by logical id.

@@ -67,8 +67,9 @@ impl MisbehaviourPlan {
         }
         let choice = match self.how {
             Misbehaviour::SkipPart if turn >= self.at_turn => {
+                // From the start (at_turn 0), Part 1 itself is skipped.
                 let entering = script_line(next_line)?.part;
-                if part == ExaminerPart::NotStarted || entering == part {
+                if entering == part {
                     return None;
                 }
                 LineChoice {
@@ -172,6 +173,12 @@ mod tests {
             said.iter()
                 .all(|line| SCRIPT[*line].part != ExaminerPart::Part2)
         );
+    }
+
+    #[test]
+    fn skip_part_from_the_start_skips_part_1() {
+        let said = lines_said(Misbehaviour::SkipPart, 0, 2);
+        assert_eq!(said, vec![8, 9, 10]);
     }
 
     #[test]

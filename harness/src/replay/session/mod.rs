@@ -4,6 +4,7 @@
 //! reply) and fills the inbox; the step runner sends, streams audio at
 //! real-time pace divided by the time scale, and waits for expectations.
 
+mod conversing;
 mod receiving;
 mod sending;
 
@@ -27,9 +28,12 @@ use crate::metrics::Metrics;
 use crate::report::model::{CloseReport, Failure, SessionReport};
 use crate::scenario::audio::{Clip, encode_chunk};
 use crate::scenario::matching::{matches, mismatches};
-use crate::scenario::model::{ChunkFormat, Connect, Expect, ExpectClose, Matcher, Step};
+use crate::scenario::model::{
+    ChunkFormat, Connect, Expect, ExpectClose, Matcher, Microphone, Step,
+};
 use crate::scenario::template::{Vars, render, render_value};
 use crate::time_scale::TimeScale;
+use crate::turns::{Checkpoint, ConversationPlan, Tracker};
 
 /// The metric of how late each audio chunk left against its real-time
 /// schedule (the harness's own pacing; high values mean it is overloaded).
@@ -58,6 +62,12 @@ pub struct SessionPlan {
     pub turn_replies: Arc<Vec<String>>,
     /// Tolerated messages.
     pub tolerate: Arc<Vec<std::collections::BTreeMap<String, Matcher>>>,
+    /// Turn tracking and the conversation checks (speech APIs).
+    pub conversation: Option<ConversationPlan>,
+    /// The candidate's microphone.
+    pub microphone: Option<Arc<Microphone>>,
+    /// The clips' transcripts (sidecar `.txt` files), by file.
+    pub clip_texts: Arc<std::collections::BTreeMap<String, String>>,
     /// The contract.
     pub contract: Option<Arc<Contract>>,
     /// Time scale.
@@ -83,6 +93,7 @@ struct Shared {
     units_received: u64,
     turn_mark: Option<Instant>,
     contract_failures: Vec<Failure>,
+    tracker: Option<Tracker>,
 }
 
 struct Runner {
@@ -96,29 +107,52 @@ struct Runner {
     failures: Vec<Failure>,
     steps_completed: u32,
     closed_by_client: Option<(u16, Instant)>,
+    /// When the step before the current one began (expectations take only
+    /// what arrived after it).
+    previous_step_began: Option<Instant>,
+    current_step_began: Option<Instant>,
+    /// Silence streamed since the last clip of a `stream_audio` utterance.
+    silence_since_speech: Option<Duration>,
+    checkpoints: Vec<Checkpoint>,
+    conversation: Option<crate::report::model::ConversationReport>,
 }
 
 /// Runs one session to its end.
 pub async fn run(plan: SessionPlan) -> SessionReport {
     let started = Instant::now();
     let inbox = Arc::new(Inbox::new(plan.run_start));
+    let tracker = plan
+        .conversation
+        .as_ref()
+        .map(|c| Tracker::new(c.profile.clone(), plan.time_scale.factor(), started));
     let mut runner = Runner {
         vars: plan.vars.clone(),
         plan,
         inbox,
-        shared: Arc::new(Mutex::new(Shared::default())),
+        shared: Arc::new(Mutex::new(Shared {
+            tracker,
+            ..Shared::default()
+        })),
         writer: None,
         reader: None,
         last_send: None,
         failures: Vec::new(),
         steps_completed: 0,
         closed_by_client: None,
+        previous_step_began: None,
+        current_step_began: None,
+        silence_since_speech: None,
+        checkpoints: Vec::new(),
+        conversation: None,
     };
     let steps = runner.plan.steps.clone();
     let completed = runner.run_steps(&steps, "steps").await;
     if completed {
         runner.finish().await;
+    } else if let Some(reader) = runner.reader.take() {
+        reader.abort();
     }
+    runner.judge_conversation().await;
     runner.report(started)
 }
 
@@ -154,6 +188,11 @@ impl Runner {
         Box::pin(async move {
             for (index, step) in steps.iter().enumerate() {
                 let name = format!("{path}[{index}]");
+                if !matches!(step, Step::Repeat(_)) {
+                    self.previous_step_began = self.current_step_began;
+                    self.current_step_began = Some(Instant::now());
+                }
+                self.utterance_boundary(step);
                 let ok = self.step(step, &name).await;
                 self.steps_completed += 1;
                 (self.plan.progress)();
@@ -216,13 +255,20 @@ impl Runner {
                     );
                     return false;
                 };
+                self.begin_stream_utterance();
                 let ok = self
                     .stream(&clip, stream.chunk_ms, stream.format, &stream.message, name)
                     .await;
-                self.shared.lock().expect("shared lock").turn_mark = Some(Instant::now());
+                let text = self.plan.clip_texts.get(&stream.file).cloned();
+                let mut shared = self.shared.lock().expect("shared lock");
+                shared.turn_mark = Some(Instant::now());
+                if let Some(tracker) = shared.tracker.as_mut() {
+                    tracker.add_clip(Instant::now(), &stream.file, text.as_deref());
+                }
                 ok
             }
             Step::StreamSilence(silence) => {
+                self.count_silence(silence.duration.0);
                 let clip = Clip::silence(silence.duration.0, silence.sample_rate);
                 self.stream(
                     &clip,
@@ -233,12 +279,13 @@ impl Runner {
                 )
                 .await
             }
+            Step::Answer(answer) => self.answer(answer, name).await,
+            Step::ExpectTurn(expect) => self.expect_turn(expect, name).await,
             Step::Expect(expect) => self.expect(expect, name).await,
             Step::ExpectClose(expect) => self.expect_close(expect, name).await,
             Step::Wait(span) => {
                 self.inbox.event("wait", span.to_string());
-                tokio::time::sleep(self.plan.time_scale.to_real(span.0)).await;
-                true
+                self.pause(span.0, name).await
             }
             Step::WaitQuiet(wait) => self.wait_quiet(wait, name).await,
             Step::Disconnect(disconnect) => {
@@ -279,24 +326,27 @@ impl Runner {
         }
         // Field values may use variables.
         for matcher in fields.values_mut() {
-            if let Matcher::Literal(value) = matcher {
-                if let Ok(rendered) = render_value(value, &self.vars) {
-                    *value = rendered;
-                }
+            if let Matcher::Literal(value) = matcher
+                && let Ok(rendered) = render_value(value, &self.vars)
+            {
+                *value = rendered;
             }
         }
         let wanted = serde_json::to_value(&fields).unwrap_or_default();
         let deadline =
             tokio::time::Instant::now() + self.within(expect.within, expect.within_scenario);
+        // A reply to this step, not a leftover of an earlier one.
+        let since = self.previous_step_began.filter(|_| !expect.reach_back);
         loop {
             let seen = self.inbox.len();
             let mut problem = None;
             let found = self.inbox.take(|m| match &m.value {
-                Some(value) => matches(value, &fields).unwrap_or_else(|e| {
-                    problem = Some(e);
-                    false
-                }),
-                None => false,
+                Some(value) if since.is_none_or(|since| m.at >= since) => matches(value, &fields)
+                    .unwrap_or_else(|e| {
+                        problem = Some(e);
+                        false
+                    }),
+                _ => false,
             });
             if let Some(e) = problem {
                 self.fail(name, "scenario", e, Some(wanted), None);
@@ -358,10 +408,20 @@ impl Runner {
                     .as_ref()
                     .map(|v| mismatches(v, &fields).join("; "))
                     .filter(|d| !d.is_empty());
+                let earlier = since.is_some()
+                    && self.inbox.has_unconsumed(|m| {
+                        m.value
+                            .as_ref()
+                            .is_some_and(|v| matches(v, &fields).unwrap_or(false))
+                    });
                 let message = match detail {
                     Some(detail) => format!(
                         "no matching message in time; the last of that type differs: {detail}"
                     ),
+                    None if earlier => "no matching message in time (one arrived before the \
+                                        previous step began: a leftover, not a reply to this \
+                                        step; `reach_back: true` accepts it)"
+                        .to_owned(),
                     None => "no matching message in time".to_owned(),
                 };
                 self.fail(name, "expectation", message, Some(wanted), last);
@@ -376,17 +436,17 @@ impl Runner {
         loop {
             let seen = self.inbox.len();
             if let Some(closed) = self.inbox.closed() {
-                if let Some(code) = expect.code {
-                    if closed.code != code {
-                        self.fail(
-                            name,
-                            "close code",
-                            format!("closed with {} {}", closed.code, closed.reason),
-                            Some(code.into()),
-                            Some(closed.code.into()),
-                        );
-                        return false;
-                    }
+                if let Some(code) = expect.code
+                    && closed.code != code
+                {
+                    self.fail(
+                        name,
+                        "close code",
+                        format!("closed with {} {}", closed.code, closed.reason),
+                        Some(code.into()),
+                        Some(closed.code.into()),
+                    );
+                    return false;
                 }
                 return true;
             }
@@ -525,6 +585,7 @@ impl Runner {
             close,
             failures: self.failures.clone(),
             timeline: self.inbox.timeline(),
+            conversation: self.conversation.take(),
         }
     }
 }

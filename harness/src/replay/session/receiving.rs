@@ -43,15 +43,23 @@ pub(super) async fn read(
             state.received += 1;
             state.bytes_received += text.len() as u64;
             state.units_received += metered_units(text.len() as u64, WEBSOCKET_MESSAGE_UNIT_BYTES);
-            if let (Some(kind), Some(mark)) = (&kind, state.turn_mark) {
-                if plan.turn_replies.contains(kind) {
-                    plan.metrics.record(
-                        "turn_latency",
-                        now.saturating_duration_since(mark),
-                        plan.run_start.elapsed(),
-                    );
-                    state.turn_mark = None;
-                }
+            let latency = match (state.tracker.as_mut(), &value) {
+                (Some(tracker), Some(value)) => tracker.received(now, value),
+                _ => None,
+            };
+            if let Some(latency) = latency {
+                plan.metrics
+                    .record("turn_latency", latency, plan.run_start.elapsed());
+            }
+            if let (Some(kind), Some(mark), None) = (&kind, state.turn_mark, &state.tracker)
+                && plan.turn_replies.contains(kind)
+            {
+                plan.metrics.record(
+                    "turn_latency",
+                    now.saturating_duration_since(mark),
+                    plan.run_start.elapsed(),
+                );
+                state.turn_mark = None;
             }
             if let Some(contract) = &plan.contract {
                 judge(contract, &text, &inbox, &mut state, &plan);

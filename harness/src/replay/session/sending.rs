@@ -129,6 +129,12 @@ impl Runner {
         let size = message.len() as u64;
         if let Message::Text(text) = &message {
             self.inbox.wire("out", text);
+            if let Ok(value) = serde_json::from_str::<Value>(text) {
+                let mut shared = self.shared.lock().expect("shared lock");
+                if let Some(tracker) = shared.tracker.as_mut() {
+                    tracker.sent(Instant::now(), &value);
+                }
+            }
         }
         self.inbox.event("send", label);
         if let Err(e) = writer.send(message).await {
@@ -171,53 +177,72 @@ impl Runner {
         for (index, chunk) in clip.chunks(chunk_ms).enumerate() {
             let due = started + interval * index as u32;
             tokio::time::sleep_until(due).await;
-            let (audio, mime_type) = encode_chunk(chunk, clip.sample_rate, format);
-            let mut vars = self.vars.clone();
-            vars.insert("chunk".to_owned(), audio);
-            vars.insert("mime_type".to_owned(), mime_type);
-            let message = match render_value(template, &vars) {
-                Ok(value) => Message::text(value.to_string()),
-                Err(e) => {
-                    self.fail(name, "scenario", e.to_string(), None, None);
-                    return false;
-                }
-            };
-            let Some(writer) = self.writer.as_mut() else {
-                self.fail(
-                    name,
-                    "ordering",
-                    "stream before connect".to_owned(),
-                    None,
-                    None,
-                );
-                return false;
-            };
-            let size = message.len() as u64;
-            if let Err(e) = writer.send(message).await {
-                let closed = self
-                    .inbox
-                    .closed()
-                    .map(|c| format!(" (closed with {} {})", c.code, c.reason))
-                    .unwrap_or_default();
-                self.fail(
-                    name,
-                    "send",
-                    format!("cannot send audio: {e}{closed}"),
-                    None,
-                    None,
-                );
+            if !self
+                .send_chunk(chunk, clip.sample_rate, format, template, name, due)
+                .await
+            {
                 return false;
             }
-            self.count_sent(size);
-            // How far behind its real-time schedule the chunk left: the harness's own pace.
-            self.plan.metrics.record(
-                STREAM_LATENESS,
-                tokio::time::Instant::now().saturating_duration_since(due),
-                self.plan.run_start.elapsed(),
-            );
         }
         // A stream's answer is timed as turn latency, not as a request/reply pair.
         self.last_send = None;
+        true
+    }
+
+    /// Sends one audio chunk with `template`, due to leave at `due` (its
+    /// lateness is the harness's own pace).
+    pub(super) async fn send_chunk(
+        &mut self,
+        chunk: &[i16],
+        sample_rate: u32,
+        format: ChunkFormat,
+        template: &Value,
+        name: &str,
+        due: tokio::time::Instant,
+    ) -> bool {
+        let (audio, mime_type) = encode_chunk(chunk, sample_rate, format);
+        let mut vars = self.vars.clone();
+        vars.insert("chunk".to_owned(), audio);
+        vars.insert("mime_type".to_owned(), mime_type);
+        let message = match render_value(template, &vars) {
+            Ok(value) => Message::text(value.to_string()),
+            Err(e) => {
+                self.fail(name, "scenario", e.to_string(), None, None);
+                return false;
+            }
+        };
+        let Some(writer) = self.writer.as_mut() else {
+            self.fail(
+                name,
+                "ordering",
+                "stream before connect".to_owned(),
+                None,
+                None,
+            );
+            return false;
+        };
+        let size = message.len() as u64;
+        if let Err(e) = writer.send(message).await {
+            let closed = self
+                .inbox
+                .closed()
+                .map(|c| format!(" (closed with {} {})", c.code, c.reason))
+                .unwrap_or_default();
+            self.fail(
+                name,
+                "send",
+                format!("cannot send audio: {e}{closed}"),
+                None,
+                None,
+            );
+            return false;
+        }
+        self.count_sent(size);
+        self.plan.metrics.record(
+            STREAM_LATENESS,
+            tokio::time::Instant::now().saturating_duration_since(due),
+            self.plan.run_start.elapsed(),
+        );
         true
     }
 

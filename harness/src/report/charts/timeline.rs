@@ -274,6 +274,7 @@ mod tests {
                     detail: (*detail).to_owned(),
                 })
                 .collect(),
+            conversation: None,
         }
     }
 

@@ -101,7 +101,7 @@ pub fn render(report: &RunReport) -> String {
         r##"<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"/><meta name="viewport" content="width=device-width, initial-scale=1"/><meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; img-src data:"/><title>{verdict} · run {run}</title><style>{STYLE}</style></head>
 <body><header class="verdict {class}"><h1>{verdict}</h1><p>Run {run} against {target}</p></header>
-<nav><a href="#facts">Run</a><a href="#latency">Latency</a><a href="#over-time">Over time</a><a href="#timelines">Timelines</a><a href="#contract">Contract</a><a href="#conformance">Conformance</a><a href="#failures">Failures</a><a href="#stack">Lambda</a><a href="#cost">Cost</a></nav>
+<nav><a href="#facts">Run</a><a href="#latency">Latency</a><a href="#over-time">Over time</a><a href="#timelines">Timelines</a><a href="#conversation">Conversation</a><a href="#contract">Contract</a><a href="#conformance">Conformance</a><a href="#failures">Failures</a><a href="#stack">Lambda</a><a href="#cost">Cost</a></nav>
 <main>
 "##,
         run = text(&report.run_id),
@@ -112,6 +112,7 @@ pub fn render(report: &RunReport) -> String {
     latency(&mut out, report);
     over_time(&mut out, report);
     timelines(&mut out, report);
+    super::conversation::html(&mut out, report);
     contract(&mut out, report);
     conformance(&mut out, &report.suites);
     failures::section(&mut out, report);

@@ -40,7 +40,7 @@ fn the_page_is_well_formed_and_has_every_chart() {
     let counts = elements(&page);
     // Two percentile charts, one series, two timelines, one cost chart.
     assert_eq!(counts["svg"], 6, "{counts:?}");
-    assert_eq!(counts["section"], 9);
+    assert_eq!(counts["section"], 10);
     assert_eq!(page, render(&sample::report()), "deterministic");
 }
 
