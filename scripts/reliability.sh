@@ -13,6 +13,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/speechgate/target}"
 echo "== chaos suite (docs/reliability.md)"
-cargo run -q -p harness -- chaos
+cargo run -q --bin harness -- chaos
 echo "== security suite (docs/security.md)"
 scripts/security.sh "$@"

@@ -267,7 +267,7 @@ pub struct StackArgs {
     /// Template parameter overrides, `Name=Value`.
     #[arg(long = "parameter-overrides", value_name = "NAME=VALUE", num_args = 1..)]
     pub parameter_overrides: Vec<String>,
-    /// Do not run `cargo build -p backend --bins` first.
+    /// Do not run `cargo build --workspace --bins` first.
     #[arg(long)]
     pub no_build: bool,
     /// Where the function binaries are (default: next to this executable).

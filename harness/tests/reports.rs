@@ -27,7 +27,7 @@ fn published_schema() -> Value {
 fn the_published_schema_is_current() {
     assert!(
         published_schema() == harness::report::json_schema(),
-        "reports/report.schema.json is out of date; regenerate: cargo run -p harness -- report-schema > reports/report.schema.json"
+        "reports/report.schema.json is out of date; regenerate: cargo run --bin harness -- report-schema > reports/report.schema.json"
     );
 }
 

@@ -74,6 +74,6 @@ fn the_published_schema_is_current() {
     assert_eq!(
         published,
         harness::scenario::json_schema(),
-        "regenerate: cargo run -p harness -- scenario-schema > scenarios/scenario.schema.json"
+        "regenerate: cargo run --bin harness -- scenario-schema > scenarios/scenario.schema.json"
     );
 }

@@ -165,7 +165,10 @@ pub(crate) fn build_functions(
         .arg("build")
         .arg("--manifest-path")
         .arg(workspace.join("Cargo.toml"))
-        .args(["-p", "backend", "--bins"]);
+        // The whole workspace's binaries: features resolve as for
+        // `cargo run --bin harness`, so the dependencies the harness was built
+        // with are reused, not compiled a second time.
+        .args(["--workspace", "--bins"]);
     if quiet {
         command.arg("--quiet");
     }

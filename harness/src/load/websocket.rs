@@ -32,6 +32,9 @@ pub(crate) struct Sessions {
     turn_replies: Arc<Vec<String>>,
     tolerate: Arc<Vec<std::collections::BTreeMap<String, crate::scenario::Matcher>>>,
     clips: Arc<std::collections::BTreeMap<String, Arc<crate::scenario::audio::Clip>>>,
+    clip_texts: Arc<std::collections::BTreeMap<String, String>>,
+    conversation: Option<crate::turns::ConversationPlan>,
+    microphone: Option<Arc<crate::scenario::Microphone>>,
     path: String,
 }
 
@@ -103,6 +106,14 @@ impl Sessions {
             turn_replies: Arc::new(loaded.scenario.turn_replies.clone()),
             tolerate: Arc::new(loaded.scenario.tolerate.clone()),
             clips: Arc::new(loaded.clips.clone()),
+            clip_texts: Arc::new(crate::replay::clip_texts_of(&loaded.path, &loaded.clips)),
+            // Turns are tracked (answer and expect_turn wait on them) and the
+            // conversation checks judge every session of the load.
+            conversation: crate::turns::ConversationPlan::for_api(
+                &loaded.scenario.api,
+                loaded.scenario.conversation.as_ref(),
+            ),
+            microphone: loaded.scenario.microphone.clone().map(Arc::new),
             path: loaded.path.display().to_string(),
             loaded,
             url,
@@ -163,10 +174,9 @@ impl Sessions {
             vars,
             turn_replies: self.turn_replies.clone(),
             tolerate: self.tolerate.clone(),
-            // Load sessions are timed, not judged turn by turn.
-            conversation: None,
-            microphone: None,
-            clip_texts: Arc::default(),
+            conversation: self.conversation.clone(),
+            microphone: self.microphone.clone(),
+            clip_texts: self.clip_texts.clone(),
             contract: self.contract.clone(),
             time_scale: shared.time_scale,
             metrics: Arc::new(Metrics::tapped(tap.clone())),

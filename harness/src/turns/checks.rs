@@ -6,7 +6,7 @@
 //! | id | check |
 //! |---|---|
 //! | conversation.1 | the model never starts a turn while the client is streaming speech |
-//! | conversation.2 | exactly the expected model turns per completed utterance (1 unless the answer says otherwise), and the expected opening turns |
+//! | conversation.2 | exactly the expected model turns per completed utterance (1 unless the answer says otherwise; none for a prompt the server refused with an `error`), and the expected opening turns after the request that opens the conversation |
 //! | conversation.3 | no model turn repeats another word for word |
 //! | conversation.4 | the scenario's checkpoints (`expect_turn`: what was said, in which part) |
 //! | conversation.5 | the closing line is said at most once, and last |
@@ -173,13 +173,21 @@ fn turns_per_utterance(input: &Judged<'_>) -> Vec<String> {
     let tracker = input.tracker;
     let mut problems = Vec::new();
     let utterances = &tracker.utterances;
-    if let Some(opening) = tracker.profile().opening_turns {
-        let until = utterances.first().map_or(input.ended, |u| u.start);
-        let found = turns_between(&tracker.turns, tracker.opened, until).len();
-        if found != opening as usize {
-            problems.push(format!(
-                "{found} model turns before the first utterance, expected {opening}"
-            ));
+    if let Some((opening, after)) = &tracker.profile().opening {
+        let opened = tracker
+            .actions_sent
+            .iter()
+            .find(|(action, _)| action == after)
+            .map(|(_, at)| *at);
+        if let Some(opened) = opened {
+            let until = utterances.first().map_or(input.ended, |u| u.start);
+            let found = turns_between(&tracker.turns, opened, until).len();
+            let refused = found == 0 && tracker.refused_between(opened, until);
+            if found != *opening as usize && !refused {
+                problems.push(format!(
+                    "{found} model turns between {after} and the first utterance, expected {opening}"
+                ));
+            }
         }
     }
     for (index, utterance) in utterances.iter().enumerate() {
@@ -190,7 +198,9 @@ fn turns_per_utterance(input: &Judged<'_>) -> Vec<String> {
         let until = utterances.get(index + 1).map_or(input.ended, |u| u.start);
         let found = turns_between(&tracker.turns, utterance.start, until);
         let wanted = utterance.replies.unwrap_or(input.replies_per_utterance) as usize;
-        if found.len() != wanted {
+        // A prompt the server refused (an `error`, no turn) gets no reply.
+        let refused = found.is_empty() && tracker.refused_between(utterance.start, until);
+        if found.len() != wanted && !refused {
             let said: Vec<String> = found
                 .iter()
                 .map(|t| format!("turn {t} {}", quote(&tracker.turns[*t].text)))

@@ -33,8 +33,9 @@ pub struct TurnProfile {
     pub end_of_utterance: Duration,
     /// Client messages that are typed prompts: (dotted field, value).
     pub text_prompts: Vec<(String, String)>,
-    /// Model turns expected before the first prompt (a greeting), if checked.
-    pub opening_turns: Option<u32>,
+    /// Model turns expected between this client action and the first prompt
+    /// (a greeting), if checked: (turns, action).
+    pub opening: Option<(u32, String)>,
     /// A regular expression for the model's closing line, if it has one.
     pub closing: Option<String>,
     /// Replies that may only come after a request: (message type, action sent before).
@@ -85,7 +86,7 @@ impl TurnProfile {
             quiet_gap: Duration::from_millis(1_500),
             end_of_utterance: Duration::from_millis(800),
             text_prompts: Vec::new(),
-            opening_turns: None,
+            opening: None,
             closing: None,
             only_after: Vec::new(),
         }
@@ -105,7 +106,7 @@ impl TurnProfile {
                 )],
                 text: pairs(&[("maya_transcript", "text")]),
                 turn_end: names(&["maya_turn_complete"]),
-                opening_turns: Some(1),
+                opening: Some((1, "start_speaking".to_owned())),
                 closing: Some("(?i)that is the end of the speaking test".to_owned()),
                 only_after: pairs(&[("assessment_complete", "end_speaking")]),
                 ..base
@@ -116,7 +117,7 @@ impl TurnProfile {
                 text: pairs(&[("textOutput", "text")]),
                 interrupt: names(&["interrupted"]),
                 text_prompts: pairs(&[("action", "textInput")]),
-                opening_turns: Some(0),
+                opening: Some((0, "initSession".to_owned())),
                 ..base
             }),
             // Seed 003: Maya on Nova Sonic (`nova-sonic-stream`).
@@ -144,8 +145,9 @@ impl TurnProfile {
         if let Some(eou) = overrides.end_of_utterance {
             self.end_of_utterance = eou.0;
         }
-        if let Some(opening) = overrides.opening_turns {
-            self.opening_turns = Some(opening);
+        if let Some(turns) = overrides.opening_turns {
+            let after = self.opening.take().map(|(_, after)| after);
+            self.opening = after.map(|after| (turns, after));
         }
         if let Some(closing) = &overrides.closing {
             self.closing = Some(closing.clone());
@@ -177,7 +179,8 @@ pub struct ConversationConfig {
     /// Without a turn-end message, the gap (real time) that ends a model turn.
     #[serde(default)]
     pub quiet_gap: Option<Span>,
-    /// Model turns before the first prompt (the greeting).
+    /// Model turns between the request that opens the conversation
+    /// (`start_speaking`, `initSession`) and the first prompt (the greeting).
     #[serde(default)]
     pub opening_turns: Option<u32>,
     /// A regular expression for the model's closing line.
@@ -212,6 +215,6 @@ mod tests {
             .unwrap()
             .with(&config);
         assert_eq!(profile.end_of_utterance, Duration::from_millis(500));
-        assert_eq!(profile.opening_turns, Some(0));
+        assert_eq!(profile.opening, Some((0, "start_speaking".to_owned())));
     }
 }

@@ -283,3 +283,36 @@ fn a_turn_already_on_its_way_is_not_barge_in_unless_the_candidate_waited() {
     assert!(!build(false).failed().contains(&"conversation.1".to_owned()));
     assert!(build(true).failed().contains(&"conversation.1".to_owned()));
 }
+
+#[test]
+fn a_refused_prompt_needs_no_reply_and_the_greeting_follows_start_speaking() {
+    let mut s = Script::new("BuddyWebSocketApi");
+    s.tracker.sent(
+        s.at(0),
+        &json!({"action": "textInput", "text": "Who is Sarah?"}),
+    );
+    s.tracker.received(
+        s.at(20),
+        &json!({"type": "error", "message": "No active session"}),
+    );
+    assert!(s.failed().is_empty(), "{:?}", s.failed());
+    // Without the error, the missing reply is a failure.
+    let mut silent = Script::new("BuddyWebSocketApi");
+    silent.tracker.sent(
+        silent.at(0),
+        &json!({"action": "textInput", "text": "Who is Sarah?"}),
+    );
+    assert_eq!(silent.failed(), ["conversation.2"]);
+    // The speaking API greets after start_speaking, and only then.
+    let mut speaking = Script::new("SpeakingWebSocketApi");
+    assert!(
+        speaking.failed().is_empty(),
+        "no start_speaking, no greeting expected"
+    );
+    speaking
+        .tracker
+        .sent(speaking.at(0), &json!({"action": "start_speaking"}));
+    assert_eq!(speaking.failed(), ["conversation.2"]);
+    speaking.turn(100, 1_000, "Good morning.");
+    assert!(speaking.failed().is_empty());
+}

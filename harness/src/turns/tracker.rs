@@ -102,7 +102,10 @@ pub struct Tracker {
     pub utterances: Vec<Utterance>,
     /// Replies that came before their request.
     pub early_replies: Vec<EarlyReply>,
-    actions_sent: Vec<String>,
+    /// When the server sent an `error` message.
+    pub errors: Vec<Instant>,
+    /// Actions the client sent (`action` or `type` fields), with when.
+    pub actions_sent: Vec<(String, Instant)>,
     last_clip_end: Option<Instant>,
     /// Index of the utterance the last turn-latency sample answered.
     answered: Option<usize>,
@@ -118,6 +121,7 @@ impl Tracker {
             turns: Vec::new(),
             utterances: Vec::new(),
             early_replies: Vec::new(),
+            errors: Vec::new(),
             actions_sent: Vec::new(),
             last_clip_end: None,
             answered: None,
@@ -148,8 +152,11 @@ impl Tracker {
     /// message is the first audio of the first turn after an utterance.
     pub fn received(&mut self, at: Instant, value: &Value) -> Option<Duration> {
         let kind = value.get("type").and_then(Value::as_str)?.to_owned();
+        if kind == "error" {
+            self.errors.push(at);
+        }
         for (reply, after) in &self.profile.only_after {
-            if *reply == kind && !self.actions_sent.contains(after) {
+            if *reply == kind && !self.actions_sent.iter().any(|(a, _)| a == after) {
                 self.early_replies.push(EarlyReply {
                     kind: kind.clone(),
                     after: after.clone(),
@@ -235,7 +242,7 @@ impl Tracker {
     pub fn sent(&mut self, at: Instant, value: &Value) {
         for field in ["action", "type"] {
             if let Some(action) = value.get(field).and_then(Value::as_str) {
-                self.actions_sent.push(action.to_owned());
+                self.actions_sent.push((action.to_owned(), at));
             }
         }
         let typed = self
@@ -317,6 +324,11 @@ impl Tracker {
         self.utterances
             .last_mut()
             .filter(|u| u.kind == UtteranceKind::Speech && u.end.is_none())
+    }
+
+    /// Whether the server sent an `error` in `[from, to)` (a refused request).
+    pub fn refused_between(&self, from: Instant, to: Instant) -> bool {
+        self.errors.iter().any(|at| *at >= from && *at < to)
     }
 
     /// When the last utterance ended (the socket's opening if none has).

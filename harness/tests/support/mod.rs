@@ -31,7 +31,10 @@ pub fn template() -> PathBuf {
 }
 
 /// Builds the backend's function binaries (once per test process) next to
-/// the test executable's profile directory.
+/// the test executable's profile directory. `--workspace --bins` resolves
+/// features as `cargo test --workspace` does (dev-only features aside), so
+/// after the suite's own build this compiles the binaries alone, not the
+/// dependencies again.
 pub fn build_backend() -> PathBuf {
     static BUILT: OnceLock<PathBuf> = OnceLock::new();
     BUILT
@@ -41,8 +44,7 @@ pub fn build_backend() -> PathBuf {
                 .args([
                     "build",
                     "--quiet",
-                    "-p",
-                    "backend",
+                    "--workspace",
                     "--bins",
                     "--manifest-path",
                 ])
@@ -50,7 +52,7 @@ pub fn build_backend() -> PathBuf {
                 .env("CARGO_TARGET_DIR", functions_dir.parent().unwrap())
                 .status()
                 .expect("run cargo build");
-            assert!(status.success(), "cargo build -p backend --bins failed");
+            assert!(status.success(), "cargo build --workspace --bins failed");
             functions_dir
         })
         .clone()
