@@ -8,7 +8,7 @@
 say() { printf '== %s (%s)\n' "$1" "$(date -u +%H:%M:%S)" >&2; }
 
 say "building the harness and the echo target (release)"
-cargo build --quiet --release -p harness -p harness --example echo_target
+cargo build --quiet --release -p harness --bin harness --example echo_target
 harness_bin=$CARGO_TARGET_DIR/release/harness
 echo_bin=$CARGO_TARGET_DIR/release/examples/echo_target
 
