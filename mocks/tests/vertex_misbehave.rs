@@ -86,8 +86,8 @@ async fn skip_part_stale_turn_and_early_closing_change_the_lines() {
         (
             Misbehaviour::SkipPart,
             1,
-            10,
-            vec![0, 1, 2, 3, 4, 5, 6, 7, 10, 11],
+            12,
+            vec![0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 12, 13],
         ),
         (Misbehaviour::StaleTurn, 2, 4, vec![0, 1, 1, 2]),
         (

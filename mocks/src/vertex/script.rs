@@ -2,13 +2,13 @@
 //! test, one line per completed candidate turn.
 //!
 //! Structure (see [`SCRIPT`]):
-//! - Part 1 (lines 0-7): greeting and identity check, then three familiar
+//! - Part 1 (lines 0-9): greeting and identity check, then three familiar
 //!   topics (hometown, work or study, free time), one question per turn;
-//! - Part 2 (lines 8-9): the cue card (a memorable journey) with "you have
+//! - Part 2 (lines 10-11): the cue card (a memorable journey) with "you have
 //!   one minute to prepare", then, after the candidate's long turn, one
 //!   rounding-off question;
-//! - Part 3 (lines 10-15): discussion questions on the cue card's theme;
-//! - closing (line 16): "That is the end of the speaking test...". A turn
+//! - Part 3 (lines 12-19): discussion questions on the cue card's theme;
+//! - closing (line 20): "That is the end of the speaking test...". A turn
 //!   after it has no line: [`ScriptOverrun`] (the Live session closes with an
 //!   error that says so, and the overrun is counted).
 //!
@@ -73,11 +73,19 @@ pub const SCRIPT: &[ScriptLine] = &[
     ),
     line(
         ExaminerPart::Part1,
+        "Has your hometown changed much in recent years?",
+    ),
+    line(
+        ExaminerPart::Part1,
         "Let's move on to work and study. Do you work, or are you a student?",
     ),
     line(
         ExaminerPart::Part1,
         "What is the most difficult part of your job?",
+    ),
+    line(
+        ExaminerPart::Part1,
+        "Would you like to do a different job in the future?",
     ),
     line(
         ExaminerPart::Part1,
@@ -121,12 +129,20 @@ pub const SCRIPT: &[ScriptLine] = &[
     ),
     line(
         ExaminerPart::Part3,
+        "Do you think international travel helps people understand each other?",
+    ),
+    line(
+        ExaminerPart::Part3,
         "What should tourists keep in mind when they visit another country?",
     ),
     line(
         ExaminerPart::Part3,
         "Some people say that it is better to explore your own country before travelling \
          abroad. What is your opinion?",
+    ),
+    line(
+        ExaminerPart::Part3,
+        "How can governments protect popular places from too many tourists?",
     ),
     line(
         ExaminerPart::Part3,
@@ -230,13 +246,13 @@ mod tests {
         assert_eq!(parts, sorted);
         assert_eq!(
             parts.iter().filter(|p| **p == ExaminerPart::Part1).count(),
-            8
+            10
         );
-        assert_eq!(SCRIPT.len(), 17);
-        assert_eq!(SCRIPT[8].part, ExaminerPart::Part2);
-        assert!(SCRIPT[8].starts_long_turn);
-        assert_eq!(SCRIPT[10].part, ExaminerPart::Part3);
-        assert_eq!(SCRIPT[16].part, ExaminerPart::Closing);
+        assert_eq!(SCRIPT.len(), 21);
+        assert_eq!(SCRIPT[10].part, ExaminerPart::Part2);
+        assert!(SCRIPT[10].starts_long_turn);
+        assert_eq!(SCRIPT[12].part, ExaminerPart::Part3);
+        assert_eq!(SCRIPT[20].part, ExaminerPart::Closing);
         assert!(SCRIPT[0].text.contains("Maya") && SCRIPT[0].text.contains("full name"));
         assert!(SCRIPT[1].text.contains("identification"));
         let cue_cards: Vec<&ScriptLine> = SCRIPT.iter().filter(|l| l.starts_long_turn).collect();
@@ -251,17 +267,17 @@ mod tests {
             None,
             "nothing is invented after the closing"
         );
-        assert_eq!(first_line_after_part(ExaminerPart::Part1), Some(8));
-        assert_eq!(first_line_after_part(ExaminerPart::Part2), Some(10));
+        assert_eq!(first_line_after_part(ExaminerPart::Part1), Some(10));
+        assert_eq!(first_line_after_part(ExaminerPart::Part2), Some(12));
         assert_eq!(first_line_after_part(ExaminerPart::Closing), None);
         let overrun = ScriptOverrun {
-            user_turn: 18,
+            user_turn: 22,
             lines: SCRIPT.len(),
         };
         assert_eq!(
             overrun.to_string(),
-            "mock examiner script exhausted: user turn 18 came after the closing line \
-             (the script has 17 lines)"
+            "mock examiner script exhausted: user turn 22 came after the closing line \
+             (the script has 21 lines)"
         );
     }
 
