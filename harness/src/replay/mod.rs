@@ -367,6 +367,7 @@ impl Run {
                 Target::Url(url) => url.clone(),
             },
             time_scale: self.options.time_scale.factor(),
+            measured_on: measured_on(),
             passed,
             scenarios,
             suites,
@@ -380,6 +381,21 @@ impl Run {
             cost: None,
         }
     }
+}
+
+/// The harness's build and the machine, for the report's figures.
+pub fn measured_on() -> String {
+    let build = if cfg!(debug_assertions) {
+        "debug"
+    } else {
+        "release"
+    };
+    let cores = std::thread::available_parallelism().map_or(0, std::num::NonZero::get);
+    format!(
+        "harness {build} build, {cores} cores, {} {}",
+        std::env::consts::OS,
+        std::env::consts::ARCH
+    )
 }
 
 /// Invocations summed by function.

@@ -17,9 +17,14 @@ pub fn render(report: &RunReport) -> String {
     let _ = writeln!(out, "# Run {} — {verdict}\n", report.run_id);
     let _ = writeln!(
         out,
-        "Target `{}`, time scale {}, started {}, took {:.1} s. Command: `{}`\n",
+        "Target `{}`, time scale {}, measured on {}, started {}, took {:.1} s. Command: `{}`\n",
         report.target,
         report.time_scale,
+        if report.measured_on.is_empty() {
+            "(not recorded)"
+        } else {
+            &report.measured_on
+        },
         report.started_at,
         report.duration_ms as f64 / 1000.0,
         report.command

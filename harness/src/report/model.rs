@@ -32,6 +32,10 @@ pub struct RunReport {
     pub target: String,
     /// The time scale (durations in metrics are real time).
     pub time_scale: f64,
+    /// What the figures were measured on: the harness's build and the machine
+    /// (`harness release build, 2 cores, linux x86_64`).
+    #[serde(default)]
+    pub measured_on: String,
     /// Whether every expectation and every conformance check passed.
     pub passed: bool,
     /// Scenarios run.

@@ -198,6 +198,7 @@ pub fn report() -> RunReport {
         duration_ms: 12_345,
         target: "local".into(),
         time_scale: 10.0,
+        measured_on: "harness debug build, 2 cores, linux x86_64".into(),
         passed: false,
         scenarios: vec![ScenarioReport {
             name: "speaking-smoke".into(),

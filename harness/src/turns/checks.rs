@@ -6,7 +6,7 @@
 //! | id | check |
 //! |---|---|
 //! | conversation.1 | the model never starts a turn while the client is streaming speech |
-//! | conversation.2 | exactly the expected model turns per completed utterance (1 unless the answer says otherwise; none for a prompt the server refused with an `error`), and the expected opening turns after the request that opens the conversation |
+//! | conversation.2 | exactly the expected model turns per completed utterance (1 unless the answer says otherwise; none for a prompt the server refused with an `error`), and the expected opening turns between the request that opens the conversation and the first utterance |
 //! | conversation.3 | no model turn repeats another word for word |
 //! | conversation.4 | the scenario's checkpoints (`expect_turn`: what was said, in which part) |
 //! | conversation.5 | the closing line is said at most once, and last |
@@ -179,8 +179,9 @@ fn turns_per_utterance(input: &Judged<'_>) -> Vec<String> {
             .iter()
             .find(|(action, _)| action == after)
             .map(|(_, at)| *at);
-        if let Some(opened) = opened {
-            let until = utterances.first().map_or(input.ended, |u| u.start);
+        // Owed once the client speaks (a session that only opens is not judged).
+        if let (Some(opened), Some(first)) = (opened, utterances.first()) {
+            let until = first.start;
             let found = turns_between(&tracker.turns, opened, until).len();
             let refused = found == 0 && tracker.refused_between(opened, until);
             if found != *opening as usize && !refused {

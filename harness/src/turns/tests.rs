@@ -303,16 +303,32 @@ fn a_refused_prompt_needs_no_reply_and_the_greeting_follows_start_speaking() {
         &json!({"action": "textInput", "text": "Who is Sarah?"}),
     );
     assert_eq!(silent.failed(), ["conversation.2"]);
-    // The speaking API greets after start_speaking, and only then.
-    let mut speaking = Script::new("SpeakingWebSocketApi");
+    // The speaking API greets after start_speaking, before the first answer.
+    let build = |start: bool, greet: bool| {
+        let mut s = Script::new("SpeakingWebSocketApi");
+        if start {
+            s.tracker
+                .sent(s.at(0), &json!({"action": "start_speaking"}));
+        }
+        if greet {
+            s.turn(100, 1_000, "Good morning.");
+        }
+        s.say(2_000, 3_000, "Hello.")
+            .turn(3_500, 4_000, "Where are you from?");
+        s.failed()
+    };
     assert!(
-        speaking.failed().is_empty(),
-        "no start_speaking, no greeting expected"
+        build(false, false).is_empty(),
+        "no start_speaking, no greeting owed"
     );
-    speaking
+    assert_eq!(build(true, false), ["conversation.2"]);
+    assert!(build(true, true).is_empty());
+    let mut opened_only = Script::new("SpeakingWebSocketApi");
+    opened_only
         .tracker
-        .sent(speaking.at(0), &json!({"action": "start_speaking"}));
-    assert_eq!(speaking.failed(), ["conversation.2"]);
-    speaking.turn(100, 1_000, "Good morning.");
-    assert!(speaking.failed().is_empty());
+        .sent(opened_only.at(0), &json!({"action": "start_speaking"}));
+    assert!(
+        opened_only.failed().is_empty(),
+        "a session that only opens is not judged"
+    );
 }

@@ -181,6 +181,7 @@ fn facts(out: &mut String, report: &RunReport) {
                 report.time_scale
             ),
         ),
+        ("Measured on", text(&report.measured_on)),
         ("Started", text(&report.started_at)),
         (
             "Duration",
