@@ -146,6 +146,12 @@ impl Inbox {
         self.notify.notify_waiters();
     }
 
+    /// A new socket of the same session opened: the previous close no longer
+    /// ends the session's waits (its messages stay, for the report).
+    pub fn reopen(&self) {
+        self.state.lock().expect("inbox lock").closed = None;
+    }
+
     /// The close, if the socket ended.
     pub fn closed(&self) -> Option<Closed> {
         self.state.lock().expect("inbox lock").closed.clone()
@@ -238,6 +244,17 @@ impl Inbox {
 mod tests {
     use super::*;
     use std::time::Duration;
+
+    #[test]
+    fn a_reconnection_clears_the_close_but_keeps_the_messages() {
+        let inbox = Inbox::new(Instant::now());
+        inbox.push("a".into(), None);
+        inbox.close(1000, String::new());
+        assert!(inbox.closed().is_some());
+        inbox.reopen();
+        assert!(inbox.closed().is_none());
+        assert_eq!(inbox.len(), 1);
+    }
 
     #[test]
     fn take_consumes_in_order() {

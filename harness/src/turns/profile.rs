@@ -21,12 +21,16 @@ pub struct TurnProfile {
     pub audio: Vec<AudioMessage>,
     /// Message types carrying model text (transcript pieces), with the text field.
     pub text: Vec<(String, String)>,
+    /// Messages of those types that echo the user instead (dotted field, value),
+    /// e.g. Buddy's `textOutput` with `role: USER`.
+    pub user_echo: Option<(String, String)>,
     /// Message types that end a model turn (an `interrupted: true` field marks barge-in).
     pub turn_end: Vec<String>,
     /// Message types that end a turn as interrupted.
     pub interrupt: Vec<String>,
-    /// Without a turn-end signal, a gap this long (real time) between model
-    /// messages ends a turn.
+    /// Without a turn-end signal, a gap this long between model messages
+    /// ends a turn (scenario time: divided by the time scale, as the model's
+    /// own pacing is).
     pub quiet_gap: Duration,
     /// Silence that ends a candidate utterance at the target (its voice
     /// activity detector), scenario time.
@@ -81,6 +85,7 @@ impl TurnProfile {
         Self {
             audio: Vec::new(),
             text: Vec::new(),
+            user_echo: None,
             turn_end: Vec::new(),
             interrupt: Vec::new(),
             quiet_gap: Duration::from_millis(1_500),
@@ -115,6 +120,7 @@ impl TurnProfile {
             "BuddyWebSocketApi" => Some(Self {
                 audio: vec![audio("audioOutput", "audio", Some("sampleRate"), 24_000)],
                 text: pairs(&[("textOutput", "text")]),
+                user_echo: Some(("role".to_owned(), "USER".to_owned())),
                 interrupt: names(&["interrupted"]),
                 text_prompts: pairs(&[("action", "textInput")]),
                 opening: Some((0, "initSession".to_owned())),
@@ -176,7 +182,7 @@ pub struct ConversationConfig {
     /// Silence that ends an utterance at the target (default 800 ms, Gemini's and the mocks').
     #[serde(default)]
     pub end_of_utterance: Option<Span>,
-    /// Without a turn-end message, the gap (real time) that ends a model turn.
+    /// Without a turn-end message, the gap (scenario time) that ends a model turn.
     #[serde(default)]
     pub quiet_gap: Option<Span>,
     /// Model turns between the request that opens the conversation

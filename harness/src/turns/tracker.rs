@@ -138,7 +138,7 @@ impl Tracker {
         if !self.profile.turn_end.is_empty() {
             return;
         }
-        let gap = self.profile.quiet_gap;
+        let gap = self.profile.quiet_gap.div_f64(self.time_scale);
         if let Some(turn) = self.turns.last_mut()
             && turn.end.is_none()
             && now.saturating_duration_since(turn.last) >= gap
@@ -180,6 +180,11 @@ impl Tracker {
             return None;
         }
         if !self.profile.is_model_message(&kind) {
+            return None;
+        }
+        if let Some((path, echo)) = &self.profile.user_echo
+            && lookup(value, path).and_then(Value::as_str) == Some(echo.as_str())
+        {
             return None;
         }
         if self.turns.last().is_none_or(|t| t.end.is_some()) {

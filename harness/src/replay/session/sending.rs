@@ -68,6 +68,9 @@ impl Runner {
                     return false;
                 }
                 let (writer, reader) = socket.split();
+                // A reconnection: the earlier socket's close is history.
+                self.inbox.reopen();
+                self.closed_by_client = None;
                 self.writer = Some(writer);
                 self.reader = Some(tokio::spawn(read(
                     reader,
