@@ -141,18 +141,7 @@ impl Runner {
         }
         self.inbox.event("send", label);
         if let Err(e) = writer.send(message).await {
-            let closed = self
-                .inbox
-                .closed()
-                .map(|c| format!(" (closed with {} {})", c.code, c.reason))
-                .unwrap_or_default();
-            self.fail(
-                name,
-                "send",
-                format!("cannot send: {e}{closed}"),
-                None,
-                None,
-            );
+            self.send_failed(name, "", &e);
             return false;
         }
         self.count_sent(size);
@@ -226,18 +215,7 @@ impl Runner {
         };
         let size = message.len() as u64;
         if let Err(e) = writer.send(message).await {
-            let closed = self
-                .inbox
-                .closed()
-                .map(|c| format!(" (closed with {} {})", c.code, c.reason))
-                .unwrap_or_default();
-            self.fail(
-                name,
-                "send",
-                format!("cannot send audio: {e}{closed}"),
-                None,
-                None,
-            );
+            self.send_failed(name, " audio", &e);
             return false;
         }
         self.count_sent(size);
@@ -247,6 +225,22 @@ impl Runner {
             self.plan.run_start.elapsed(),
         );
         true
+    }
+
+    /// A send that failed, with the socket's close when it had one.
+    fn send_failed(&mut self, name: &str, what: &str, error: &WsError) {
+        let closed = self
+            .inbox
+            .closed()
+            .map(|c| format!(" (closed with {} {})", c.code, c.reason))
+            .unwrap_or_default();
+        self.fail(
+            name,
+            "send",
+            format!("cannot send{what}: {error}{closed}"),
+            None,
+            None,
+        );
     }
 
     /// Counts one sent message of `size` bytes (and its 32 KB billing units).
