@@ -106,7 +106,8 @@ impl Runner {
         let mut due = tokio::time::Instant::now();
         loop {
             let now = Instant::now();
-            if self.with_tracker(|t| done(t, now)).unwrap_or(true) {
+            // Without turn tracking nothing can be done early: a `wait` waits.
+            if self.with_tracker(|t| done(t, now)).unwrap_or(false) {
                 return Some(true);
             }
             if tokio::time::Instant::now() >= deadline {
@@ -155,7 +156,9 @@ impl Runner {
             );
             return false;
         };
-        if !answer.interrupt {
+        // Without turn tracking (an API with no turn profile) there is no
+        // model turn to wait for.
+        if !answer.interrupt && self.plan.conversation.is_some() {
             let since = self.with_tracker(|t| t.last_prompt_end());
             let within = answer.within.map_or(TURN_WITHIN, |w| w.0);
             let deadline = tokio::time::Instant::now() + within;
