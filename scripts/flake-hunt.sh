@@ -3,8 +3,8 @@
 # from a fresh clone of HEAD in a temporary folder, keeps every run's log, and
 # lists every test that failed at least once, with how many runs it failed in.
 #
-#   scripts/flake-hunt.sh N            # N runs (the build directory is shared:
-#                                      # $CARGO_TARGET_DIR, default ~/.cache/speechgate/target)
+#   scripts/flake-hunt.sh N            # N runs (build directory: $FLAKE_HUNT_TARGET_DIR,
+#                                      # default ~/.cache/speechgate/flake-hunt-target)
 #   scripts/flake-hunt.sh --parse LOG...   # only the summary, from existing logs
 #
 # The clone is made once; before each later run `git clean -ffdx` puts it back
@@ -72,7 +72,11 @@ case "$runs" in
 esac
 
 repo="$(cd "$(dirname "$0")/.." && pwd)"
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/speechgate/target}"
+# Its own build directory: test binaries bake in their checkout's path
+# (CARGO_MANIFEST_DIR), and cargo judges freshness by modification times, so a
+# clone built into the working copy's target directory leaves binaries there
+# that cargo takes as fresh for the working copy yet read the deleted clone.
+export CARGO_TARGET_DIR="${FLAKE_HUNT_TARGET_DIR:-$HOME/.cache/speechgate/flake-hunt-target}"
 export CARGO_INCREMENTAL="${CARGO_INCREMENTAL:-0}"
 export CARGO_TERM_COLOR=never
 dir="${FLAKE_HUNT_DIR:-$(mktemp -d -t speechgate-flake-hunt.XXXXXX)}"

@@ -363,6 +363,11 @@ impl Tracker {
         done.then_some(index)
     }
 
+    /// Whether a model turn started at or after `since`.
+    pub fn turn_started_since(&self, since: Instant) -> bool {
+        self.turns.iter().any(|t| t.start >= since)
+    }
+
     /// Whether the model is quiet: every turn that started after `since` has
     /// ended and played out (and at least one did).
     pub fn model_done_since(&mut self, since: Instant, now: Instant) -> bool {

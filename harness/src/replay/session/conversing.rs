@@ -145,23 +145,21 @@ impl Runner {
 
     /// `answer`: waits (listening) for the model to finish and its audio to
     /// play out, thinks, then speaks the clips as one utterance.
-    pub(super) async fn answer(&mut self, answer: &Answer, name: &str) -> bool {
-        let Some(mic) = self.plan.microphone.clone() else {
-            self.fail(
-                name,
-                "scenario",
-                "answer needs a microphone".to_owned(),
-                None,
-                None,
-            );
-            return false;
-        };
-        // Without turn tracking (an API with no turn profile) there is no
-        // model turn to wait for.
-        if !answer.interrupt && self.plan.conversation.is_some() {
-            let since = self.with_tracker(|t| t.last_prompt_end());
-            let within = answer.within.map_or(TURN_WITHIN, |w| w.0);
-            let deadline = tokio::time::Instant::now() + within;
+    /// Waits until the model's turns since the last utterance have ended and
+    /// played out, then thinks for `think`; when the model starts talking
+    /// again during that pause (a second turn, a repeat), waits for it too and
+    /// thinks again, as a person at the browser would. False when the session
+    /// cannot go on (the failure is recorded).
+    async fn wait_for_quiet_then_think(
+        &mut self,
+        answer: &Answer,
+        think: Duration,
+        name: &str,
+    ) -> bool {
+        let within = answer.within.map_or(TURN_WITHIN, |w| w.0);
+        let deadline = tokio::time::Instant::now() + within;
+        let mut since = self.with_tracker(|t| t.last_prompt_end());
+        loop {
             let heard = self
                 .listen_until(deadline, name, |t, now| {
                     since.is_none_or(|since| t.model_done_since(since, now))
@@ -184,9 +182,39 @@ impl Runner {
                 }
                 Some(true) => {}
             }
+            let quiet_from = Instant::now();
+            if !self.pause(think, name).await {
+                return false;
+            }
+            if !self
+                .with_tracker(|t| t.turn_started_since(quiet_from))
+                .unwrap_or(false)
+            {
+                return true;
+            }
+            since = Some(quiet_from);
         }
+    }
+
+    pub(super) async fn answer(&mut self, answer: &Answer, name: &str) -> bool {
+        let Some(mic) = self.plan.microphone.clone() else {
+            self.fail(
+                name,
+                "scenario",
+                "answer needs a microphone".to_owned(),
+                None,
+                None,
+            );
+            return false;
+        };
+        // Without turn tracking (an API with no turn profile) there is no
+        // model turn to wait for.
         let think = answer.think.map_or(THINK, |t| t.0);
-        if !self.pause(think, name).await {
+        if answer.interrupt || self.plan.conversation.is_none() {
+            if !self.pause(think, name).await {
+                return false;
+            }
+        } else if !self.wait_for_quiet_then_think(answer, think, name).await {
             return false;
         }
         let now = Instant::now();
