@@ -10,11 +10,11 @@
 # --fuzz also runs scripts/fuzz.sh (nightly and cargo-fuzz needed).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cargo test -p backend --test input_properties
+cargo test -p backend --test it input_properties::
 # Two local stacks at a time: each test starts one (DynamoDB Local, every
 # function), and bcrypt at cost 12 is slow on a busy machine.
-cargo test -p harness --test input_properties --test security_chat --test security_http \
-  --test security_http_limits --test security_secrets -- --test-threads="${SECURITY_TEST_THREADS:-2}"
+cargo test -p harness --test it -- input_properties:: security_chat:: security_http:: \
+  security_http_limits:: security_secrets:: --test-threads="${SECURITY_TEST_THREADS:-2}"
 if [ "${1:-}" = "--fuzz" ]; then
   scripts/fuzz.sh "${2:-60}"
 fi

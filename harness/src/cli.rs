@@ -288,7 +288,9 @@ pub struct SeedDataArgs {
     #[arg(long, value_name = "F")]
     pub file: Option<PathBuf>,
     /// The DynamoDB endpoint, such as a running `harness up`'s (default: AWS,
-    /// with the SDK's default credentials).
+    /// with the SDK's default credentials). With an endpoint, the access key
+    /// is `AWS_ACCESS_KEY_ID` when set (a DynamoDB Local without `-sharedDb`
+    /// keeps one database per key).
     #[arg(long, value_name = "URL")]
     pub dynamodb_endpoint: Option<String>,
     /// The SAM template that names the tables (default: backend/template.yaml

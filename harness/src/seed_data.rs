@@ -285,7 +285,14 @@ pub async fn run(args: &crate::cli::SeedDataArgs) -> Result<ExitCode, SeedError>
         },
     )?;
     let client = match &args.dynamodb_endpoint {
-        Some(endpoint) => crate::dynamodb::client(endpoint, &args.region).await,
+        // DynamoDB Local without `-sharedDb` keeps one database per access
+        // key: the key of the environment, as the AWS CLI and boto3 would.
+        Some(endpoint) => match std::env::var("AWS_ACCESS_KEY_ID") {
+            Ok(key) if !key.is_empty() => {
+                crate::dynamodb::client_as(endpoint, &args.region, &key).await
+            }
+            _ => crate::dynamodb::client(endpoint, &args.region).await,
+        },
         None => {
             let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
                 .region(aws_config::Region::new(args.region.clone()))

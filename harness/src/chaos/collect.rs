@@ -85,7 +85,7 @@ pub fn table_name(stack: &LocalStack, logical_id: &str) -> Result<String, ChaosE
 
 /// A DynamoDB client for the stack's DynamoDB Local (not metered, no faults).
 pub async fn store_client(stack: &LocalStack) -> aws_sdk_dynamodb::Client {
-    crate::dynamodb::client(stack.dynamodb_endpoint(), &stack.template().region).await
+    stack.dynamodb_client().await
 }
 
 /// The snapshot of a stack for a scope.

@@ -35,7 +35,7 @@ pub use collect::{ClientFacts, Scope};
 pub use invariants::{CheckOptions, Invariant, Snapshot, Violation, check};
 
 use crate::scenario::audio::{Clip, transcripts_in};
-use crate::stack::{LocalStack, StackError, StackOptions};
+use crate::stack::{DynamoSource, LocalStack, StackError, StackOptions};
 use crate::time_scale::TimeScale;
 
 /// Why the suite could not run (as opposed to finding a violation).
@@ -89,6 +89,13 @@ impl ChaosOptions {
         options.time_scale = TimeScale::new(self.time_scale)
             .map_err(|e| ChaosError::Setup(format!("time scale: {e}")))?;
         options.persistent_dynamodb = true;
+        // The DynamoDB cases kill and restart DynamoDB Local: the stack must
+        // run its own, not one it shares.
+        if let DynamoSource::Shared { .. } = options.dynamodb {
+            options.dynamodb = DynamoSource::Local {
+                cache_dir: crate::dynamodb::local::cache_dir(),
+            };
+        }
         options.capture_events = false;
         options.transcripts = transcripts_in(&self.audio_dir())
             .map_err(|e| ChaosError::Setup(format!("the clips' transcripts: {e}")))?;

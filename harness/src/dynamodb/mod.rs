@@ -4,12 +4,14 @@
 //! billing mode, TTL specification), plus [`describe`] to read them back.
 //! The functions reach it through the metering proxy ([`meter`], rules in
 //! [`capacity`]), which sums the read and write units each call consumed.
+//! Many stacks of one process can share one DynamoDB Local ([`shared`]).
 
 pub mod capacity;
 #[cfg(feature = "docker")]
 pub mod docker;
 pub mod local;
 pub mod meter;
+pub mod shared;
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -54,10 +56,16 @@ pub enum DynamoError {
 
 /// A client for a local endpoint with static dummy credentials.
 pub async fn client(endpoint: &str, region: &str) -> Client {
+    client_as(endpoint, region, "local").await
+}
+
+/// A client for a local endpoint as `access_key` (DynamoDB Local without
+/// `-sharedDb` keeps one database per access key and region).
+pub async fn client_as(endpoint: &str, region: &str, access_key: &str) -> Client {
     let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
         .region(aws_config::Region::new(region.to_owned()))
         .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
-            "local",
+            access_key,
             "local",
             None,
             None,

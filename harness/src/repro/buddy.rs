@@ -188,8 +188,7 @@ pub async fn missing_patient_data(ctx: &ReproContext, notes: &mut Notes) -> Resu
             unknown.is_some_and(|m| m["message"] == "Patient context not found"),
             "an unknown patientId gets \"Patient context not found\"",
         );
-        let client =
-            crate::dynamodb::client(stack.dynamodb_endpoint(), &stack.template().region).await;
+        let client = stack.dynamodb_client().await;
         let table = stack
             .template()
             .tables

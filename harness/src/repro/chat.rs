@@ -49,7 +49,7 @@ fn table_of(stack: &LocalStack) -> String {
 }
 
 async fn dynamodb(stack: &LocalStack) -> aws_sdk_dynamodb::Client {
-    crate::dynamodb::client(stack.dynamodb_endpoint(), &stack.template().region).await
+    stack.dynamodb_client().await
 }
 
 async fn registered(stack: &LocalStack, connection_id: &str) -> bool {

@@ -37,7 +37,7 @@ fn url(stack: &LocalStack) -> Result<String, ReproError> {
 
 /// The status of a connection's speaking session, if it has one.
 async fn session_status(stack: &LocalStack, connection_id: &str) -> Option<String> {
-    let client = crate::dynamodb::client(stack.dynamodb_endpoint(), &stack.template().region).await;
+    let client = stack.dynamodb_client().await;
     let table = &stack.template().tables.get("SessionsTable")?.table_name;
     let item = client
         .get_item()

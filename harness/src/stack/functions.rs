@@ -4,6 +4,10 @@
 
 use super::*;
 
+/// The functions' access key id (dummy) when the stack's DynamoDB is its own
+/// or `-sharedDb`; a shared DynamoDB Local gets one per stack.
+pub(super) const ACCESS_KEY: &str = "ASIALOCALSTACKKEY000";
+
 /// Replaces the template's own API URLs with their local ones.
 pub(super) fn rewrite(value: &str, rewrites: &[(String, String)]) -> String {
     rewrites
@@ -12,12 +16,13 @@ pub(super) fn rewrite(value: &str, rewrites: &[(String, String)]) -> String {
 }
 
 /// The environment a function's process gets: what Lambda sets, the template's
-/// variables (with local URLs), dummy credentials and endpoint overrides.
+/// variables (with local URLs), dummy credentials (the stack's DynamoDB
+/// access key) and endpoint overrides.
 pub(super) fn function_spec(
     template: &Template,
     function: &template::Function,
     options: &StackOptions,
-    dynamodb_endpoint: &str,
+    (dynamodb_endpoint, access_key): (&str, &str),
     rewrites: &[(String, String)],
     mock_env: &BTreeMap<String, String>,
 ) -> FunctionSpec {
@@ -33,7 +38,7 @@ pub(super) fn function_spec(
         ("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST".to_owned()),
         ("AWS_LAMBDA_LOG_GROUP_NAME", format!("/aws/lambda/{name}")),
         ("AWS_LAMBDA_INITIALIZATION_TYPE", "on-demand".to_owned()),
-        ("AWS_ACCESS_KEY_ID", "ASIALOCALSTACKKEY000".to_owned()),
+        ("AWS_ACCESS_KEY_ID", access_key.to_owned()),
         (
             "AWS_SECRET_ACCESS_KEY",
             "local-secret-access-key".to_owned(),

@@ -48,6 +48,13 @@ pub enum DynamoSource {
     },
     /// An endpoint that already runs (tables are created in it).
     Endpoint(String),
+    /// A DynamoDB Local without `-sharedDb` that other stacks use too (see
+    /// [`dynamodb::shared`]): this stack's set-up and functions use an access
+    /// key of their own, so its tables and items are its own.
+    Shared {
+        /// `http://127.0.0.1:PORT`.
+        endpoint: String,
+    },
     /// The `amazon/dynamodb-local` image through testcontainers (needs a Docker engine).
     #[cfg(feature = "docker")]
     Docker,
@@ -188,6 +195,8 @@ pub struct LocalStack {
     /// The `-dbPath` folder of a persistent DynamoDB Local (removed on drop).
     _dynamodb_dir: Option<tempfile::TempDir>,
     dynamodb_endpoint: String,
+    /// The access key of this stack's set-up and functions.
+    dynamodb_access_key: String,
     dynamodb_meter: MeteringProxy,
     lambda: LambdaEmulator,
     gateways: BTreeMap<String, WebSocketGateway>,
@@ -220,7 +229,9 @@ impl LocalStack {
                 let endpoint = running.endpoint().to_owned();
                 (Some(RunningDynamo::Local(Box::new(running))), endpoint)
             }
-            DynamoSource::Endpoint(url) => (None, url.clone()),
+            DynamoSource::Endpoint(url) | DynamoSource::Shared { endpoint: url } => {
+                (None, url.clone())
+            }
             #[cfg(feature = "docker")]
             DynamoSource::Docker => {
                 let running = dynamodb::docker::DockerDynamo::start().await?;
@@ -228,7 +239,12 @@ impl LocalStack {
                 (Some(RunningDynamo::Docker(Box::new(running))), endpoint)
             }
         };
-        let client = dynamodb::client(&dynamodb_endpoint, &template.region).await;
+        let dynamodb_access_key = match &options.dynamodb {
+            DynamoSource::Shared { .. } => dynamodb::shared::access_key_for_new_stack(),
+            _ => functions::ACCESS_KEY.to_owned(),
+        };
+        let client =
+            dynamodb::client_as(&dynamodb_endpoint, &template.region, &dynamodb_access_key).await;
         dynamodb::create_tables(&client, template.tables.values()).await?;
         let seeded = crate::seed_data::load_dir(
             &client,
@@ -319,7 +335,7 @@ impl LocalStack {
                     &template,
                     f,
                     &options,
-                    &function_dynamodb_endpoint,
+                    (&function_dynamodb_endpoint, &dynamodb_access_key),
                     &rewrites,
                     &mock_env,
                 )
@@ -362,6 +378,7 @@ impl LocalStack {
             dynamodb: tokio::sync::Mutex::new(dynamodb),
             _dynamodb_dir: dynamodb_dir,
             dynamodb_endpoint,
+            dynamodb_access_key,
             dynamodb_meter,
             lambda,
             gateways,
@@ -384,6 +401,22 @@ impl LocalStack {
     /// The DynamoDB endpoint.
     pub fn dynamodb_endpoint(&self) -> &str {
         &self.dynamodb_endpoint
+    }
+
+    /// The access key of this stack's set-up and functions.
+    pub fn dynamodb_access_key(&self) -> &str {
+        &self.dynamodb_access_key
+    }
+
+    /// A client that sees this stack's tables (its access key: see
+    /// [`DynamoSource::Shared`]).
+    pub async fn dynamodb_client(&self) -> aws_sdk_dynamodb::Client {
+        dynamodb::client_as(
+            &self.dynamodb_endpoint,
+            &self.template.region,
+            &self.dynamodb_access_key,
+        )
+        .await
     }
 
     /// The metering proxy the functions reach DynamoDB through (readings,
@@ -491,6 +524,7 @@ impl LocalStack {
             "websocket_apis": apis,
             "rest_apis": rest_apis,
             "dynamodb": self.dynamodb_endpoint,
+            "dynamodb_access_key": self.dynamodb_access_key,
             "dynamodb_metering_proxy": self.dynamodb_meter.endpoint(),
             "tables": self.template.tables.values().map(|t| &t.table_name).collect::<Vec<_>>(),
             "functions": self.template.functions.keys().collect::<Vec<_>>(),

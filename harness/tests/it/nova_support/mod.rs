@@ -1,0 +1,274 @@
+//! Helpers of the Nova Sonic integration tests: every message received is
+//! checked against the API's AsyncAPI document (never the backend's types),
+//! spoken utterances the Bedrock mock recognises, paced audio, and a scan
+//! of DynamoDB proving that no audio was stored.
+
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use base64::Engine as _;
+use harness::stack::LocalStack;
+use mocks::speech::{self, Vad, VadConfig, VadEvent};
+use serde_json::Value;
+
+use crate::support::{Socket, next_json, send_json};
+
+/// Buddy's API.
+pub const BUDDY: &str = "BuddyWebSocketApi";
+/// Seed 003's API.
+pub const STREAM: &str = "NovaSonicStreamWebSocketApi";
+/// The message API Gateway sends when the owner outlives the integration timeout.
+pub const GATEWAY_TIMEOUT: &str = "Endpoint request timed out";
+
+/// Stack options for tests that stream audio. Every audio chunk is its own
+/// invocation, and at 10x pace nearly each one meets a cold start, which
+/// takes up to a second on a loaded machine (real AWS: 100-300 ms): the
+/// owner's jitter buffer (`RELAY_SETTLE_MS`) must cover that spread, or
+/// chunks are handed to the model out of order.
+pub fn speaking_options(time_scale: f64) -> harness::stack::StackOptions {
+    let mut options = crate::support::options(time_scale);
+    options
+        .function_env
+        .insert("RELAY_SETTLE_MS".to_owned(), "1500".to_owned());
+    options
+}
+
+/// An AsyncAPI document's messages, compiled.
+pub struct Spec {
+    /// File name.
+    pub file: String,
+    /// (name, direction, validator).
+    messages: Vec<(String, String, jsonschema::Validator)>,
+}
+
+impl Spec {
+    /// Loads backend/spec/{file}.
+    pub fn load(file: &str) -> Self {
+        let path = crate::support::workspace().join("backend/spec").join(file);
+        let text = std::fs::read_to_string(&path).expect("spec file");
+        let document: Value = serde_yaml_ng::from_str(&text).expect("spec YAML");
+        assert_eq!(document["asyncapi"], "3.0.0");
+        let messages = document["components"]["messages"]
+            .as_object()
+            .expect("components.messages")
+            .iter()
+            .map(|(name, message)| {
+                let direction = message["x-direction"]
+                    .as_str()
+                    .unwrap_or_else(|| panic!("{name} has x-direction"))
+                    .to_owned();
+                let validator = jsonschema::validator_for(&message["payload"])
+                    .unwrap_or_else(|e| panic!("{name}'s payload is a JSON Schema: {e}"));
+                (name.clone(), direction, validator)
+            })
+            .collect();
+        Self {
+            file: file.to_owned(),
+            messages,
+        }
+    }
+
+    /// The name of the `direction` message `value` conforms to.
+    pub fn matches(&self, direction: &str, value: &Value) -> Option<&str> {
+        self.messages
+            .iter()
+            .filter(|(_, d, _)| d == direction)
+            .find(|(_, _, validator)| validator.is_valid(value))
+            .map(|(name, _, _)| name.as_str())
+    }
+
+    /// Panics unless `value` is a server message of this document.
+    pub fn server(&self, value: &Value) -> String {
+        self.matches("server", value)
+            .unwrap_or_else(|| panic!("{value} is no server message of {}", self.file))
+            .to_owned()
+    }
+
+    /// The names of every message in a direction.
+    pub fn names(&self, direction: &str) -> Vec<&str> {
+        self.messages
+            .iter()
+            .filter(|(_, d, _)| d == direction)
+            .map(|(n, _, _)| n.as_str())
+            .collect()
+    }
+}
+
+/// The next server message, checked against the spec; API Gateway's
+/// integration timeout message is checked and skipped.
+pub async fn next_checked(socket: &mut Socket, spec: &Spec, limit: Duration) -> Value {
+    loop {
+        let message = next_json(socket, limit).await;
+        spec.server(&message);
+        if message["message"] == GATEWAY_TIMEOUT && message.get("type").is_none() {
+            continue;
+        }
+        return message;
+    }
+}
+
+/// Messages up to and including the first for which `done` holds.
+pub async fn until(
+    socket: &mut Socket,
+    spec: &Spec,
+    limit: Duration,
+    done: impl Fn(&Value) -> bool,
+) -> Vec<Value> {
+    let mut seen = Vec::new();
+    loop {
+        let message = next_checked(socket, spec, limit).await;
+        let last = done(&message);
+        seen.push(message);
+        if last {
+            return seen;
+        }
+    }
+}
+
+/// The first message of a `type`, and the messages before it.
+pub async fn next_of_type(
+    socket: &mut Socket,
+    spec: &Spec,
+    kind: &str,
+    limit: Duration,
+) -> (Value, Vec<Value>) {
+    let mut seen = until(socket, spec, limit, |m| m["type"] == kind).await;
+    let last = seen.pop().expect("at least one");
+    (last, seen)
+}
+
+/// Speech of `text` cut to `speech_ms`, then `silence_ms` of silence, at
+/// 16 kHz, and the speech time the mock's detector measures in it.
+pub fn utterance(text: &str, speech_ms: usize, silence_ms: u64) -> (Vec<i16>, Duration) {
+    let mut samples = speech::synthesize(text, 16_000);
+    samples.truncate(16 * speech_ms);
+    samples.extend(speech::silence(Duration::from_millis(silence_ms), 16_000));
+    let speech = Vad::new(VadConfig::default())
+        .push(&samples)
+        .into_iter()
+        .find_map(|event| match event {
+            VadEvent::SpeechEnd { speech, .. } => Some(speech),
+            VadEvent::SpeechStart { .. } => None,
+        })
+        .expect("an utterance");
+    (samples, speech)
+}
+
+/// Streams samples in `chunk_ms` pieces of base64 PCM, paced at real time
+/// divided by the time scale; `message` builds each message from the base64.
+pub async fn speak(
+    socket: &mut Socket,
+    samples: &[i16],
+    chunk_ms: usize,
+    time_scale: f64,
+    message: impl Fn(String) -> Value,
+) {
+    for chunk in samples.chunks(16 * chunk_ms) {
+        let audio = base64::engine::general_purpose::STANDARD.encode(speech::pcm16_to_bytes(chunk));
+        send_json(socket, message(audio)).await;
+        tokio::time::sleep(Duration::from_secs_f64(
+            chunk_ms as f64 / 1000.0 / time_scale,
+        ))
+        .await;
+    }
+}
+
+/// A DynamoDB client for the stack.
+pub async fn dynamodb(stack: &LocalStack) -> aws_sdk_dynamodb::Client {
+    stack.dynamodb_client().await
+}
+
+/// Every item of a table.
+pub async fn scan(
+    client: &aws_sdk_dynamodb::Client,
+    table: &str,
+) -> Vec<std::collections::HashMap<String, AttributeValue>> {
+    let mut items = Vec::new();
+    let mut start = None;
+    loop {
+        let page = client
+            .scan()
+            .table_name(table)
+            .consistent_read(true)
+            .set_exclusive_start_key(start.take())
+            .send()
+            .await
+            .expect("scan");
+        items.extend(page.items().iter().cloned());
+        match page.last_evaluated_key {
+            Some(key) if !key.is_empty() => start = Some(key),
+            _ => return items,
+        }
+    }
+}
+
+fn audio_in(value: &AttributeValue, path: &str, found: &mut Vec<String>) {
+    match value {
+        AttributeValue::B(blob) => {
+            found.push(format!("{path}: {} binary bytes", blob.as_ref().len()))
+        }
+        AttributeValue::Bs(_) => found.push(format!("{path}: a binary set")),
+        // Base64 audio of 100 ms at 16 kHz is over 4,000 characters; no transcript line is.
+        AttributeValue::S(text)
+            if text.len() > 2_000
+                && base64::engine::general_purpose::STANDARD
+                    .decode(text)
+                    .is_ok() =>
+        {
+            found.push(format!("{path}: {} characters of base64", text.len()))
+        }
+        AttributeValue::L(items) => {
+            for (index, item) in items.iter().enumerate() {
+                audio_in(item, &format!("{path}[{index}]"), found);
+            }
+        }
+        AttributeValue::M(map) => {
+            for (key, item) in map {
+                audio_in(item, &format!("{path}.{key}"), found);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// What looks like audio anywhere in the stack's tables (binary attributes,
+/// long base64 strings), as `table/attribute` descriptions.
+pub async fn audio_anywhere(stack: &LocalStack) -> Vec<String> {
+    let client = dynamodb(stack).await;
+    let mut found = Vec::new();
+    for table in stack.template().tables.values() {
+        for item in scan(&client, &table.table_name).await {
+            for (name, value) in &item {
+                audio_in(value, &format!("{}/{name}", table.table_name), &mut found);
+            }
+        }
+    }
+    found
+}
+
+/// The physical name of a table by logical id.
+pub fn table(stack: &LocalStack, logical_id: &str) -> String {
+    stack.template().tables[logical_id].table_name.clone()
+}
+
+/// Audio bytes in `audioOutput` / `maya_audio` messages.
+pub fn audio_bytes(messages: &[Value]) -> usize {
+    messages
+        .iter()
+        .filter_map(|m| m["audio"].as_str())
+        .map(|a| {
+            base64::engine::general_purpose::STANDARD
+                .decode(a)
+                .expect("base64")
+                .len()
+        })
+        .sum()
+}
+
+/// The scenarios directory.
+pub fn scenarios() -> PathBuf {
+    crate::support::workspace().join("scenarios")
+}

@@ -1,0 +1,213 @@
+//! Shared helpers for the integration tests: build the backend's binaries
+//! once, start a local stack from backend/template.yaml on free ports, and a
+//! small WebSocket client.
+
+#![allow(dead_code)]
+
+pub mod http;
+
+use std::cell::{Cell, RefCell};
+use std::path::{Path, PathBuf};
+use std::sync::{OnceLock, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use harness::stack::{DynamoSource, LocalStack, StackOptions};
+use harness::time_scale::TimeScale;
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+/// Held by the tests that saturate the machine (the chaos cases' sessions
+/// and load, an open microphone at 12x: 48 audio chunks a second, each a
+/// Lambda invocation), so no two of them run at once: on 2 cores two such
+/// stacks slow each other past the scaled 29 s integration timeout, a
+/// failure that is not the one under test.
+pub static MACHINE_SATURATING: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// Shared by every test that starts a stack through [`options`]; taken
+/// alone by a test whose verdict needs the machine to itself
+/// ([`machine_alone`]).
+static MACHINE: RwLock<()> = RwLock::new(());
+
+thread_local! {
+    /// This test's share of [`MACHINE`]: libtest runs each test on a thread
+    /// of its own, so the share ends with the test.
+    static MACHINE_SHARE: RefCell<Option<RwLockReadGuard<'static, ()>>> = const { RefCell::new(None) };
+    /// Whether this thread holds [`MACHINE`] alone.
+    static MACHINE_ALONE: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Takes this test's share of the machine, once (see [`machine_alone`]).
+fn share_machine() {
+    if MACHINE_ALONE.get() {
+        return;
+    }
+    MACHINE_SHARE.with(|share| {
+        let mut share = share.borrow_mut();
+        if share.is_none() {
+            *share = Some(MACHINE.read().unwrap_or_else(PoisonError::into_inner));
+        }
+    });
+}
+
+/// The machine to this test alone, until the guard drops: it waits until
+/// every test with a stack has finished, and tests that start a stack wait
+/// for it. For a verdict that rests on the pipeline's timing at a high time
+/// scale (audio chunks every 21 ms through Lambda invocations and the relay
+/// table): on a machine shared with other stacks, late invocations reorder
+/// the chunks, which is what a loaded backend does too, but not what the
+/// test is about.
+pub fn machine_alone() -> MachineAlone {
+    MACHINE_SHARE.with(|share| share.borrow_mut().take());
+    let guard = MACHINE.write().unwrap_or_else(PoisonError::into_inner);
+    MACHINE_ALONE.set(true);
+    MachineAlone { _guard: guard }
+}
+
+/// See [`machine_alone`].
+pub struct MachineAlone {
+    _guard: RwLockWriteGuard<'static, ()>,
+}
+
+impl Drop for MachineAlone {
+    fn drop(&mut self) {
+        MACHINE_ALONE.set(false);
+    }
+}
+
+/// The workspace root.
+pub fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
+}
+
+/// The backend template.
+pub fn template() -> PathBuf {
+    workspace().join("backend").join("template.yaml")
+}
+
+/// Builds the backend's function binaries (once per test process) next to
+/// the test executable's profile directory. `--workspace --bins` resolves
+/// features as `cargo test --workspace` does (dev-only features aside), so
+/// after the suite's own build this compiles the binaries alone, not the
+/// dependencies again.
+pub fn build_backend() -> PathBuf {
+    static BUILT: OnceLock<PathBuf> = OnceLock::new();
+    BUILT
+        .get_or_init(|| {
+            let functions_dir = harness::stack::default_functions_dir();
+            let status = std::process::Command::new(env!("CARGO"))
+                .args([
+                    "build",
+                    "--quiet",
+                    "--workspace",
+                    "--bins",
+                    "--manifest-path",
+                ])
+                .arg(workspace().join("Cargo.toml"))
+                .env("CARGO_TARGET_DIR", functions_dir.parent().unwrap())
+                .status()
+                .expect("run cargo build");
+            assert!(status.success(), "cargo build --workspace --bins failed");
+            functions_dir
+        })
+        .clone()
+}
+
+/// The DynamoDB Local every stack of this test process shares (each stack
+/// under an access key of its own: `DynamoSource::Shared`), so the suite
+/// starts Java once instead of once per stack.
+pub fn shared_dynamodb() -> DynamoSource {
+    let endpoint = harness::dynamodb::shared::endpoint_for_this_process(
+        &harness::dynamodb::local::cache_dir(),
+    )
+    .unwrap_or_else(|e| panic!("DynamoDB Local for the tests: {e}"));
+    DynamoSource::Shared { endpoint }
+}
+
+/// Stack options for the backend template with diagnostics on, on the
+/// process's shared DynamoDB Local.
+pub fn options(time_scale: f64) -> StackOptions {
+    share_machine();
+    let functions_dir = build_backend();
+    let mut options = StackOptions::new(template());
+    options.dynamodb = shared_dynamodb();
+    options.functions_dir = functions_dir;
+    options.time_scale = TimeScale::new(time_scale).unwrap();
+    options.capture_events = true;
+    options
+        .load
+        .parameter_overrides
+        .insert("EnableDiagnostics".into(), "true".into());
+    options
+}
+
+/// Starts a stack.
+pub async fn start(options: StackOptions) -> LocalStack {
+    LocalStack::start(options)
+        .await
+        .expect("local stack starts")
+}
+
+/// A client socket.
+pub type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+/// Connects to an API's URL (plus a query string).
+pub async fn connect(url: &str) -> Socket {
+    let (socket, _) = tokio_tungstenite::connect_async(url)
+        .await
+        .expect("connect");
+    socket
+}
+
+/// The next text message as JSON, within `limit`.
+pub async fn next_json(socket: &mut Socket, limit: Duration) -> serde_json::Value {
+    loop {
+        let message = tokio::time::timeout(limit, socket.next())
+            .await
+            .expect("a message in time")
+            .expect("socket open")
+            .expect("no socket error");
+        match message {
+            Message::Text(text) => return serde_json::from_str(&text).expect("JSON message"),
+            Message::Ping(_) | Message::Pong(_) => continue,
+            other => panic!("expected text, got {other:?}"),
+        }
+    }
+}
+
+/// Sends a JSON value as a text frame.
+pub async fn send_json(socket: &mut Socket, value: serde_json::Value) {
+    socket
+        .send(Message::text(value.to_string()))
+        .await
+        .expect("send");
+}
+
+/// Waits for the close frame and returns its code.
+pub async fn close_code(socket: &mut Socket, limit: Duration) -> Option<u16> {
+    let deadline = tokio::time::Instant::now() + limit;
+    loop {
+        match tokio::time::timeout_at(deadline, socket.next()).await {
+            Err(_) => panic!("no close within {limit:?}"),
+            Ok(Some(Ok(Message::Close(frame)))) => return frame.map(|f| u16::from(f.code)),
+            Ok(Some(Ok(_))) => continue,
+            Ok(Some(Err(_))) | Ok(None) => return None,
+        }
+    }
+}
+
+/// Polls until `check` holds or `limit` passes.
+pub async fn eventually<F: FnMut() -> bool>(limit: Duration, mut check: F) -> bool {
+    let deadline = tokio::time::Instant::now() + limit;
+    while tokio::time::Instant::now() < deadline {
+        if check() {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    check()
+}
