@@ -136,7 +136,9 @@ pub(crate) fn stack_options(args: &StackArgs) -> Result<StackOptions, CommandErr
         }
         #[cfg(not(feature = "docker"))]
         return Err(CommandError::Usage(
-            "this harness was built without the `docker` feature".to_owned(),
+            "`--dynamodb docker` needs the harness built with the `docker` feature: \
+             cargo run --features docker --bin harness -- ..."
+                .to_owned(),
         ));
     }
     options.functions_dir = args
@@ -172,8 +174,13 @@ pub(crate) fn build_functions(
     if quiet {
         command.arg("--quiet");
     }
-    if functions_dir.file_name().is_some_and(|n| n == "release") {
-        command.arg("--release");
+    // The profile the harness itself was built with (its folder's name):
+    // `debug` is the dev profile, any other a profile of that name.
+    match functions_dir.file_name().and_then(|n| n.to_str()) {
+        Some("debug") | None => {}
+        Some(profile) => {
+            command.args(["--profile", profile]);
+        }
     }
     if let Some(target) = functions_dir.parent() {
         command.env("CARGO_TARGET_DIR", target);

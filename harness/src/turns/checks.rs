@@ -138,7 +138,11 @@ fn no_turn_during_speech(tracker: &Tracker) -> Vec<String> {
         if utterance.kind != UtteranceKind::Speech {
             continue;
         }
-        let Some(end) = utterance.end else { continue };
+        // Its voiced audio: a turn in the quiet that ends the last clip
+        // talks over no one.
+        let Some(end) = utterance.speech_end.or(utterance.end) else {
+            continue;
+        };
         let grace = if utterance.waited {
             Duration::ZERO
         } else {
@@ -147,7 +151,7 @@ fn no_turn_during_speech(tracker: &Tracker) -> Vec<String> {
         for (t_index, turn) in tracker.turns.iter().enumerate() {
             if turn.start > utterance.start + grace && turn.start <= end {
                 problems.push(format!(
-                    "turn {t_index} ({}) started {} ms into utterance {u_index} ({}), {} ms before it ended",
+                    "turn {t_index} ({}) started {} ms into utterance {u_index} ({}), {} ms before its speech ended",
                     quote(&turn.text),
                     turn.start.duration_since(utterance.start).as_millis(),
                     quote(&utterance.text),

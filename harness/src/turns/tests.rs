@@ -55,7 +55,8 @@ impl Script {
     /// The candidate speaks from `from` to `to`.
     fn say(&mut self, from: u64, to: u64, text: &str) -> &mut Self {
         self.tracker.begin_speech(self.at(from), None, false, true);
-        self.tracker.add_clip(self.at(to), "clip.wav", Some(text));
+        self.tracker
+            .add_clip(self.at(to), Duration::ZERO, "clip.wav", Some(text));
         self.tracker.end_speech();
         self
     }
@@ -166,6 +167,25 @@ fn a_turn_during_speech_breaks_conversation_1_and_2() {
 }
 
 #[test]
+fn a_turn_in_the_quiet_that_ends_a_clip_is_not_barge_in() {
+    let build = |turn_at: u64| {
+        let mut s = Script::new("SpeakingWebSocketApi");
+        s.turn(100, 2_000, "Good morning. What is your name?");
+        // Speech from 3 s; the clip's last 400 ms (6.6 to 7 s) are quiet.
+        s.tracker.begin_speech(s.at(3_000), None, false, true);
+        s.tracker
+            .add_clip(s.at(7_000), ms(400), "clip.wav", Some("My name is Alex."));
+        s.tracker.end_speech();
+        s.turn(turn_at, turn_at + 1_500, "Thank you. Where are you from?");
+        s.failed()
+    };
+    // The model answered in the quiet: nobody was talking.
+    assert!(!build(6_800).contains(&"conversation.1".to_owned()));
+    // It started while the candidate's voice still sounded.
+    assert!(build(6_500).contains(&"conversation.1".to_owned()));
+}
+
+#[test]
 fn two_replies_break_conversation_2() {
     let mut s = Script::new("SpeakingWebSocketApi");
     s.turn(100, 2_000, "Good morning. What is your name?")
@@ -273,8 +293,12 @@ fn a_turn_already_on_its_way_is_not_barge_in_unless_the_candidate_waited() {
         let mut s = Script::new("SpeakingWebSocketApi");
         s.turn(100, 2_000, "Good morning. What is your name?");
         s.tracker.begin_speech(s.at(5_000), None, false, waited);
-        s.tracker
-            .add_clip(s.at(7_000), "clip.wav", Some("My name is Alex."));
+        s.tracker.add_clip(
+            s.at(7_000),
+            Duration::ZERO,
+            "clip.wav",
+            Some("My name is Alex."),
+        );
         s.tracker.end_speech();
         // A turn 100 ms into the speech, then nothing more.
         s.turn(5_100, 6_000, "Where are you from?");

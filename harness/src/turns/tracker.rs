@@ -65,6 +65,10 @@ pub struct Utterance {
     pub start: Instant,
     /// Last chunk sent (None while streaming).
     pub end: Option<Instant>,
+    /// When its last voiced audio was sent: [`Self::end`] less the quiet
+    /// that ends its last clip (None while streaming). A model may answer
+    /// in that quiet without talking over anyone.
+    pub speech_end: Option<Instant>,
     /// The clips' transcripts joined (or the prompt's text).
     pub text: String,
     /// The clips streamed.
@@ -106,7 +110,8 @@ pub struct Tracker {
     pub errors: Vec<Instant>,
     /// Actions the client sent (`action` or `type` fields), with when.
     pub actions_sent: Vec<(String, Instant)>,
-    last_clip_end: Option<Instant>,
+    /// The last clip's end and the end of its voiced audio.
+    last_clip_end: Option<(Instant, Instant)>,
     /// Index of the utterance the last turn-latency sample answered.
     answered: Option<usize>,
 }
@@ -265,6 +270,7 @@ impl Tracker {
                 kind: UtteranceKind::Text,
                 start: at,
                 end: Some(at),
+                speech_end: Some(at),
                 text,
                 clips: Vec::new(),
                 replies: None,
@@ -287,6 +293,7 @@ impl Tracker {
             kind: UtteranceKind::Speech,
             start: at,
             end: None,
+            speech_end: None,
             text: String::new(),
             clips: Vec::new(),
             replies,
@@ -295,8 +302,15 @@ impl Tracker {
         });
     }
 
-    /// A clip of the open utterance was streamed (its last chunk left at `at`).
-    pub fn add_clip(&mut self, at: Instant, clip: &str, text: Option<&str>) {
+    /// A clip of the open utterance was streamed: its last chunk left at
+    /// `at`, and it ended with `trailing_quiet` (real time) of quiet.
+    pub fn add_clip(
+        &mut self,
+        at: Instant,
+        trailing_quiet: Duration,
+        clip: &str,
+        text: Option<&str>,
+    ) {
         let Some(utterance) = self.open_utterance() else {
             return;
         };
@@ -307,7 +321,11 @@ impl Tracker {
             }
             utterance.text.push_str(text);
         }
-        self.last_clip_end = Some(at);
+        let speech_end = at
+            .checked_sub(trailing_quiet)
+            .unwrap_or(at)
+            .max(utterance.start);
+        self.last_clip_end = Some((at, speech_end));
     }
 
     /// Whether an utterance is being streamed.
@@ -319,9 +337,11 @@ impl Tracker {
 
     /// Ends the open utterance at its last clip's end.
     pub fn end_speech(&mut self) {
-        let end = self.last_clip_end.take();
+        let ends = self.last_clip_end.take();
         if let Some(utterance) = self.open_utterance() {
-            utterance.end = Some(end.unwrap_or(utterance.start));
+            let (end, speech_end) = ends.unwrap_or((utterance.start, utterance.start));
+            utterance.end = Some(end);
+            utterance.speech_end = Some(speech_end);
         }
     }
 

@@ -1,5 +1,6 @@
 //! The local stack as a whole: DynamoDB Local provisioned from an empty cache
-//! with the template's tables, the Docker option, `harness up` and its clean
+//! with the template's tables, the Docker option (with `--features docker`),
+//! `harness up` and its clean
 //! shutdown on SIGTERM, and a clear error when Java is missing.
 
 use std::io::{BufRead, BufReader};
@@ -65,6 +66,8 @@ async fn dynamodb_local_from_an_empty_cache_has_the_template_tables() {
     stack.stop().await;
 }
 
+/// Built with `--features docker` only (testcontainers is opt-in).
+#[cfg(feature = "docker")]
 #[tokio::test]
 async fn docker_option_runs_the_aws_image_when_docker_answers() {
     if !dynamodb::docker::engine_answers().await {

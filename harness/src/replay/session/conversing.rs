@@ -6,6 +6,7 @@
 
 use super::*;
 use crate::scenario::model::{Answer, ExpectTurn};
+use crate::scenario::pauses::edge_quiet;
 use crate::turns::checks::{self, Judged};
 
 /// Default wait for the model's turn (real time).
@@ -247,7 +248,8 @@ impl Runner {
             }
             let text = self.plan.clip_texts.get(file).cloned();
             let now = Instant::now();
-            self.with_tracker(|t| t.add_clip(now, file, text.as_deref()));
+            let quiet = self.plan.time_scale.to_real(edge_quiet(&clip).1);
+            self.with_tracker(|t| t.add_clip(now, quiet, file, text.as_deref()));
         }
         self.with_tracker(Tracker::end_speech);
         true

@@ -260,10 +260,14 @@ impl Runner {
                     .stream(&clip, stream.chunk_ms, stream.format, &stream.message, name)
                     .await;
                 let text = self.plan.clip_texts.get(&stream.file).cloned();
+                let quiet = self
+                    .plan
+                    .time_scale
+                    .to_real(crate::scenario::pauses::edge_quiet(&clip).1);
                 let mut shared = self.shared.lock().expect("shared lock");
                 shared.turn_mark = Some(Instant::now());
                 if let Some(tracker) = shared.tracker.as_mut() {
-                    tracker.add_clip(Instant::now(), &stream.file, text.as_deref());
+                    tracker.add_clip(Instant::now(), quiet, &stream.file, text.as_deref());
                 }
                 ok
             }
