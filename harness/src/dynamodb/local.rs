@@ -211,6 +211,9 @@ pub enum Storage {
 #[derive(Debug)]
 pub struct DynamoDbLocal {
     child: Child,
+    /// Java's temporary folder: DynamoDB Local unpacks its SQLite library
+    /// there on every start (about 1 MB), and a killed JVM never removes it.
+    _java_tmp: tempfile::TempDir,
     endpoint: String,
     started_in: Duration,
     port: u16,
@@ -255,8 +258,13 @@ impl DynamoDbLocal {
         port: u16,
         storage: &Storage,
     ) -> Result<Self, DynamoError> {
+        let java_tmp = tempfile::Builder::new()
+            .prefix("speechgate-dynamodb-java-")
+            .tempdir()
+            .map_err(|e| DynamoError::Start(format!("no temporary folder: {e}")))?;
         let mut command = Command::new("java");
         command
+            .arg(format!("-Djava.io.tmpdir={}", java_tmp.path().display()))
             .arg(format!(
                 "-Djava.library.path={}",
                 installation.library_dir.display()
@@ -318,6 +326,7 @@ impl DynamoDbLocal {
                 }
                 return Ok(Self {
                     child,
+                    _java_tmp: java_tmp,
                     endpoint,
                     started_in: Duration::ZERO,
                     port,

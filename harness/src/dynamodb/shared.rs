@@ -28,12 +28,17 @@ const START_LIMIT: Duration = Duration::from_secs(60);
 /// Starts Java in the background and kills it when the shell's standard
 /// input (a pipe from this process) reaches its end; the shell itself exits
 /// with Java, so an early exit is seen. (A background job's standard input is
-/// /dev/null unless redirected: hence descriptor 3.)
+/// /dev/null unless redirected: hence descriptor 3.) Java's temporary folder
+/// (DynamoDB Local unpacks its SQLite library there) goes with it.
 const WATCHDOG: &str = r#"exec 3<&0
-java "$@" </dev/null >/dev/null 2>&1 &
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/speechgate-dynamodb-java-XXXXXX") || exit 1
+java -Djava.io.tmpdir="$tmp" "$@" </dev/null >/dev/null 2>&1 &
 java=$!
 (read -r _ <&3; kill "$java" 2>/dev/null) &
-wait "$java""#;
+wait "$java"
+status=$?
+rm -rf "$tmp"
+exit "$status""#;
 
 /// DynamoDB Local for the rest of this process's life.
 #[derive(Debug)]
