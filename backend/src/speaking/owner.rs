@@ -327,26 +327,39 @@ impl<'a> Owner<'a> {
     /// words included): events are taken until a turn completes, the stream has
     /// been quiet for a moment, or the grace period ends.
     async fn closing_grace(&mut self, live: &mut LiveSession) {
-        let _ = live.audio_stream_end().await;
         let until = tokio::time::Instant::now() + CLOSING_GRACE.min(self.margin / 4);
-        loop {
-            let quiet = (tokio::time::Instant::now() + QUIET_ENOUGH).min(until);
-            let Ok(Some(events)) = tokio::time::timeout_at(quiet, live.next_events()).await else {
-                break;
-            };
-            let done = events
-                .iter()
-                .any(|e| matches!(e, LiveEvent::TurnComplete(_) | LiveEvent::Closed { .. }));
-            let quiet: Vec<LiveEvent> = events
-                .into_iter()
-                .filter(|e| !matches!(e, LiveEvent::GoAway(_) | LiveEvent::Closed { .. }))
-                .collect();
-            if let Step::End(_) = self.on_events(quiet, live).await {
-                break;
+        // Bounded as a whole, not only while waiting for events: handling an
+        // event can write to the model, and a write the model does not read
+        // would hold the owner until Lambda's timeout killed it with the
+        // assessment unsent (seen at 60x: `speaking::troubleshooting_the_15_…`).
+        let grace = async {
+            let _ = live.audio_stream_end().await;
+            loop {
+                let quiet = (tokio::time::Instant::now() + QUIET_ENOUGH).min(until);
+                let Ok(Some(events)) = tokio::time::timeout_at(quiet, live.next_events()).await
+                else {
+                    break;
+                };
+                let done = events
+                    .iter()
+                    .any(|e| matches!(e, LiveEvent::TurnComplete(_) | LiveEvent::Closed { .. }));
+                let quiet: Vec<LiveEvent> = events
+                    .into_iter()
+                    .filter(|e| !matches!(e, LiveEvent::GoAway(_) | LiveEvent::Closed { .. }))
+                    .collect();
+                if let Step::End(_) = self.on_events(quiet, live).await {
+                    break;
+                }
+                if done {
+                    break;
+                }
             }
-            if done {
-                break;
-            }
+        };
+        if tokio::time::timeout_at(until, grace).await.is_err() {
+            tracing::warn!(
+                session = %self.session.session_id,
+                "the closing grace ran out while the model stream was busy: ending without it"
+            );
         }
         self.flush_examiner();
     }

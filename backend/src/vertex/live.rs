@@ -16,6 +16,8 @@ use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 /// How long `setupComplete` may take.
 const SETUP_LIMIT: Duration = Duration::from_secs(15);
+/// How long a close frame may take to go out before the socket is dropped.
+const CLOSE_LIMIT: Duration = Duration::from_secs(1);
 
 /// Where and how to open a session.
 #[derive(Debug, Clone)]
@@ -265,7 +267,9 @@ impl LiveSession {
 
     /// Closes the socket politely.
     pub async fn close(mut self) {
-        let _ = self.socket.close(None).await;
+        // A peer that is not reading must not hold the caller: the close
+        // frame gets a second to go out, then the socket is dropped.
+        let _ = tokio::time::timeout(CLOSE_LIMIT, self.socket.close(None)).await;
     }
 }
 
