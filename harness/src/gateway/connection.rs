@@ -6,7 +6,7 @@
 //! `$disconnect` once the connection is gone from the registry.
 
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -105,64 +105,63 @@ pub(super) async fn run(
 
     let idle = state.real(limits.idle_timeout);
     let hard_stop = Instant::now() + state.real(limits.max_duration);
-    let mut last_activity = Instant::now();
-    let touch = |last: &mut Instant| {
-        *last = Instant::now();
+    // Milliseconds from `opened` to the last frame either way (shared by
+    // the reading and the writing half).
+    let opened = Instant::now();
+    let last_activity_ms = AtomicU64::new(0);
+    let last_activity = || opened + Duration::from_millis(last_activity_ms.load(Ordering::Relaxed));
+    let touch = || {
+        let since_open = u64::try_from(opened.elapsed().as_millis()).unwrap_or(u64::MAX);
+        last_activity_ms.store(since_open, Ordering::Relaxed);
         handle
             .last_active_ms
             .store(Utc::now().timestamp_millis(), Ordering::Relaxed);
     };
 
     // (code, reason) for $disconnect, and whether we must send the close frame.
-    let (code, reason, send_close) = loop {
-        tokio::select! {
-            incoming = stream.next() => match incoming {
-                Some(Ok(Message::Text(text))) => {
-                    touch(&mut last_activity);
-                    state.meters.message_in(text.len());
-                    let task_state = state.clone();
-                    let task_handle = handle.clone();
-                    state.tasks.spawn(async move { dispatch(task_state, task_handle, text.to_string()).await });
-                }
-                Some(Ok(Message::Binary(_))) => break (1003, standard_reason(1003).to_owned(), true),
-                Some(Ok(Message::Close(frame))) => {
-                    let (code, reason) = match frame {
-                        Some(frame) => {
-                            let code = u16::from(frame.code);
-                            let reason = if frame.reason.is_empty() { standard_reason(code).to_owned() } else { frame.reason.to_string() };
-                            (code, reason)
-                        }
-                        None => (1005, standard_reason(1005).to_owned()),
-                    };
-                    break (code, reason, false);
-                }
-                Some(Ok(_)) => {} // ping / pong: answered by tungstenite, not activity
-                Some(Err(WsError::Capacity(_))) => break (1009, standard_reason(1009).to_owned(), true),
-                Some(Err(e)) => {
-                    tracing::debug!(connection = %connection_id, "socket error: {e}");
-                    break (1006, standard_reason(1006).to_owned(), false);
-                }
-                None => break (1006, standard_reason(1006).to_owned(), false),
-            },
-            message = outbound.recv() => match message {
-                Some(Outbound::Text(text)) => {
-                    touch(&mut last_activity);
-                    if sink.send(Message::text(text)).await.is_err() {
+    // The client's frames are read while a write to it waits, as on AWS: a
+    // client that sends without reading must not stop the gateway reading it
+    // (both sides would wait on the other's full buffer for ever).
+    let (code, reason, send_close) = {
+        let mut writer = std::pin::pin!(write_outbound(&mut sink, &mut outbound, &touch));
+        loop {
+            tokio::select! {
+                incoming = stream.next() => match incoming {
+                    Some(Ok(Message::Text(text))) => {
+                        touch();
+                        state.meters.message_in(text.len());
+                        let task_state = state.clone();
+                        let task_handle = handle.clone();
+                        state.tasks.spawn(async move { dispatch(task_state, task_handle, text.to_string()).await });
+                    }
+                    Some(Ok(Message::Binary(_))) => break (1003, standard_reason(1003).to_owned(), true),
+                    Some(Ok(Message::Close(frame))) => {
+                        let (code, reason) = match frame {
+                            Some(frame) => {
+                                let code = u16::from(frame.code);
+                                let reason = if frame.reason.is_empty() { standard_reason(code).to_owned() } else { frame.reason.to_string() };
+                                (code, reason)
+                            }
+                            None => (1005, standard_reason(1005).to_owned()),
+                        };
+                        break (code, reason, false);
+                    }
+                    Some(Ok(_)) => {} // ping / pong: answered by tungstenite, not activity
+                    Some(Err(WsError::Capacity(_))) => break (1009, standard_reason(1009).to_owned(), true),
+                    Some(Err(e)) => {
+                        tracing::debug!(connection = %connection_id, "socket error: {e}");
                         break (1006, standard_reason(1006).to_owned(), false);
                     }
-                }
-                Some(Outbound::Binary(data)) => {
-                    touch(&mut last_activity);
-                    if sink.send(Message::binary(data)).await.is_err() {
-                        break (1006, standard_reason(1006).to_owned(), false);
-                    }
-                }
-                Some(Outbound::Close(code, reason)) => break (code, reason, true),
-                None => break (1006, standard_reason(1006).to_owned(), false),
-            },
-            _ = tokio::time::sleep_until(last_activity + idle) => break (1001, standard_reason(1001).to_owned(), true),
-            _ = tokio::time::sleep_until(hard_stop) => break (1001, standard_reason(1001).to_owned(), true),
-            _ = state.shutdown.cancelled() => break (1001, standard_reason(1001).to_owned(), true),
+                    None => break (1006, standard_reason(1006).to_owned(), false),
+                },
+                ended = &mut writer => match ended {
+                    WriterEnd::Close(code, reason) => break (code, reason, true),
+                    WriterEnd::Lost => break (1006, standard_reason(1006).to_owned(), false),
+                },
+                _ = tokio::time::sleep_until(last_activity() + idle) => break (1001, standard_reason(1001).to_owned(), true),
+                _ = tokio::time::sleep_until(hard_stop) => break (1001, standard_reason(1001).to_owned(), true),
+                _ = state.shutdown.cancelled() => break (1001, standard_reason(1001).to_owned(), true),
+            }
         }
     };
     // Gone from the registry first: from here @connections answers 410.
@@ -205,6 +204,38 @@ pub(super) async fn run(
         state.departures.disconnect(&connection_id, false);
         let _ = invoke_route(&state, route, event, "$disconnect").await;
         state.departures.disconnect(&connection_id, true);
+    }
+}
+
+/// Why the writing half of a connection stopped.
+enum WriterEnd {
+    /// An `Outbound::Close` (the gateway closes with this code and reason).
+    Close(u16, String),
+    /// The socket failed, or the connection's handle is gone.
+    Lost,
+}
+
+/// Writes the connection's outbound frames in order until a close is asked
+/// for or the socket fails; `touch` marks each as activity.
+async fn write_outbound<S>(
+    sink: &mut S,
+    outbound: &mut mpsc::UnboundedReceiver<Outbound>,
+    touch: &impl Fn(),
+) -> WriterEnd
+where
+    S: futures_util::Sink<Message> + Unpin,
+{
+    loop {
+        let frame = match outbound.recv().await {
+            Some(Outbound::Text(text)) => Message::text(text),
+            Some(Outbound::Binary(data)) => Message::binary(data),
+            Some(Outbound::Close(code, reason)) => return WriterEnd::Close(code, reason),
+            None => return WriterEnd::Lost,
+        };
+        touch();
+        if sink.send(frame).await.is_err() {
+            return WriterEnd::Lost;
+        }
     }
 }
 

@@ -8,7 +8,7 @@ use std::time::Duration;
 use crate::support::*;
 use aws_lambda_events::apigw::ApiGatewayWebsocketProxyRequest;
 use aws_sdk_apigatewaymanagement::primitives::Blob;
-use futures_util::SinkExt;
+use futures_util::{SinkExt, StreamExt};
 use harness::lambda::InvocationRecord;
 use serde_json::json;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::{Data, OpCode};
@@ -177,6 +177,76 @@ async fn management_api_post_get_delete_and_gone() {
     .await;
     let result = next_json(&mut other, WAIT).await;
     assert_eq!(result["result"]["status"], "gone");
+    stack.stop().await;
+}
+
+#[tokio::test]
+async fn a_client_that_does_not_read_is_still_heard() {
+    // API Gateway reads a client's frames while its messages to that client
+    // wait: a client that sends without reading (a microphone loop) is heard.
+    let stack = start(options(1.0)).await;
+    let gateway = stack.websocket(API).unwrap();
+    let client = management_client(&gateway.management_endpoint()).await;
+    // A small receive buffer (no autotuning) keeps the test's volume small.
+    let url = gateway.url();
+    let tcp = tokio::net::TcpSocket::new_v4().unwrap();
+    tcp.set_recv_buffer_size(64 * 1024).unwrap();
+    let address = url.trim_start_matches("ws://").split('/').next().unwrap();
+    let stream = tcp.connect(address.parse().unwrap()).await.unwrap();
+    let stream = tokio_tungstenite::MaybeTlsStream::Plain(stream);
+    let (mut socket, _) = tokio_tungstenite::client_async(url.as_str(), stream)
+        .await
+        .unwrap();
+    send_json(&mut socket, json!({"action": "info"})).await;
+    next_json(&mut socket, WAIT).await;
+    let connection_id = event_of(&records_for(&stack.lambda().records(), "$connect")[0])
+        .request_context
+        .connection_id
+        .unwrap();
+
+    // 8 MB for the client, twice what the sockets of both ends buffer: the
+    // gateway's writes to it stall while it does not read.
+    let piece = vec![b'x'; 125 * 1024];
+    let pieces = 64;
+    for _ in 0..pieces {
+        client
+            .post_to_connection()
+            .connection_id(&connection_id)
+            .data(Blob::new(piece.clone()))
+            .send()
+            .await
+            .expect("a post is queued, not delivered");
+    }
+    send_json(&mut socket, json!({"action": "sleep", "ms": 0})).await;
+    assert!(
+        eventually(WAIT, || !records_for(&stack.lambda().records(), "sleep")
+            .is_empty())
+        .await,
+        "the gateway stopped reading the client while writing to it"
+    );
+
+    // Then everything arrives, in order.
+    let mut received = 0;
+    loop {
+        let message = tokio::time::timeout(WAIT, socket.next())
+            .await
+            .expect("a message in time")
+            .expect("open")
+            .expect("a frame");
+        match message {
+            Message::Binary(data) if data.len() == piece.len() => received += 1,
+            Message::Text(text) if text.len() == piece.len() => received += 1,
+            Message::Text(text) => {
+                assert_eq!(received, pieces, "the reply overtook the posts");
+                assert_eq!(
+                    serde_json::from_str::<serde_json::Value>(&text).unwrap()["type"],
+                    "slept"
+                );
+                break;
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
     stack.stop().await;
 }
 
