@@ -141,9 +141,11 @@ pub mod errors {
     pub const VERTEX_INIT_FAILED: &str = "Failed to initialize Vertex AI";
     /// A second `start_speaking` on the same connection.
     pub const ALREADY_ACTIVE: &str = "Session already active";
-    /// The model's assessment was not valid.
-    pub const ASSESSMENT_FAILED: &str =
-        "Assessment failed: the model returned an invalid assessment; please try again";
+    /// The assessment could not be made or stored, with its cause (the
+    /// model's answer was invalid, came too late, or could not be stored).
+    pub fn assessment_failed(cause: &str) -> String {
+        format!("Assessment failed: {cause}; please try again")
+    }
     /// The model stream broke.
     pub const MODEL_FAILED: &str =
         "The examiner is unavailable: the model connection failed; reconnect and start again";

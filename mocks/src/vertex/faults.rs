@@ -54,6 +54,12 @@ pub enum VertexFault {
     },
     /// generateContent answers 429 RESOURCE_EXHAUSTED.
     Throttle,
+    /// generateContent answers this long after the request (scenario time,
+    /// divided by the time scale): a model slow to write a long answer.
+    SlowAnswer {
+        /// Milliseconds.
+        ms: u64,
+    },
     /// The examiner misbehaves once in the session, at model turn `at_turn`.
     Misbehave {
         /// What goes wrong.
@@ -177,7 +183,9 @@ impl VertexFault {
             | Self::EarlyGoAway { .. }
             | Self::Close { .. }
             | Self::Misbehave { .. } => FaultStage::Session,
-            Self::InvalidAssessment { .. } | Self::Throttle => FaultStage::GenerateContent,
+            Self::InvalidAssessment { .. } | Self::Throttle | Self::SlowAnswer { .. } => {
+                FaultStage::GenerateContent
+            }
         }
     }
 }

@@ -6,6 +6,7 @@
 //! fixed-form answer.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Json;
 use axum::body::Bytes;
@@ -91,7 +92,10 @@ pub(super) async fn generate_content(
     body: Bytes,
 ) -> Response {
     match answer(&state, &path, &headers, &body) {
-        Ok(json) => Json(json).into_response(),
+        Ok((json, delay)) => {
+            tokio::time::sleep(delay).await;
+            Json(json).into_response()
+        }
         Err(error) => error.into_response(),
     }
 }
@@ -101,7 +105,7 @@ fn answer(
     path: &ModelPath,
     headers: &HeaderMap,
     body: &[u8],
-) -> Result<Value, GoogleError> {
+) -> Result<(Value, Duration), GoogleError> {
     let (model, action) = path
         .model_action
         .split_once(':')
@@ -152,6 +156,13 @@ fn answer(
         VertexFault::InvalidAssessment { variant } => Some(*variant),
         _ => None,
     });
+    let delay: Duration = faults
+        .iter()
+        .filter_map(|fault| match fault {
+            VertexFault::SlowAnswer { ms } => Some(state.scaled(Duration::from_millis(*ms))),
+            _ => None,
+        })
+        .sum();
     let request = parse_request(body)?;
     let prompt = request.text();
     let text = if request.wants_json() && is_assessment_request(&prompt) {
@@ -167,7 +178,7 @@ fn answer(
         ..TurnUsage::default()
     };
     let call_number = state.record_generate_content(model, &usage);
-    Ok(json!({
+    let answer = json!({
         "candidates": [{
             "content": {"role": "model", "parts": [{"text": text}]},
             "finishReason": "STOP",
@@ -176,7 +187,8 @@ fn answer(
         "usageMetadata": usage.to_usage_metadata(),
         "modelVersion": model,
         "responseId": format!("mock-{call_number:08x}"),
-    }))
+    });
+    Ok((answer, delay))
 }
 
 fn parse_request(body: &[u8]) -> Result<GenerateContentRequest, GoogleError> {

@@ -165,6 +165,13 @@ async fn faults_break_the_assessment_or_throttle() {
     assert_eq!(error["error"]["code"], 429);
     let (status, _) = post(&mock, &route, Some(&token), &request(TRANSCRIPT, true)).await;
     assert_eq!(status, 200);
+
+    // A slow answer comes, late.
+    mock.set_fault(FaultRule::next(VertexFault::SlowAnswer { ms: 400 }));
+    let asked = std::time::Instant::now();
+    let (status, _) = post(&mock, &route, Some(&token), &request(TRANSCRIPT, true)).await;
+    assert_eq!(status, 200);
+    assert!(asked.elapsed() >= std::time::Duration::from_millis(400));
     mock.stop().await;
 }
 

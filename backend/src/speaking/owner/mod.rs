@@ -6,24 +6,25 @@
 //! (assessment, with the reason told to the client), on `$disconnect` or a
 //! 410 from the gateway (marked disconnected), or on a model failure.
 //! Whatever happens, the relay items of the session are deleted at the end.
+//! [`ending`] holds the end: the closing grace, the assessment, the outcome.
+
+mod ending;
 
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
-use chrono::Utc;
-use serde_json::{Value, json};
+use serde_json::Value;
 
-use super::assessment::{self, Speaker, TranscriptLine};
-use super::messages::{self, StartSpeaking, errors};
-use super::storing::{store_assessment, with_retries};
+use super::assessment::{Speaker, TranscriptLine};
+use super::messages::{self, StartSpeaking};
 use super::{Call, now_epoch_s};
 use crate::inbox::RelayInbox;
 use crate::management::ManagementError;
 use crate::ownership::stop_margin;
 use crate::relay::RelayItem;
-use crate::sessions::{Session, SessionStatus};
+use crate::sessions::Session;
 use crate::vertex::auth::ServiceAccount;
-use crate::vertex::generate::{GenerateConfig, GenerateUsage, generate_json};
+use crate::vertex::generate::GenerateUsage;
 use crate::vertex::live::{LiveConfig, LiveEvent, LiveSession, LiveUsage};
 
 /// Maya's instructions for the Live session.
@@ -143,15 +144,26 @@ impl<'a> Owner<'a> {
             .deadline
             .checked_sub(self.margin)
             .unwrap_or(self.deadline);
+        let time_limit = || Step::End(Ending::TimeLimit);
         loop {
+            // The stop time also cuts short the handling of what came: posting
+            // a long turn's audio to a slow gateway, or a resumption, must not
+            // eat the margin kept to assess.
             let step = tokio::select! {
                 biased;
-                _ = tokio::time::sleep_until(stop_at.into()) => Step::End(Ending::TimeLimit),
-                events = live.next_events() => match events {
-                    None => self.resume(live).await,
-                    Some(events) => self.on_events(events, live).await,
-                },
-                _ = poll.tick() => self.drain_relay(live).await,
+                _ = tokio::time::sleep_until(stop_at.into()) => time_limit(),
+                events = live.next_events() => {
+                    let handled = async {
+                        match events {
+                            None => self.resume(live).await,
+                            Some(events) => self.on_events(events, live).await,
+                        }
+                    };
+                    tokio::time::timeout_at(stop_at.into(), handled).await.unwrap_or_else(|_| time_limit())
+                }
+                _ = poll.tick() => {
+                    tokio::time::timeout_at(stop_at.into(), self.drain_relay(live)).await.unwrap_or_else(|_| time_limit())
+                }
             };
             if let Step::End(ending) = step {
                 return ending;
@@ -321,265 +333,5 @@ impl<'a> Owner<'a> {
                 text: text.trim().to_owned(),
             });
         }
-    }
-
-    /// Lets the examiner finish the turn in progress (the candidate's last
-    /// words included): events are taken until a turn completes, the stream has
-    /// been quiet for a moment, or the grace period ends.
-    async fn closing_grace(&mut self, live: &mut LiveSession) {
-        let until = tokio::time::Instant::now() + CLOSING_GRACE.min(self.margin / 4);
-        // Bounded as a whole, not only while waiting for events: handling an
-        // event can write to the model, and a write the model does not read
-        // would hold the owner until Lambda's timeout killed it with the
-        // assessment unsent (seen at 60x: `speaking::troubleshooting_the_15_…`).
-        let grace = async {
-            let _ = live.audio_stream_end().await;
-            loop {
-                let quiet = (tokio::time::Instant::now() + QUIET_ENOUGH).min(until);
-                let Ok(Some(events)) = tokio::time::timeout_at(quiet, live.next_events()).await
-                else {
-                    break;
-                };
-                let done = events
-                    .iter()
-                    .any(|e| matches!(e, LiveEvent::TurnComplete(_) | LiveEvent::Closed { .. }));
-                let quiet: Vec<LiveEvent> = events
-                    .into_iter()
-                    .filter(|e| !matches!(e, LiveEvent::GoAway(_) | LiveEvent::Closed { .. }))
-                    .collect();
-                if let Step::End(_) = self.on_events(quiet, live).await {
-                    break;
-                }
-                if done {
-                    break;
-                }
-            }
-        };
-        if tokio::time::timeout_at(until, grace).await.is_err() {
-            tracing::warn!(
-                session = %self.session.session_id,
-                "the closing grace ran out while the model stream was busy: ending without it"
-            );
-        }
-        self.flush_examiner();
-    }
-
-    async fn finish(mut self, mut live: LiveSession, ending: Ending) {
-        let now = now_epoch_s();
-        let session_id = self.session.session_id.clone();
-        let sessions = &self.call.deps.sessions;
-        match &ending {
-            Ending::Completed | Ending::TimeLimit => {
-                self.closing_grace(&mut live).await;
-                live.close().await;
-                self.complete(ending == Ending::TimeLimit, true).await;
-            }
-            Ending::Disconnected(_) | Ending::Gone if self.ended_before_leaving().await => {
-                // The candidate ended the test and left at once: the
-                // assessment is still theirs (stored; nobody to tell).
-                tracing::info!(session = %session_id, "end_speaking came before the client left: assessing");
-                live.close().await;
-                self.complete(false, false).await;
-            }
-            Ending::Disconnected(_) | Ending::Gone => {
-                live.close().await;
-                let _ = with_retries(|| {
-                    sessions.transition(
-                        &session_id,
-                        SessionStatus::Active,
-                        SessionStatus::Disconnected,
-                        now,
-                        &[],
-                    )
-                })
-                .await;
-            }
-            Ending::Failed(reason) => {
-                live.close().await;
-                tracing::error!(session = %session_id, "model failure: {reason}");
-                let extra = [("ended_by", reason.clone())];
-                let _ = with_retries(|| {
-                    sessions.transition(
-                        &session_id,
-                        SessionStatus::Active,
-                        SessionStatus::Failed,
-                        now,
-                        &extra,
-                    )
-                })
-                .await;
-                self.call.post_error(errors::MODEL_FAILED).await;
-            }
-        }
-        // No audio outlives the session.
-        self.inbox.purge().await;
-    }
-
-    /// Whether an `end_speaking` is waiting in the relay (read before the
-    /// owner learnt the client had gone).
-    async fn ended_before_leaving(&mut self) -> bool {
-        for _ in 0..2 {
-            match self.inbox.take().await {
-                Ok(items) if items.iter().any(|i| matches!(i, RelayItem::End)) => return true,
-                Ok(_) => {}
-                Err(e) => {
-                    tracing::warn!(session = %self.session.session_id, "relay read failed: {e}")
-                }
-            }
-            tokio::time::sleep(self.call.deps.settings.relay_settle).await;
-        }
-        false
-    }
-
-    /// Asks for the assessment (one retry on an invalid answer), stores it
-    /// and, when `notify`, tells the client. The client hears
-    /// `assessment_complete` only once the assessment is stored; when it
-    /// cannot be stored the session fails and the client is told so.
-    async fn complete(&mut self, time_limit: bool, notify: bool) {
-        let deps = self.call.deps;
-        let session_id = self.session.session_id.clone();
-        let generate = GenerateConfig {
-            base_url_template: deps.settings.vertex_base_url.clone(),
-            region: self.config.region.clone(),
-            project: self.account.project_id.clone(),
-            model: deps.settings.assessment_model.clone(),
-        };
-        let prompt = assessment::prompt(&self.start.assessment_type, &self.transcript);
-        let mut last_problem = String::new();
-        let mut valid = None;
-        for _attempt in 0..2 {
-            let bearer = match self.account.bearer_token(now_epoch_s()) {
-                Ok(bearer) => bearer,
-                Err(e) => {
-                    last_problem = e.to_string();
-                    break;
-                }
-            };
-            match generate_json(
-                &deps.http,
-                &generate,
-                &bearer,
-                assessment::ASSESSOR_INSTRUCTIONS,
-                &prompt,
-            )
-            .await
-            {
-                Ok((text, usage)) => {
-                    self.usage.assessment.input_tokens += usage.input_tokens;
-                    self.usage.assessment.output_tokens += usage.output_tokens;
-                    match assessment::validate(&text) {
-                        Ok(answer) => {
-                            valid = Some(answer);
-                            break;
-                        }
-                        Err(problem) => last_problem = problem.to_string(),
-                    }
-                }
-                Err(e) => last_problem = e.to_string(),
-            }
-        }
-        let now = now_epoch_s();
-        let Some(answer) = valid else {
-            tracing::error!(session = %session_id, "assessment rejected: {last_problem}");
-            self.fail(&last_problem, notify).await;
-            return;
-        };
-        let document = self.document(&answer, time_limit);
-        let assessment_id = document["assessment_id"]
-            .as_str()
-            .unwrap_or_default()
-            .to_owned();
-        let give_up = self
-            .deadline
-            .checked_sub(self.margin / 2)
-            .unwrap_or(self.deadline);
-        if let Err(e) = store_assessment(deps, &document, give_up, &session_id).await {
-            tracing::error!(session = %session_id, "storing the assessment failed: {e}");
-            self.fail(&format!("storing the assessment failed: {e}"), notify)
-                .await;
-            return;
-        }
-        // Completed, whether still active or marked disconnected meanwhile
-        // (the client left after end_speaking).
-        let extra = [("assessment_id", assessment_id)];
-        let mut client_left = false;
-        for from in [SessionStatus::Active, SessionStatus::Disconnected] {
-            let moved = with_retries(|| {
-                deps.sessions
-                    .transition(&session_id, from, SessionStatus::Completed, now, &extra)
-            })
-            .await;
-            if moved.is_ok() {
-                client_left = from == SessionStatus::Disconnected;
-                break;
-            }
-        }
-        // Nobody to tell when `$disconnect` came meanwhile.
-        if notify && !client_left {
-            let _ = self
-                .call
-                .post(&messages::assessment_complete(document))
-                .await;
-        }
-    }
-
-    /// Ends the session as failed (from active, or disconnected meanwhile)
-    /// and tells the client when `notify`.
-    async fn fail(&self, reason: &str, notify: bool) {
-        let deps = self.call.deps;
-        let session_id = &self.session.session_id;
-        let now = now_epoch_s();
-        let extra = [("ended_by", reason.to_owned())];
-        for from in [SessionStatus::Active, SessionStatus::Disconnected] {
-            let moved = with_retries(|| {
-                deps.sessions
-                    .transition(session_id, from, SessionStatus::Failed, now, &extra)
-            })
-            .await;
-            if moved.is_ok() {
-                break;
-            }
-        }
-        if notify {
-            self.call.post_error(errors::ASSESSMENT_FAILED).await;
-        }
-    }
-
-    fn document(&self, answer: &assessment::ModelAssessment, time_limit: bool) -> Value {
-        let bands: Vec<f64> = assessment::CRITERIA
-            .iter()
-            .map(|c| answer.criteria[*c].band)
-            .collect();
-        let criteria: serde_json::Map<String, Value> = assessment::CRITERIA
-            .iter()
-            .map(|c| (c.to_string(), json!({"band": answer.criteria[*c].band, "feedback": answer.criteria[*c].feedback})))
-            .collect();
-        let mut document = json!({
-            "assessment_id": format!("speaking-{}-{}", self.session.connection_id.trim_end_matches('='), self.session.created_at),
-            "session_id": self.session.session_id,
-            "user_id": self.session.user_id,
-            "type": "speaking",
-            "assessment_type": self.start.assessment_type,
-            "overall_band": assessment::overall_band(&bands),
-            "criteria": criteria,
-            "feedback": answer.overall_feedback,
-            "improvement_plan": answer.improvement_plan,
-            "transcript": self.transcript,
-            "model": self.call.deps.settings.assessment_model,
-            "live_model": self.config.model,
-            "region": self.config.region,
-            "duration_seconds": (self.began.elapsed().as_secs_f64() * 10.0).round() / 10.0,
-            "ended_by": if time_limit { "time_limit" } else { "completed" },
-            "completed_at": Utc::now().to_rfc3339(),
-            "usage": self.usage,
-            "resumptions": self.resumptions,
-        });
-        if time_limit {
-            document["notice"] = json!(
-                "The session reached the 15-minute limit of the speaking service, so Maya ended the test \
-                 and assessed what was said so far."
-            );
-        }
-        document
     }
 }
