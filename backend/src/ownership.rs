@@ -48,6 +48,20 @@ pub fn stop_margin(deadline: Instant) -> Duration {
     (remaining / 30).clamp(Duration::from_secs(1), Duration::from_secs(30))
 }
 
+/// Runs one step of an owner's loop, cut short at `stop_at` (then
+/// `stopped()`): handling what came, such as posting a long turn to a slow
+/// gateway or reopening a model stream, must not eat the margin kept to end
+/// the session.
+pub async fn until_stop<T>(
+    stop_at: Instant,
+    step: impl Future<Output = T>,
+    stopped: impl FnOnce() -> T,
+) -> T {
+    tokio::time::timeout_at(stop_at.into(), step)
+        .await
+        .unwrap_or_else(|_| stopped())
+}
+
 /// `"{close code} {reason}"` of a `$disconnect` event (1005 when the client
 /// sent no code).
 pub fn disconnect_reason(context: &ApiGatewayWebsocketProxyRequestContext) -> String {

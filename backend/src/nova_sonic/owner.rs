@@ -21,7 +21,7 @@ use super::turns::{Delivery, TranscriptLine, TurnTracker};
 use crate::alerts::{Alert, AlertKind, Alerts, is_distress};
 use crate::inbox::RelayInbox;
 use crate::management::{Connections, ManagementError};
-use crate::ownership::stop_margin;
+use crate::ownership::{stop_margin, until_stop};
 use crate::relay::RelayItem;
 
 /// Largest piece of PCM per audio message (far below API Gateway's 32 KB frames).
@@ -173,17 +173,23 @@ impl Owner<'_> {
             .deadline
             .checked_sub(self.margin)
             .unwrap_or(self.setup.deadline);
+        let time_limit = || Step::End(Ending::TimeLimit);
         loop {
             let step = tokio::select! {
                 biased;
-                _ = tokio::time::sleep_until(stop_at.into()) => Step::End(Ending::TimeLimit),
-                event = self.stream.next_event() => match event {
-                    Some(Ok(event)) => self.deliver(event).await,
-                    Some(Err(SonicError::StreamLimit(message))) => self.reopen(SonicError::StreamLimit(message)).await,
-                    Some(Err(error)) => Step::End(Ending::Failed(error)),
-                    None => self.reopen(SonicError::Failed("the stream ended unexpectedly".to_owned())).await,
-                },
-                _ = poll.tick() => self.drain_relay().await,
+                _ = tokio::time::sleep_until(stop_at.into()) => time_limit(),
+                event = self.stream.next_event() => {
+                    let handled = async {
+                        match event {
+                            Some(Ok(event)) => self.deliver(event).await,
+                            Some(Err(SonicError::StreamLimit(message))) => self.reopen(SonicError::StreamLimit(message)).await,
+                            Some(Err(error)) => Step::End(Ending::Failed(error)),
+                            None => self.reopen(SonicError::Failed("the stream ended unexpectedly".to_owned())).await,
+                        }
+                    };
+                    until_stop(stop_at, handled, time_limit).await
+                }
+                _ = poll.tick() => until_stop(stop_at, self.drain_relay(), time_limit).await,
             };
             if let Step::End(ending) = step {
                 return ending;

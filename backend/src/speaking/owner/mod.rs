@@ -20,7 +20,7 @@ use super::messages::{self, StartSpeaking};
 use super::{Call, now_epoch_s};
 use crate::inbox::RelayInbox;
 use crate::management::ManagementError;
-use crate::ownership::stop_margin;
+use crate::ownership::{stop_margin, until_stop};
 use crate::relay::RelayItem;
 use crate::sessions::Session;
 use crate::vertex::auth::ServiceAccount;
@@ -146,9 +146,6 @@ impl<'a> Owner<'a> {
             .unwrap_or(self.deadline);
         let time_limit = || Step::End(Ending::TimeLimit);
         loop {
-            // The stop time also cuts short the handling of what came: posting
-            // a long turn's audio to a slow gateway, or a resumption, must not
-            // eat the margin kept to assess.
             let step = tokio::select! {
                 biased;
                 _ = tokio::time::sleep_until(stop_at.into()) => time_limit(),
@@ -159,11 +156,9 @@ impl<'a> Owner<'a> {
                             Some(events) => self.on_events(events, live).await,
                         }
                     };
-                    tokio::time::timeout_at(stop_at.into(), handled).await.unwrap_or_else(|_| time_limit())
+                    until_stop(stop_at, handled, time_limit).await
                 }
-                _ = poll.tick() => {
-                    tokio::time::timeout_at(stop_at.into(), self.drain_relay(live)).await.unwrap_or_else(|_| time_limit())
-                }
+                _ = poll.tick() => until_stop(stop_at, self.drain_relay(live), time_limit).await,
             };
             if let Step::End(ending) = step {
                 return ending;
