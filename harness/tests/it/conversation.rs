@@ -150,7 +150,6 @@ async fn eager_backend() -> String {
 
 #[tokio::test]
 async fn an_assessment_before_end_speaking_is_caught_by_conversation_6() {
-    let _serial = MACHINE_SATURATING.lock().await;
     let text = r#"
 name: eager-assessment
 api: SpeakingWebSocketApi
