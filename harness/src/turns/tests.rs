@@ -113,6 +113,33 @@ fn turns_are_grouped_timed_and_played_out() {
 }
 
 #[test]
+fn without_a_turn_end_signal_a_turn_lasts_while_its_audio_plays() {
+    // Nova Sonic stream: turns end by a quiet gap (1.5 s). Two seconds of
+    // audio, then a piece 3 s later: heard without a pause, one turn.
+    let mut s = Script::new("NovaSonicStreamWebSocketApi");
+    let piece = |s: &mut Script, at: u64, seconds: usize| {
+        let audio = "A".repeat(64_000 * seconds);
+        s.tracker.received(
+            s.at(at),
+            &json!({"type": "maya_audio", "audio": audio, "format": {"sample_rate": 24000}}),
+        );
+    };
+    piece(&mut s, 0, 2);
+    piece(&mut s, 3_000, 1);
+    assert_eq!(s.tracker.turns.len(), 1, "{:#?}", s.tracker.turns);
+    // Quiet for the gap after the audio ran out (4 s + 1.5 s): a new turn.
+    piece(&mut s, 5_600, 1);
+    assert_eq!(s.tracker.turns.len(), 2);
+    assert_eq!(s.tracker.turns[0].audio, Duration::from_secs(3));
+    // The client speaks while that audio still plays: the reply is a turn
+    // of its own.
+    s.say(6_000, 6_500, "Porto.");
+    piece(&mut s, 6_700, 1);
+    assert_eq!(s.tracker.turns.len(), 3);
+    assert_eq!(s.tracker.turns[1].end, Some(s.at(5_600)));
+}
+
+#[test]
 fn turn_latency_is_from_the_end_of_the_utterance_to_the_first_audio() {
     let mut s = Script::new("SpeakingWebSocketApi");
     s.say(0, 1_000, "Hello.");

@@ -138,15 +138,22 @@ impl Tracker {
         &self.profile
     }
 
-    /// Ends the open turn if the API has no turn-end signal and it has been quiet.
+    /// Ends the open turn if the API has no turn-end signal and either it
+    /// has been quiet (nothing came for the quiet gap after the audio
+    /// received so far played out: a listener hears no gap while received
+    /// audio still plays, so pieces a loaded backend posts in bursts stay one
+    /// turn) or the client has begun an utterance since its last message
+    /// (what the model sends after that is another turn).
     pub fn settle(&mut self, now: Instant) {
         if !self.profile.turn_end.is_empty() {
             return;
         }
         let gap = self.profile.quiet_gap.div_f64(self.time_scale);
+        let last_utterance = self.utterances.last().map(|u| u.start);
         if let Some(turn) = self.turns.last_mut()
             && turn.end.is_none()
-            && now.saturating_duration_since(turn.last) >= gap
+            && (now.saturating_duration_since(turn.last.max(turn.playout_end)) >= gap
+                || last_utterance.is_some_and(|start| start > turn.last))
         {
             turn.end = Some(turn.last);
             turn.ended_by = Some(TurnEnd::Quiet);
