@@ -303,7 +303,7 @@ mod tests {
             &session,
             "John",
             "2025-01-01T00:00:00Z",
-            "amazon.nova-sonic-v1:0",
+            "amazon.nova-2-sonic-v1:0",
             &outcome,
         );
         assert_eq!(record["patientId"], "pt-001");

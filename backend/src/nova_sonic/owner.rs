@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Map, Value, json};
 
+use super::Endpointing;
 use super::output::{OutputEvent, TokenTotals};
 use super::protocol::PromptSettings;
 use super::stream::{SonicError, SonicStream};
@@ -96,6 +97,8 @@ pub struct OwnerSetup<'a> {
     pub model_id: String,
     /// The voice.
     pub voice_id: String,
+    /// Turn detection, for models that take it.
+    pub endpointing: Option<Endpointing>,
     /// The system prompt (kept for reopening).
     pub system_prompt: String,
     /// The session's relay items.
@@ -274,7 +277,8 @@ impl Owner<'_> {
         let settings = PromptSettings::new(
             format!("prompt-{}", self.streams + 1),
             self.setup.voice_id.clone(),
-        );
+        )
+        .with_turn_detection(&self.setup.model_id, self.setup.endpointing);
         self.tracker.stream_reopened();
         let (history, unanswered) = self.tracker.resume();
         match SonicStream::open(

@@ -9,6 +9,8 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use serde_json::{Value, json};
 
+use super::{Endpointing, takes_turn_detection};
+
 /// Largest `textInput` content, in bytes (larger text is split).
 pub const MAX_TEXT_INPUT_BYTES: usize = 1024;
 /// Largest chat history, in bytes of text.
@@ -75,6 +77,8 @@ pub struct PromptSettings {
     pub top_p: f64,
     /// `inferenceConfiguration.temperature`.
     pub temperature: f64,
+    /// `turnDetectionConfiguration.endpointingSensitivity` (Nova 2 Sonic).
+    pub endpointing: Option<Endpointing>,
 }
 
 impl PromptSettings {
@@ -86,7 +90,14 @@ impl PromptSettings {
             max_tokens: 1024,
             top_p: 0.9,
             temperature: 0.7,
+            endpointing: None,
         }
+    }
+
+    /// With `endpointing`, when `model_id` takes it (v1 gets no such field).
+    pub fn with_turn_detection(mut self, model_id: &str, endpointing: Option<Endpointing>) -> Self {
+        self.endpointing = endpointing.filter(|_| takes_turn_detection(model_id));
+        self
     }
 }
 
@@ -98,14 +109,16 @@ fn event(name: &str, body: Value) -> Value {
 
 /// `sessionStart`.
 pub fn session_start(settings: &PromptSettings) -> Value {
-    event(
-        "sessionStart",
-        json!({"inferenceConfiguration": {
-            "maxTokens": settings.max_tokens,
-            "topP": settings.top_p,
-            "temperature": settings.temperature,
-        }}),
-    )
+    let mut body = json!({"inferenceConfiguration": {
+        "maxTokens": settings.max_tokens,
+        "topP": settings.top_p,
+        "temperature": settings.temperature,
+    }});
+    if let Some(endpointing) = settings.endpointing {
+        body["turnDetectionConfiguration"] =
+            json!({"endpointingSensitivity": endpointing.as_str()});
+    }
+    event("sessionStart", body)
 }
 
 /// `promptStart` with text and 24 kHz audio output.
@@ -286,6 +299,32 @@ mod tests {
 
     fn name(event: &Value) -> &str {
         event["event"].as_object().unwrap().keys().next().unwrap()
+    }
+
+    #[test]
+    fn turn_detection_goes_to_nova_2_sonic_only() {
+        let v2 = PromptSettings::new("p1", "matthew")
+            .with_turn_detection("amazon.nova-2-sonic-v1:0", Some(Endpointing::Low));
+        let start = session_start(&v2);
+        assert_eq!(
+            start["event"]["sessionStart"]["turnDetectionConfiguration"],
+            json!({"endpointingSensitivity": "LOW"})
+        );
+        let v1 = PromptSettings::new("p1", "matthew")
+            .with_turn_detection("amazon.nova-sonic-v1:0", Some(Endpointing::Low));
+        let start = session_start(&v1);
+        assert!(
+            start["event"]["sessionStart"]
+                .get("turnDetectionConfiguration")
+                .is_none()
+        );
+        let unset = PromptSettings::new("p1", "matthew")
+            .with_turn_detection("amazon.nova-2-sonic-v1:0", None);
+        assert!(
+            session_start(&unset)["event"]["sessionStart"]
+                .get("turnDetectionConfiguration")
+                .is_none()
+        );
     }
 
     #[test]

@@ -10,7 +10,6 @@ use serde_json::{Map, Value, json};
 
 use super::SonicSettings;
 use super::owner::{self, Ending, OPEN_TIMEOUT, Outcome, OwnerSetup, Presenter};
-use super::protocol::PromptSettings;
 use super::stream::{SonicError, SonicStream};
 use crate::alerts::{Alert, AlertKind, Alerts};
 use crate::inbox::RelayInbox;
@@ -108,7 +107,7 @@ pub async fn start(start: Start<'_>) -> Result<Option<Outcome>, StartError> {
             .await;
         return Ok(None);
     }
-    let settings = PromptSettings::new("prompt-1", start.settings.voice_id.clone());
+    let settings = start.settings.prompt("prompt-1");
     let stream = match SonicStream::open(
         start.bedrock,
         &start.settings.model_id,
@@ -175,6 +174,7 @@ pub async fn start(start: Start<'_>) -> Result<Option<Outcome>, StartError> {
         bedrock: start.bedrock,
         model_id: start.settings.model_id.clone(),
         voice_id: start.settings.voice_id.clone(),
+        endpointing: start.settings.endpointing,
         system_prompt: start.system_prompt,
         inbox: RelayInbox::new(start.relay.clone(), session_id)
             .with_settle(start.settings.relay_settle),

@@ -287,7 +287,7 @@ mod tests {
             streams: 2,
             duration: std::time::Duration::from_secs(3),
         };
-        let record = transcript_record("t-1", &session, "amazon.nova-sonic-v1:0", &outcome);
+        let record = transcript_record("t-1", &session, "amazon.nova-2-sonic-v1:0", &outcome);
         assert_eq!(record["type"], "speaking_conversation");
         assert_eq!(record["ended_by"], "time_limit");
         assert_eq!(

@@ -15,7 +15,7 @@ use backend::nova_sonic::turns::{Delivery, TurnTracker};
 use mocks::bedrock::{BedrockConfig, BedrockFault, BedrockMock, FaultRule, StreamState};
 use mocks::speech::{self, Vad, VadConfig, VadEvent};
 
-const SONIC: &str = "amazon.nova-sonic-v1:0";
+const SONIC: &str = "amazon.nova-2-sonic-v1:0";
 const PROMPT: &str = "You are Buddy, a kind companion for John.\nPatient facts:\n\
     - Sarah is your daughter.\n\
     - Your morning routine (at 8:00 am): take your pill, then eat breakfast.\n";

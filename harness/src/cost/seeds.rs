@@ -228,7 +228,8 @@ fn seed_001(measured: &Measured<'_>, pricing: &PricingTable) -> SeedComparison {
          bills GB-seconds, not the timeout",
         usd(own_lambda)
     );
-    let sonic = pricing.model("amazon.nova-sonic-v1:0");
+    // The model the template deploys (Nova Sonic v1 reached its end of life on 2026-09-14).
+    let sonic = pricing.model("amazon.nova-2-sonic-v1:0");
     let speech_in = sonic
         .and_then(|m| m.audio_in_usd.map(|p| p / m.per))
         .unwrap_or(0.0);
@@ -239,7 +240,7 @@ fn seed_001(measured: &Measured<'_>, pricing: &PricingTable) -> SeedComparison {
     let minute_in = tokens_per_minute * speech_in;
     let minute_out = tokens_per_minute * speech_out;
     let rate_basis = format!(
-        "a minute of speech is {tokens_per_minute:.0} tokens: {} heard, {} spoken by Nova Sonic",
+        "a minute of speech is {tokens_per_minute:.0} tokens: {} heard, {} spoken by Nova 2 Sonic",
         usd(minute_in),
         usd(minute_out)
     );
@@ -587,7 +588,7 @@ mod tests {
         assert!((lambda.measured_usd - 0.03000006).abs() < 1e-6);
         assert!(!lambda.consistent);
         assert!(lambda.arithmetic.starts_with("recomputed"));
-        // 1,500 tokens x $3.40 / 1M.
-        assert!((comparison.lines[2].measured_usd - 0.0051).abs() < 1e-12);
+        // 1,500 tokens x $3.00 / 1M (Nova 2 Sonic speech in; v1 was $3.40).
+        assert!((comparison.lines[2].measured_usd - 0.0045).abs() < 1e-12);
     }
 }

@@ -170,6 +170,36 @@ pub async fn model_not_available(ctx: &ReproContext, notes: &mut Notes) -> Resul
             granted.is_some_and(|m| m["status"] == "initialized"),
             "the fix: with access enabled the session starts",
         );
+        Ok::<(), ReproError>(())
+    }
+    .await;
+    stack.stop().await;
+    result?;
+    end_of_life_model(ctx, notes).await
+}
+
+/// The other cause: the template names a model past its end of life.
+async fn end_of_life_model(ctx: &ReproContext, notes: &mut Notes) -> Result<(), ReproError> {
+    let v1 = "amazon.nova-sonic-v1:0";
+    let stack = ctx.start(10.0, &[("NovaSonicModelId", v1)]).await?;
+    let result = async {
+        let mut socket = connect(&url(&stack)?).await?;
+        let refused = init(&mut socket, "pt-001").await?;
+        notes.saw(format!("initSession on {v1} (end of life 2026-09-14): {refused:?}"));
+        notes.expect(
+            refused
+                .as_ref()
+                .is_some_and(|m| m["message"] == "Model not available"),
+            "a model past its end of life: initSession gets \"Model not available\"",
+        );
+        let sns = &stack.mocks().sns;
+        let alerted = eventually(WAIT, || async { !sns.messages().is_empty() }).await;
+        let alert = sns.messages().first().map(|m| m.message.clone());
+        notes.saw(format!("SNS alert: {alert:?}"));
+        notes.expect(
+            alerted && alert.is_some_and(|a| a.contains("end of its life")),
+            "the alert carries Bedrock's ResourceNotFoundException: the model reached the end of its life (the fix: amazon.nova-2-sonic-v1:0)",
+        );
         Ok(())
     }
     .await;

@@ -108,7 +108,10 @@ const CASES: &[Case] = &[
         reproduction: "Bedrock answers AccessDeniedException (model access not granted): \
                        initSession gets \"Model not available\", later input \"No active \
                        session\", an SNS model_failure alert goes out; with access granted the \
-                       session starts",
+                       session starts. Then the template names amazon.nova-sonic-v1:0, past its \
+                       end of life (2026-09-14): Bedrock answers ResourceNotFoundException, \
+                       initSession gets \"Model not available\" and the alert names the end of \
+                       life; the fix is amazon.nova-2-sonic-v1:0",
     },
     Case {
         id: "001-missing-patient-data",

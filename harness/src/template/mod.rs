@@ -7,10 +7,12 @@
 //! - [`intrinsics`]: `Ref`, `Fn::GetAtt`, `Fn::Sub`, `Fn::Join`, `Fn::If`, ...;
 //! - [`model`]: the typed result;
 //! - `build`: from resources to the model;
+//! - [`lifecycle`]: the models it names, against their lifecycle;
 //! - `rest`: REST APIs (`AWS::Serverless::Api`) and the functions' `Api` events.
 
 mod build;
 pub mod intrinsics;
+pub mod lifecycle;
 pub mod model;
 mod rest;
 pub mod yaml;

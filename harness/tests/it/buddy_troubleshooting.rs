@@ -176,7 +176,7 @@ async fn nova_sonic_errors_model_not_available_and_invocation_errors() {
         Some("model_failure")
     );
     let body: Value = serde_json::from_str(&alert.message).unwrap();
-    assert_eq!(body["model"], "amazon.nova-sonic-v1:0");
+    assert_eq!(body["model"], "amazon.nova-2-sonic-v1:0");
     assert!(
         body["error"].as_str().unwrap().contains("AccessDenied"),
         "{body}"

@@ -82,7 +82,7 @@ async fn two_way_speech_with_maya_stores_only_the_transcript() {
 
     let ready = start_session(&mut socket, &spec, "candidate-7").await;
     assert_eq!(ready["type"], "session_ready");
-    assert_eq!(ready["model"], "amazon.nova-sonic-v1:0");
+    assert_eq!(ready["model"], "amazon.nova-2-sonic-v1:0");
     // Maya opens the test.
     let (greeting, _) = next_of_type(&mut socket, &spec, "maya_transcript", WAIT).await;
     assert_eq!(greeting["text"], GREETING);
@@ -160,7 +160,7 @@ async fn two_way_speech_with_maya_stores_only_the_transcript() {
     assert_eq!(audio_anywhere(&stack).await, Vec::<String>::new());
     assert!(scan(&client, &table(&stack, "RelayTable")).await.is_empty());
     // The model heard the audio (speech tokens were billed), and nothing kept it.
-    assert!(stack.mocks().bedrock.usage()["amazon.nova-sonic-v1:0"].speech_input_tokens > 0);
+    assert!(stack.mocks().bedrock.usage()["amazon.nova-2-sonic-v1:0"].speech_input_tokens > 0);
     stack.stop().await;
 }
 

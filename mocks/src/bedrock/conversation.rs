@@ -64,6 +64,8 @@ pub struct Conversation {
     session_ended: bool,
     /// Audio received (speech input tokens are billed on it).
     input_audio: Duration,
+    /// The pause that ends a spoken turn, when `sessionStart` set one.
+    end_of_turn_pause: Option<Duration>,
     /// Text tokens received.
     input_text_tokens: u64,
 }
@@ -123,8 +125,9 @@ impl Conversation {
         }
         if !self.session_started {
             return match event {
-                InputEvent::SessionStart => {
+                InputEvent::SessionStart { end_of_turn_pause } => {
                     self.session_started = true;
+                    self.end_of_turn_pause = end_of_turn_pause;
                     Ok(Vec::new())
                 }
                 _ => Err(invalid(
@@ -133,7 +136,7 @@ impl Conversation {
             };
         }
         match event {
-            InputEvent::SessionStart => Err(invalid("sessionStart was already received.")),
+            InputEvent::SessionStart { .. } => Err(invalid("sessionStart was already received.")),
             InputEvent::PromptStart {
                 prompt_name,
                 output_sample_rate,
@@ -231,9 +234,14 @@ impl Conversation {
                     )));
                 }
                 self.audio_started = true;
+                let defaults = VadConfig::default();
+                let silence_ms = self
+                    .end_of_turn_pause
+                    .map_or(defaults.silence_ms, |pause| pause.as_millis() as u32);
                 Some(Vad::new(VadConfig {
                     sample_rate: input_sample_rate,
-                    ..VadConfig::default()
+                    silence_ms,
+                    ..defaults
                 }))
             }
             ContentType::Text | ContentType::Tool => None,
@@ -334,9 +342,13 @@ mod tests {
     }
 
     fn started() -> Conversation {
+        started_with(None)
+    }
+
+    fn started_with(end_of_turn_pause: Option<Duration>) -> Conversation {
         let mut c = Conversation::new();
         for event in [
-            InputEvent::SessionStart,
+            InputEvent::SessionStart { end_of_turn_pause },
             InputEvent::PromptStart {
                 prompt_name: "p".into(),
                 output_sample_rate: 24_000,
@@ -414,6 +426,44 @@ mod tests {
             )
             .unwrap_err();
         assert_eq!(err.0, HISTORY_AFTER_AUDIO);
+    }
+
+    /// The effects of two seconds of speech then `pause` of silence.
+    fn speech_then(c: &mut Conversation, pause: Duration) -> Vec<Effect> {
+        c.apply(
+            content_start("a", ContentType::Audio, Role::User, true),
+            &recognize,
+        )
+        .unwrap();
+        let mut audio = speech::synthesize("one two three four five six seven", 16_000);
+        audio.truncate(32_000);
+        audio.extend(speech::silence(pause, 16_000));
+        let mut effects = Vec::new();
+        for chunk in audio.chunks(512) {
+            let samples = chunk.to_vec();
+            let event = InputEvent::AudioInput {
+                content_name: "a".into(),
+                samples,
+            };
+            effects.extend(c.apply(event, &recognize).unwrap());
+        }
+        effects
+    }
+
+    #[test]
+    fn nova_2_turn_detection_sets_the_pause_that_ends_a_turn() {
+        // The default 800 ms ends the turn within a 1.6 s pause; LOW (2 s) does not.
+        let pause = Duration::from_millis(1_600);
+        let ended = |effects: &[Effect]| {
+            effects
+                .iter()
+                .any(|e| matches!(e, Effect::UserTurn { spoken: true, .. }))
+        };
+        assert!(ended(&speech_then(&mut started(), pause)));
+        let mut low = started_with(Some(Duration::from_millis(2_000)));
+        assert!(!ended(&speech_then(&mut low, pause)));
+        let mut high = started_with(Some(Duration::from_millis(1_500)));
+        assert!(ended(&speech_then(&mut high, pause)));
     }
 
     #[test]

@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 use tokio::time::Instant;
 
 use super::errors::AwsError;
-use super::models;
+use super::models::{self, Family};
 use super::replies;
 use super::state::{BedrockFault, FaultTarget, Shared};
 use crate::speech;
@@ -151,9 +151,7 @@ async fn handle(
     api: Api,
     started: Instant,
 ) -> Result<Response, AwsError> {
-    if !models::is_text(model_id) {
-        return Err(AwsError::invalid_model());
-    }
+    models::admit(model_id, Family::Text, models::today())?;
     let (faults, request_id) = {
         let mut state = shared.lock();
         state.count_request(model_id);

@@ -59,6 +59,17 @@ impl AwsError {
         )
     }
 
+    /// ResourceNotFoundException (404): a model past its end-of-life date,
+    /// in Bedrock's words.
+    pub fn end_of_life() -> Self {
+        Self::new(
+            StatusCode::NOT_FOUND,
+            "ResourceNotFoundException",
+            "This model version has reached the end of its life. Please refer to the AWS \
+             documentation for more details.",
+        )
+    }
+
     /// An unknown or unsupported model id.
     pub fn invalid_model() -> Self {
         Self::validation("The provided model identifier is invalid.")

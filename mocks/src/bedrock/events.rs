@@ -2,6 +2,8 @@
 //! the model's output events (each carrying sessionId, promptName and
 //! completionId; content events also a contentId).
 
+use std::time::Duration;
+
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use serde::Deserialize;
@@ -39,7 +41,12 @@ pub enum Role {
 #[derive(Debug, Clone, PartialEq)]
 pub enum InputEvent {
     /// `sessionStart`.
-    SessionStart,
+    SessionStart {
+        /// The pause that ends the user's turn, from Nova 2 Sonic's
+        /// `turnDetectionConfiguration.endpointingSensitivity` (HIGH 1.5 s,
+        /// MEDIUM 1.75 s, LOW 2 s); `None`: the model's default.
+        end_of_turn_pause: Option<Duration>,
+    },
     /// `promptStart`.
     PromptStart {
         /// The prompt's name, repeated by every later event.
@@ -93,6 +100,32 @@ pub enum InputEvent {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{0}")]
 pub struct InvalidEvent(pub String);
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+struct SessionStartBody {
+    #[serde(default)]
+    turn_detection_configuration: Option<TurnDetection>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct TurnDetection {
+    endpointing_sensitivity: String,
+}
+
+/// The pause each `endpointingSensitivity` waits for (Nova 2 user guide,
+/// "Turn-taking controllability").
+fn end_of_turn_pause(sensitivity: &str) -> Result<Duration, InvalidEvent> {
+    match sensitivity {
+        "HIGH" => Ok(Duration::from_millis(1_500)),
+        "MEDIUM" => Ok(Duration::from_millis(1_750)),
+        "LOW" => Ok(Duration::from_millis(2_000)),
+        other => Err(InvalidEvent(format!(
+            "Invalid sessionStart event: endpointingSensitivity {other:?} is not one of HIGH, MEDIUM, LOW"
+        ))),
+    }
+}
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -150,7 +183,15 @@ pub fn parse_input(event: &Value) -> Result<InputEvent, InvalidEvent> {
         .ok_or_else(|| InvalidEvent("Expected {\"event\": {<eventName>: {...}}}".into()))?;
     let (name, body) = inner.iter().next().expect("one entry checked above");
     Ok(match name.as_str() {
-        "sessionStart" => InputEvent::SessionStart,
+        "sessionStart" => {
+            let body: SessionStartBody = field(name, body)?;
+            InputEvent::SessionStart {
+                end_of_turn_pause: body
+                    .turn_detection_configuration
+                    .map(|t| end_of_turn_pause(&t.endpointing_sensitivity))
+                    .transpose()?,
+            }
+        }
         "promptStart" => {
             let body: PromptStartBody = field(name, body)?;
             InputEvent::PromptStart {
@@ -377,6 +418,31 @@ impl SonicTokens {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn session_start_reads_nova_2_turn_detection() {
+        let start = |config: Value| json!({"event": {"sessionStart": config}});
+        let plain = json!({"inferenceConfiguration": {"maxTokens": 1024}});
+        assert_eq!(
+            parse_input(&start(plain)).unwrap(),
+            InputEvent::SessionStart {
+                end_of_turn_pause: None
+            }
+        );
+        for (sensitivity, ms) in [("HIGH", 1_500), ("MEDIUM", 1_750), ("LOW", 2_000)] {
+            let body =
+                json!({"turnDetectionConfiguration": {"endpointingSensitivity": sensitivity}});
+            assert_eq!(
+                parse_input(&start(body)).unwrap(),
+                InputEvent::SessionStart {
+                    end_of_turn_pause: Some(Duration::from_millis(ms))
+                }
+            );
+        }
+        let wrong = json!({"turnDetectionConfiguration": {"endpointingSensitivity": "FAST"}});
+        let refused = parse_input(&start(wrong)).unwrap_err();
+        assert!(refused.0.contains("HIGH, MEDIUM, LOW"), "{}", refused.0);
+    }
 
     #[test]
     fn parses_content_start_with_audio_config() {

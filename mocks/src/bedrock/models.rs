@@ -1,34 +1,153 @@
-//! The model ids the mock serves: Nova Sonic for the bidirectional stream,
-//! the Nova text models (directly or through a cross-region inference
-//! profile such as `us.`) for Converse and InvokeModel.
+//! The models the mock serves, as a catalog with Bedrock's lifecycle: Nova
+//! Sonic for the bidirectional stream, the Nova text models (directly or
+//! through a cross-region inference profile such as `us.`) for Converse and
+//! InvokeModel. A model past its end-of-life date is refused as Bedrock
+//! refuses it, and so is an id the catalog does not know.
+//!
+//! Dates come from AWS's model cards (Bedrock "Model lifecycle": after the
+//! EOL date requests fail, and nothing migrates by itself). A model without
+//! a date is Active as far as the published cards say.
 
-/// Nova Sonic model ids.
-pub const SONIC_MODELS: &[&str] = &["amazon.nova-sonic-v1:0", "amazon.nova-2-sonic-v1:0"];
+use chrono::NaiveDate;
 
-/// Nova text model ids (without an inference-profile prefix).
-pub const TEXT_MODELS: &[&str] = &[
-    "amazon.nova-micro-v1:0",
-    "amazon.nova-lite-v1:0",
-    "amazon.nova-pro-v1:0",
-    "amazon.nova-premier-v1:0",
-    "amazon.nova-2-lite-v1:0",
+use super::errors::AwsError;
+
+/// What a model does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Family {
+    /// Speech to speech, over `InvokeModelWithBidirectionalStream`.
+    Sonic,
+    /// Text, over Converse and InvokeModel.
+    Text,
+}
+
+/// Where a model is in its lifecycle on a given day.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lifecycle {
+    /// Served, with no end announced.
+    Active,
+    /// Served until its end-of-life date.
+    Legacy {
+        /// The end-of-life date.
+        end_of_life: NaiveDate,
+    },
+    /// No longer served.
+    EndOfLife {
+        /// Since when.
+        since: NaiveDate,
+    },
+}
+
+/// One model of the catalog.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ModelCard {
+    /// The model id.
+    pub id: &'static str,
+    /// What it does.
+    pub family: Family,
+    /// Its end-of-life date (`YYYY-MM-DD`), when one is announced.
+    pub end_of_life: Option<&'static str>,
+    /// Where the date comes from.
+    pub source: &'static str,
+}
+
+impl ModelCard {
+    /// Its lifecycle on `day`.
+    pub fn lifecycle_on(&self, day: NaiveDate) -> Lifecycle {
+        let Some(end_of_life) = self
+            .end_of_life
+            .and_then(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
+        else {
+            return Lifecycle::Active;
+        };
+        if day >= end_of_life {
+            Lifecycle::EndOfLife { since: end_of_life }
+        } else {
+            Lifecycle::Legacy { end_of_life }
+        }
+    }
+}
+
+const NO_DATE: &str = "no end-of-life date on its Bedrock model card";
+
+/// Every model the mock serves.
+pub const CATALOG: &[ModelCard] = &[
+    ModelCard {
+        id: "amazon.nova-sonic-v1:0",
+        family: Family::Sonic,
+        end_of_life: Some("2026-09-14"),
+        source: "Bedrock model card \"Nova Sonic\": Legacy, model EOL date September 14, 2026",
+    },
+    ModelCard {
+        id: "amazon.nova-2-sonic-v1:0",
+        family: Family::Sonic,
+        end_of_life: None,
+        source: "Bedrock model card \"Nova 2 Sonic\": generally available since December 2025",
+    },
+    ModelCard {
+        id: "amazon.nova-micro-v1:0",
+        family: Family::Text,
+        end_of_life: None,
+        source: NO_DATE,
+    },
+    ModelCard {
+        id: "amazon.nova-lite-v1:0",
+        family: Family::Text,
+        end_of_life: None,
+        source: NO_DATE,
+    },
+    ModelCard {
+        id: "amazon.nova-pro-v1:0",
+        family: Family::Text,
+        end_of_life: None,
+        source: NO_DATE,
+    },
+    ModelCard {
+        id: "amazon.nova-premier-v1:0",
+        family: Family::Text,
+        end_of_life: None,
+        source: NO_DATE,
+    },
+    ModelCard {
+        id: "amazon.nova-2-lite-v1:0",
+        family: Family::Text,
+        end_of_life: None,
+        source: NO_DATE,
+    },
 ];
 
 /// Cross-region inference profile prefixes.
 const PROFILE_PREFIXES: &[&str] = &["us.", "eu.", "apac.", "us-gov.", "global."];
 
-/// Whether `model_id` is a Nova Sonic model.
-pub fn is_sonic(model_id: &str) -> bool {
-    SONIC_MODELS.contains(&model_id)
-}
-
-/// Whether `model_id` is a Nova text model or an inference profile for one.
-pub fn is_text(model_id: &str) -> bool {
+/// The catalog's card for `model_id` (an inference profile names its model).
+pub fn card(model_id: &str) -> Option<&'static ModelCard> {
     let base = PROFILE_PREFIXES
         .iter()
         .find_map(|prefix| model_id.strip_prefix(prefix))
         .unwrap_or(model_id);
-    TEXT_MODELS.contains(&base)
+    CATALOG.iter().find(|card| card.id == base)
+}
+
+/// Today, for the lifecycle.
+pub fn today() -> NaiveDate {
+    chrono::Utc::now().date_naive()
+}
+
+/// Whether `model_id` may be called for `family` on `day`, with Bedrock's
+/// refusal when not: an unknown id (or one of another family) is a
+/// ValidationException, a model past its end of life a
+/// ResourceNotFoundException.
+pub fn admit(model_id: &str, family: Family, day: NaiveDate) -> Result<(), AwsError> {
+    // The stream takes a model id, not an inference profile.
+    let served = card(model_id)
+        .filter(|card| card.family == family && (family == Family::Text || card.id == model_id));
+    match served {
+        Some(card) => match card.lifecycle_on(day) {
+            Lifecycle::EndOfLife { .. } => Err(AwsError::end_of_life()),
+            Lifecycle::Active | Lifecycle::Legacy { .. } => Ok(()),
+        },
+        _ => Err(AwsError::invalid_model()),
+    }
 }
 
 /// The largest `maxTokens` a text model accepts.
@@ -44,15 +163,56 @@ pub fn max_output_tokens(model_id: &str) -> u32 {
 mod tests {
     use super::*;
 
+    fn day(text: &str) -> NaiveDate {
+        NaiveDate::parse_from_str(text, "%Y-%m-%d").unwrap()
+    }
+
     #[test]
-    fn ids() {
-        assert!(is_sonic("amazon.nova-sonic-v1:0"));
-        assert!(is_sonic("amazon.nova-2-sonic-v1:0"));
-        assert!(!is_sonic("amazon.nova-micro-v1:0"));
-        assert!(is_text("amazon.nova-micro-v1:0"));
-        assert!(is_text("us.amazon.nova-micro-v1:0"));
-        assert!(is_text("eu.amazon.nova-lite-v1:0"));
-        assert!(!is_text("xx.amazon.nova-micro-v1:0"));
-        assert!(!is_text("anthropic.claude-v2"));
+    fn ids_and_families() {
+        let now = day("2026-12-07");
+        assert!(admit("amazon.nova-2-sonic-v1:0", Family::Sonic, now).is_ok());
+        assert!(
+            admit("us.amazon.nova-2-sonic-v1:0", Family::Sonic, now).is_err(),
+            "no profile for the stream"
+        );
+        assert!(admit("amazon.nova-micro-v1:0", Family::Text, now).is_ok());
+        assert!(admit("us.amazon.nova-micro-v1:0", Family::Text, now).is_ok());
+        assert!(admit("eu.amazon.nova-lite-v1:0", Family::Text, now).is_ok());
+        let unknown = admit("xx.amazon.nova-micro-v1:0", Family::Text, now).unwrap_err();
+        assert_eq!(unknown.error_type, "ValidationException");
+        assert!(admit("anthropic.claude-v2", Family::Text, now).is_err());
+        assert!(admit("amazon.nova-micro-v1:0", Family::Sonic, now).is_err());
+    }
+
+    #[test]
+    fn nova_sonic_v1_is_legacy_until_its_end_of_life_then_refused() {
+        let v1 = card("amazon.nova-sonic-v1:0").unwrap();
+        assert_eq!(
+            v1.lifecycle_on(day("2026-09-13")),
+            Lifecycle::Legacy {
+                end_of_life: day("2026-09-14")
+            }
+        );
+        assert!(admit("amazon.nova-sonic-v1:0", Family::Sonic, day("2026-09-13")).is_ok());
+        let refused =
+            admit("amazon.nova-sonic-v1:0", Family::Sonic, day("2026-09-14")).unwrap_err();
+        assert_eq!(refused.error_type, "ResourceNotFoundException");
+        assert_eq!(refused.status.as_u16(), 404);
+        assert!(refused.message.contains("end of its life"));
+        assert!(admit("amazon.nova-2-sonic-v1:0", Family::Sonic, day("2030-01-01")).is_ok());
+    }
+
+    #[test]
+    fn every_card_has_a_valid_date_or_none() {
+        for card in CATALOG {
+            if let Some(date) = card.end_of_life {
+                assert!(
+                    NaiveDate::parse_from_str(date, "%Y-%m-%d").is_ok(),
+                    "{}",
+                    card.id
+                );
+            }
+            assert!(!card.source.is_empty());
+        }
     }
 }

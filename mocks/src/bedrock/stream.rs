@@ -19,7 +19,7 @@ use tokio_util::sync::CancellationToken;
 use super::errors::AwsError;
 use super::events::{InputEvent, parse_input};
 use super::eventstream::{FrameDecoder, client_event};
-use super::models;
+use super::models::{self, Family};
 use super::session::Session;
 use super::state::{FaultTarget, ModelUsage, Shared, StreamInfo, StreamState};
 
@@ -29,8 +29,8 @@ pub async fn invoke(
     Path(model_id): Path<String>,
     body: Body,
 ) -> Response {
-    if !models::is_sonic(&model_id) {
-        return AwsError::invalid_model().into_response();
+    if let Err(refused) = models::admit(&model_id, Family::Sonic, models::today()) {
+        return refused.into_response();
     }
     let (faults, index, session_id, request_id) = {
         let mut state = shared.lock();

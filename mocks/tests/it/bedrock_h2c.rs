@@ -62,7 +62,7 @@ async fn the_stream_works_over_h2c_prior_knowledge() {
         frames.poll_recv(cx)
     }));
     let request = hyper::Request::post(format!(
-        "http://{}/model/amazon.nova-sonic-v1%3A0/invoke-with-bidirectional-stream",
+        "http://{}/model/amazon.nova-2-sonic-v1%3A0/invoke-with-bidirectional-stream",
         mock.addr()
     ))
     .header("content-type", "application/vnd.amazon.eventstream")

@@ -67,7 +67,7 @@ async fn access_denied_before_the_stream_for_the_next_stream_only() {
 }
 
 #[tokio::test]
-async fn a_model_without_access_and_an_unknown_model_are_refused() {
+async fn a_model_without_access_an_unknown_model_and_an_end_of_life_model_are_refused() {
     let mock = BedrockMock::start(BedrockConfig {
         denied_models: vec![SONIC.to_owned()],
         ..BedrockConfig::default()
@@ -87,6 +87,17 @@ async fn a_model_without_access_and_an_unknown_model_are_refused() {
     assert_eq!(
         service.message(),
         Some("The provided model identifier is invalid.")
+    );
+    // Nova Sonic v1 is past its end of life (2026-09-14): Bedrock's answer.
+    let error = open_error(&mock, "amazon.nova-sonic-v1:0").await;
+    let service = error.as_service_error().unwrap();
+    assert!(service.is_resource_not_found_exception(), "{service:?}");
+    assert_eq!(
+        service.message(),
+        Some(
+            "This model version has reached the end of its life. Please refer to the AWS \
+             documentation for more details."
+        )
     );
     mock.set_model_access(SONIC, true);
     let client = bedrock_client(&mock.base_url());

@@ -26,7 +26,7 @@ use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::sync::mpsc;
 
 /// The Nova Sonic model id.
-pub const SONIC: &str = "amazon.nova-sonic-v1:0";
+pub const SONIC: &str = "amazon.nova-2-sonic-v1:0";
 
 /// A Bedrock Runtime client for `base_url` with static credentials; retries
 /// off so each fault is seen exactly once.
