@@ -44,14 +44,7 @@ mod tests {
 
     fn backend_template(overrides: &[(&str, &str)]) -> Template {
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../backend/template.yaml");
-        let options = LoadOptions {
-            parameter_overrides: overrides
-                .iter()
-                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-                .collect(),
-            ..LoadOptions::default()
-        };
-        load_file(&path, &options).unwrap()
+        load_file(&path, &LoadOptions::with_overrides(overrides)).unwrap()
     }
 
     fn day(text: &str) -> NaiveDate {

@@ -99,6 +99,19 @@ impl Default for LoadOptions {
     }
 }
 
+impl LoadOptions {
+    /// The defaults with these parameter overrides.
+    pub fn with_overrides(overrides: &[(&str, &str)]) -> Self {
+        Self {
+            parameter_overrides: overrides
+                .iter()
+                .map(|(name, value)| ((*name).to_owned(), (*value).to_owned()))
+                .collect(),
+            ..Self::default()
+        }
+    }
+}
+
 /// Reads and resolves a template file.
 pub fn load_file(path: &Path, options: &LoadOptions) -> Result<Template, TemplateError> {
     let text = std::fs::read_to_string(path).map_err(|source| TemplateError::Io {

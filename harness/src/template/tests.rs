@@ -94,14 +94,7 @@ Resources:
 "#;
 
 fn load(overrides: &[(&str, &str)]) -> Result<Template, TemplateError> {
-    let options = LoadOptions {
-        parameter_overrides: overrides
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect(),
-        ..LoadOptions::default()
-    };
-    load_str(SMALL, &options)
+    load_str(SMALL, &LoadOptions::with_overrides(overrides))
 }
 
 #[test]

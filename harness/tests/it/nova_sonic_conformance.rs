@@ -165,6 +165,9 @@ fn failures_of(report: &harness::report::model::RunReport) -> Vec<String> {
 
 #[tokio::test]
 async fn the_conformance_suites_pass() {
+    // Open microphones at 10x: a turn ends after 150 ms of quiet, less than
+    // a stall of a loaded machine; no other such test at once.
+    let _serial = MACHINE_SATURATING.lock().await;
     let mut failures = Vec::new();
     for (file, _) in SUITES {
         let loaded = scenario::load_suite(&scenarios().join("conformance").join(file)).unwrap();
@@ -186,6 +189,8 @@ async fn the_conformance_suites_pass() {
 
 #[tokio::test]
 async fn the_scenarios_pass() {
+    // As above: open microphones at 10x.
+    let _serial = MACHINE_SATURATING.lock().await;
     let loaded: Vec<LoadedScenario> = scenario_files()
         .iter()
         .map(|p| scenario::load(p).unwrap())

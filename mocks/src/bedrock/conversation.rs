@@ -469,27 +469,7 @@ mod tests {
     #[test]
     fn spoken_turns_come_from_voice_activity() {
         let mut c = started();
-        c.apply(
-            content_start("a", ContentType::Audio, Role::User, true),
-            &recognize,
-        )
-        .unwrap();
-        let mut audio = speech::synthesize("one two three four five six seven", 16_000);
-        audio.truncate(32_000);
-        audio.extend(speech::silence(Duration::from_secs(1), 16_000));
-        let mut effects = Vec::new();
-        for chunk in audio.chunks(512) {
-            effects.extend(
-                c.apply(
-                    InputEvent::AudioInput {
-                        content_name: "a".into(),
-                        samples: chunk.to_vec(),
-                    },
-                    &recognize,
-                )
-                .unwrap(),
-            );
-        }
+        let effects = speech_then(&mut c, Duration::from_secs(1));
         assert_eq!(effects.len(), 2, "{effects:?}");
         assert_eq!(effects[0], Effect::SpeechStarted);
         assert!(matches!(&effects[1], Effect::UserTurn { spoken: true, .. }));
