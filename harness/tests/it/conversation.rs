@@ -218,6 +218,15 @@ async fn the_old_split_answer_assessment_fails_barge_in_and_one_turn_per_utteran
         .map(|(i, _)| i + 1)
         .unwrap();
     old.scenario.steps.truncate(until);
+    // Its expectations were written when a leftover frame could meet them;
+    // under the strict rule a fast reply that lands during a clip ends the
+    // session before the overlap this test is about. The conversation checks
+    // judge it either way.
+    for step in &mut old.scenario.steps {
+        if let scenario::Step::Expect(expect) = step {
+            expect.reach_back = true;
+        }
+    }
     let clips = [(old.path.as_path(), &old.clips)];
     let run = Run::start(
         run_options(Target::Local(Box::new(options(SCALE)))),
