@@ -137,6 +137,13 @@ pub async fn lambda_timeout(ctx: &ReproContext, notes: &mut Notes) -> Result<(),
     result
 }
 
+/// The first SNS alert, once one has come (waiting up to `WAIT`).
+async fn first_alert(stack: &LocalStack) -> Option<String> {
+    let sns = &stack.mocks().sns;
+    eventually(WAIT, || async { !sns.messages().is_empty() }).await;
+    sns.messages().first().map(|m| m.message.clone())
+}
+
 /// Model access not granted.
 pub async fn model_not_available(ctx: &ReproContext, notes: &mut Notes) -> Result<(), ReproError> {
     let stack = ctx.start(10.0, &[]).await?;
@@ -157,12 +164,10 @@ pub async fn model_not_available(ctx: &ReproContext, notes: &mut Notes) -> Resul
             later.as_deref() == Some("No active session"),
             "no session was started (textInput: \"No active session\")",
         );
-        let sns = &stack.mocks().sns;
-        let alerted = eventually(WAIT, || async { !sns.messages().is_empty() }).await;
-        let alert = sns.messages().first().map(|m| m.message.clone());
+        let alert = first_alert(&stack).await;
         notes.saw(format!("SNS alert: {alert:?}"));
         notes.expect(
-            alerted && alert.is_some_and(|a| a.contains("AccessDenied")),
+            alert.is_some_and(|a| a.contains("AccessDenied")),
             "an SNS model_failure alert names AccessDeniedException",
         );
         let granted = init(&mut socket, "pt-001").await?;
@@ -192,12 +197,10 @@ async fn end_of_life_model(ctx: &ReproContext, notes: &mut Notes) -> Result<(), 
                 .is_some_and(|m| m["message"] == "Model not available"),
             "a model past its end of life: initSession gets \"Model not available\"",
         );
-        let sns = &stack.mocks().sns;
-        let alerted = eventually(WAIT, || async { !sns.messages().is_empty() }).await;
-        let alert = sns.messages().first().map(|m| m.message.clone());
+        let alert = first_alert(&stack).await;
         notes.saw(format!("SNS alert: {alert:?}"));
         notes.expect(
-            alerted && alert.is_some_and(|a| a.contains("end of its life")),
+            alert.is_some_and(|a| a.contains("end of its life")),
             "the alert carries Bedrock's ResourceNotFoundException: the model reached the end of its life (the fix: amazon.nova-2-sonic-v1:0)",
         );
         Ok(())
