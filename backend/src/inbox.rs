@@ -11,7 +11,8 @@
 //! waits until it is `settle` old (by its receive time) so that earlier
 //! chunks still being written can take their place before it. Anything that
 //! is not audio (text, end, stop) is handed over at once, with everything
-//! received before it.
+//! received before it. Audio written later than `settle` still goes, but out
+//! of order: [`LateAudio`] counts it and names the cause in a warning.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -52,6 +53,34 @@ fn now_ms() -> i64 {
         .unwrap_or_default()
 }
 
+/// Audio handed over after audio API Gateway received later: the model
+/// heard it out of order, because an invocation wrote it more than `settle`
+/// after it was received (a cold start on a busy host, a slow write).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct LateAudio {
+    /// Receive time (epoch ms) of the newest audio handed over so far.
+    newest_ms: i64,
+    /// Audio items handed over out of order.
+    pub count: u64,
+    /// The furthest one was behind, ms of receive time.
+    pub worst_behind_ms: i64,
+}
+
+impl LateAudio {
+    /// Notes audio received at `received_ms` being handed over; returns how
+    /// far (ms of receive time) it is behind audio already handed over.
+    pub fn hand_over(&mut self, received_ms: i64) -> Option<i64> {
+        if received_ms >= self.newest_ms {
+            self.newest_ms = received_ms;
+            return None;
+        }
+        let behind = self.newest_ms - received_ms;
+        self.count += 1;
+        self.worst_behind_ms = self.worst_behind_ms.max(behind);
+        Some(behind)
+    }
+}
+
 /// The session's relay items, in receive order, each handed over once.
 #[derive(Debug)]
 pub struct RelayInbox {
@@ -63,6 +92,8 @@ pub struct RelayInbox {
     seen: BTreeSet<String>,
     /// How long audio waits for late writers.
     settle: Duration,
+    /// Audio that came too late for its place.
+    late: LateAudio,
 }
 
 impl RelayInbox {
@@ -74,6 +105,7 @@ impl RelayInbox {
             held: BTreeMap::new(),
             seen: BTreeSet::new(),
             settle: Duration::ZERO,
+            late: LateAudio::default(),
         }
     }
 
@@ -108,14 +140,38 @@ impl RelayInbox {
             .collect();
         let ready = releasable(&order, now, self.settle.as_millis() as i64);
         let keys: Vec<String> = self.held.keys().take(ready).cloned().collect();
-        Ok(keys
-            .iter()
-            .filter_map(|key| self.held.remove(key))
-            .collect())
+        let mut items = Vec::with_capacity(keys.len());
+        for key in keys {
+            let Some(item) = self.held.remove(&key) else {
+                continue;
+            };
+            if matches!(item, RelayItem::Audio(_))
+                && let Some(behind) = self.late.hand_over(received_ms(&key))
+            {
+                tracing::warn!(
+                    session = %self.session_id,
+                    "audio relayed out of order: received {behind} ms before audio already sent \
+                     to the model, written {} ms after API Gateway received it; RELAY_SETTLE_MS \
+                     ({} ms) is shorter than the function's invocation delay",
+                    now - received_ms(&key),
+                    self.settle.as_millis()
+                );
+            }
+            items.push(item);
+        }
+        Ok(items)
     }
 
     /// Forgets what is held and deletes everything left for the session (at its end).
     pub async fn purge(&mut self) {
+        if self.late.count > 0 {
+            tracing::warn!(
+                session = %self.session_id,
+                "{} audio chunks reached the model out of order (the worst {} ms behind)",
+                self.late.count,
+                self.late.worst_behind_ms
+            );
+        }
         self.held.clear();
         if let Err(e) = self.relay.purge(&self.session_id).await {
             tracing::warn!(session = %self.session_id, "relay purge failed: {e}");
@@ -157,6 +213,23 @@ mod tests {
         // No settle time: everything goes.
         assert_eq!(releasable(&[audio(1_000), audio(1_000)], 1_000, 0), 2);
         assert_eq!(releasable(&[], 1_000, 300), 0);
+    }
+
+    #[test]
+    fn audio_behind_what_was_handed_over_is_counted_late() {
+        let mut late = LateAudio::default();
+        assert_eq!(late.hand_over(100), None);
+        assert_eq!(
+            late.hand_over(100),
+            None,
+            "the same millisecond is in order"
+        );
+        assert_eq!(late.hand_over(250), None);
+        assert_eq!(late.hand_over(120), Some(130));
+        assert_eq!(late.hand_over(240), Some(10));
+        assert_eq!(late.hand_over(300), None);
+        assert_eq!(late.count, 2);
+        assert_eq!(late.worst_behind_ms, 130);
     }
 
     proptest! {

@@ -4,7 +4,10 @@
 //! every session passes its scenario (no unexpected error, no missed
 //! expectation, every message within the contract), every assessment a
 //! session received is stored exactly once, and the invariants hold once the
-//! stack is quiet. [`find_max`] ramps N (doubling, then bisecting) to the
+//! stack is quiet; and no audio reached the model out of order (the
+//! reference backend's owners warn when a chunk was written too late for its
+//! place: the model heard scrambled speech even if the turns came out right).
+//! [`find_max`] ramps N (doubling, then bisecting) to the
 //! largest N the stack holds on this machine.
 
 use std::collections::BTreeMap;
@@ -37,6 +40,8 @@ pub struct LoadStep {
     pub lost: u32,
     /// Invariants broken once the stack was quiet.
     pub violations: Vec<Violation>,
+    /// The functions' warnings that audio reached the model out of order.
+    pub late_audio: Vec<String>,
     /// Real time of the sessions, ms.
     pub duration_ms: u64,
     /// Function invocations by outcome (`success`, `crash`, `timeout`...).
@@ -46,7 +51,10 @@ pub struct LoadStep {
 impl LoadStep {
     /// Held: every session passed, nothing lost, no violation.
     pub fn held(&self) -> bool {
-        self.passed == self.sessions && self.lost == 0 && self.violations.is_empty()
+        self.passed == self.sessions
+            && self.lost == 0
+            && self.violations.is_empty()
+            && self.late_audio.is_empty()
     }
 }
 
@@ -127,6 +135,7 @@ pub async fn run_step(
                 == 1
         })
         .count() as u32;
+    let late_audio = late_audio_warnings(&stack.lambda().logs().all());
     run.finish(vec![report], Vec::new()).await;
     Ok(LoadStep {
         sessions: n,
@@ -136,9 +145,23 @@ pub async fn run_step(
         assessments_stored: completed_with_one,
         lost: passed.saturating_sub(completed_with_one),
         violations,
+        late_audio,
         duration_ms,
         outcomes,
     })
+}
+
+/// The lines of `logs` (by function) that say audio reached the model out of
+/// order (see `backend::inbox`), each prefixed with its function.
+fn late_audio_warnings(logs: &BTreeMap<String, Vec<String>>) -> Vec<String> {
+    logs.iter()
+        .flat_map(|(function, lines)| {
+            lines
+                .iter()
+                .filter(|line| line.contains("out of order"))
+                .map(move |line| format!("{function}: {line}"))
+        })
+        .collect()
 }
 
 /// The ramp: 1, 2, 4... until a step does not hold (or `max`), then
@@ -180,4 +203,47 @@ pub async fn find_max(
         }
     }
     Ok((steps, held))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn step() -> LoadStep {
+        LoadStep {
+            sessions: 2,
+            passed: 2,
+            failures: Vec::new(),
+            assessments_delivered: 2,
+            assessments_stored: 2,
+            lost: 0,
+            violations: Vec::new(),
+            late_audio: Vec::new(),
+            duration_ms: 1,
+            outcomes: BTreeMap::new(),
+        }
+    }
+
+    #[test]
+    fn audio_out_of_order_means_the_step_did_not_hold() {
+        assert!(step().held());
+        let logs = BTreeMap::from([
+            (
+                "speaking".to_owned(),
+                vec![
+                    "INFO session started".to_owned(),
+                    "WARN audio relayed out of order: received 430 ms before...".to_owned(),
+                ],
+            ),
+            ("chat".to_owned(), vec!["WARN post failed".to_owned()]),
+        ]);
+        let late = late_audio_warnings(&logs);
+        assert_eq!(
+            late,
+            ["speaking: WARN audio relayed out of order: received 430 ms before..."]
+        );
+        let mut scrambled = step();
+        scrambled.late_audio = late;
+        assert!(!scrambled.held());
+    }
 }

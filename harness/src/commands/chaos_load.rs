@@ -27,6 +27,9 @@ fn line(step: &LoadStep) -> String {
     for failure in step.failures.iter().take(5) {
         let _ = write!(text, "\n    {failure}");
     }
+    for late in step.late_audio.iter().take(5) {
+        let _ = write!(text, "\n    LATE AUDIO {late}");
+    }
     for violation in step.violations.iter().take(5) {
         let _ = write!(
             text,
@@ -43,19 +46,20 @@ fn table(steps: &[LoadStep], largest: Option<u32>, options: &ChaosOptions) -> St
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "| N | passed | delivered | stored once | lost | violations | seconds | held |"
+        "| N | passed | delivered | stored once | lost | violations | late audio | seconds | held |"
     );
-    let _ = writeln!(out, "|---|---|---|---|---|---|---|---|");
+    let _ = writeln!(out, "|---|---|---|---|---|---|---|---|---|");
     for s in steps {
         let _ = writeln!(
             out,
-            "| {} | {} | {} | {} | {} | {} | {:.1} | {} |",
+            "| {} | {} | {} | {} | {} | {} | {} | {:.1} | {} |",
             s.sessions,
             s.passed,
             s.assessments_delivered,
             s.assessments_stored,
             s.lost,
             s.violations.len(),
+            s.late_audio.len(),
             s.duration_ms as f64 / 1000.0,
             if s.held() { "yes" } else { "no" }
         );

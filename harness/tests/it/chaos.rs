@@ -325,12 +325,16 @@ async fn the_reliability_suite_passes() {
 async fn concurrent_sessions_lose_no_assessment() {
     let _serial = MACHINE_SATURATING.lock().await;
     let mut options = chaos_options();
-    // Cold starts on a busy machine spread the chunks of concurrent sessions:
-    // the owners' jitter buffer must cover the spread (see nova_support).
+    // Three sessions' chunks at 10x arrive faster than a debug-built
+    // instance starts on 2 shared cores: nearly every chunk meets a cold start
+    // (measured: 150 of 153), and chunks are written up to ~4.2 s after API
+    // Gateway received them (1.5 s let audio reach the model out of order,
+    // which the step reports as late audio). The owners' jitter buffer covers
+    // that spread with room for the other test thread.
     options
         .base
         .function_env
-        .insert("RELAY_SETTLE_MS".to_owned(), "1500".to_owned());
+        .insert("RELAY_SETTLE_MS".to_owned(), "10000".to_owned());
     let smoke = workspace().join("scenarios/speaking/smoke.yaml");
     let step = chaos::load::run_step(&options, &smoke, 3).await.unwrap();
     assert!(step.held(), "{step:#?}");
