@@ -411,16 +411,47 @@ async fn drain(stream: impl tokio::io::AsyncRead + Unpin) {
     }
 }
 
-/// A port that was free a moment ago.
+/// A loopback port that was free a moment ago, below the kernel's ephemeral
+/// range. Java binds it a second or two later; a port from the ephemeral
+/// range (what binding port 0 gives) could meanwhile go to any server or
+/// client socket opened on port 0, and then the readiness probe reached that
+/// server instead (seen in the tests: a Lambda instance's Runtime API answered
+/// a CreateTable with 404).
 pub fn free_port() -> std::io::Result<u16> {
+    let ephemeral_low = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|range| range.split_whitespace().next()?.parse::<u16>().ok())
+        .unwrap_or(32_768);
+    let below = PRIVATE_PORTS_FROM..ephemeral_low.max(PRIVATE_PORTS_FROM + 1_000);
+    for _ in 0..64 {
+        let port = rand::random_range(below.clone());
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return Ok(port);
+        }
+    }
     Ok(std::net::TcpListener::bind(("127.0.0.1", 0))?
         .local_addr()?
         .port())
 }
 
+/// The lowest port [`free_port`] picks (above the well-known service ports).
+const PRIVATE_PORTS_FROM: u16 = 20_000;
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn free_ports_stay_out_of_the_ephemeral_range() {
+        let low: u16 = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+            .map(|range| range.split_whitespace().next().unwrap().parse().unwrap())
+            .unwrap_or(32_768);
+        for _ in 0..20 {
+            let port = free_port().unwrap();
+            assert!((PRIVATE_PORTS_FROM..low.max(PRIVATE_PORTS_FROM + 1_000)).contains(&port));
+            std::net::TcpListener::bind(("127.0.0.1", port)).expect("still free");
+        }
+    }
 
     #[test]
     fn integrity_matches_npm_format() {
