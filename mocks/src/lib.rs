@@ -10,6 +10,8 @@
 //!   purchase checks, with receipts the mock mints and forgeries refused;
 //! - [`bedrock`]: Bedrock Runtime (Nova Sonic bidirectional stream, Converse,
 //!   InvokeModel) with its control API;
+//! - [`lifecycle`]: model lifecycles (Active, Deprecated, Legacy, end of life)
+//!   for the Bedrock and Vertex catalogs;
 //! - [`identity`]: an identity provider for JWT authorizers (JWKS, HS256
 //!   secret, tokens with any claims, `alg` and `kid`);
 //! - [`sns`]: SNS Publish / CreateTopic (awsQuery) recording every message;
@@ -23,6 +25,7 @@
 pub mod bedrock;
 pub mod email;
 pub mod identity;
+pub mod lifecycle;
 pub mod secrets;
 pub mod server;
 pub mod sns;

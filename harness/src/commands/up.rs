@@ -14,10 +14,6 @@ pub(super) async fn run(args: &StackArgs) -> Result<ExitCode, CommandError> {
         build_functions(&options.template, &options.functions_dir, false)?;
     }
     let stack = LocalStack::start(options).await?;
-    let today = chrono::Utc::now().date_naive();
-    for warning in crate::template::lifecycle::model_warnings(stack.template(), today) {
-        tracing::warn!("{warning}");
-    }
     {
         let mut stdout = std::io::stdout().lock();
         writeln!(stdout, "{}", stack.endpoints())?;

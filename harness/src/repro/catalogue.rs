@@ -59,7 +59,9 @@ const CASES: &[Case] = &[
         fix: "Check Secrets Manager secret content",
         reproduction: "the Vertex mock refuses the credentials, then the secret holds no service \
                        account key: start_speaking gets the error and no session is created; with \
-                       the key restored in Secrets Manager, session_ready",
+                       the key restored in Secrets Manager, session_ready. Then a cause the seed \
+                       does not list: the template names a Live model Vertex has withdrawn, and \
+                       the setup is closed with 1007 \"... is not supported in the live api\"",
     },
     Case {
         id: "000-lambda-15-minute-limit",

@@ -209,6 +209,12 @@ impl LocalStack {
     /// Starts everything the template declares.
     pub async fn start(options: StackOptions) -> Result<Self, StackError> {
         let template = template::load_file(&options.template, &options.load)?;
+        // A model past its end of life fails every call, locally as in the
+        // cloud: say so before anything runs.
+        let today = chrono::Utc::now().date_naive();
+        for warning in template::lifecycle::model_warnings(&template, today) {
+            tracing::warn!("{warning}");
+        }
         let mut dynamodb_dir = None;
         let (dynamodb, dynamodb_endpoint) = match &options.dynamodb {
             DynamoSource::Local { cache_dir } => {

@@ -11,6 +11,8 @@
 use chrono::NaiveDate;
 
 use super::errors::AwsError;
+pub use crate::lifecycle::today;
+use crate::lifecycle::{Lifecycle, Retirement};
 
 /// What a model does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -21,52 +23,8 @@ pub enum Family {
     Text,
 }
 
-/// Where a model is in its lifecycle on a given day.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Lifecycle {
-    /// Served, with no end announced.
-    Active,
-    /// Served until its end-of-life date.
-    Legacy {
-        /// The end-of-life date.
-        end_of_life: NaiveDate,
-    },
-    /// No longer served.
-    EndOfLife {
-        /// Since when.
-        since: NaiveDate,
-    },
-}
-
 /// One model of the catalog.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ModelCard {
-    /// The model id.
-    pub id: &'static str,
-    /// What it does.
-    pub family: Family,
-    /// Its end-of-life date (`YYYY-MM-DD`), when one is announced.
-    pub end_of_life: Option<&'static str>,
-    /// Where the date comes from.
-    pub source: &'static str,
-}
-
-impl ModelCard {
-    /// Its lifecycle on `day`.
-    pub fn lifecycle_on(&self, day: NaiveDate) -> Lifecycle {
-        let Some(end_of_life) = self
-            .end_of_life
-            .and_then(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
-        else {
-            return Lifecycle::Active;
-        };
-        if day >= end_of_life {
-            Lifecycle::EndOfLife { since: end_of_life }
-        } else {
-            Lifecycle::Legacy { end_of_life }
-        }
-    }
-}
+pub type ModelCard = crate::lifecycle::ModelCard<Family>;
 
 const NO_DATE: &str = "no end-of-life date on its Bedrock model card";
 
@@ -75,43 +33,43 @@ pub const CATALOG: &[ModelCard] = &[
     ModelCard {
         id: "amazon.nova-sonic-v1:0",
         family: Family::Sonic,
-        end_of_life: Some("2026-09-14"),
+        retirement: Retirement::On("2026-09-14"),
         source: "Bedrock model card \"Nova Sonic\": Legacy, model EOL date September 14, 2026",
     },
     ModelCard {
         id: "amazon.nova-2-sonic-v1:0",
         family: Family::Sonic,
-        end_of_life: None,
+        retirement: Retirement::None,
         source: "Bedrock model card \"Nova 2 Sonic\": generally available since December 2025",
     },
     ModelCard {
         id: "amazon.nova-micro-v1:0",
         family: Family::Text,
-        end_of_life: None,
+        retirement: Retirement::None,
         source: NO_DATE,
     },
     ModelCard {
         id: "amazon.nova-lite-v1:0",
         family: Family::Text,
-        end_of_life: None,
+        retirement: Retirement::None,
         source: NO_DATE,
     },
     ModelCard {
         id: "amazon.nova-pro-v1:0",
         family: Family::Text,
-        end_of_life: None,
+        retirement: Retirement::None,
         source: NO_DATE,
     },
     ModelCard {
         id: "amazon.nova-premier-v1:0",
         family: Family::Text,
-        end_of_life: None,
+        retirement: Retirement::None,
         source: NO_DATE,
     },
     ModelCard {
         id: "amazon.nova-2-lite-v1:0",
         family: Family::Text,
-        end_of_life: None,
+        retirement: Retirement::None,
         source: NO_DATE,
     },
 ];
@@ -128,11 +86,6 @@ pub fn card(model_id: &str) -> Option<&'static ModelCard> {
     CATALOG.iter().find(|card| card.id == base)
 }
 
-/// Today, for the lifecycle.
-pub fn today() -> NaiveDate {
-    chrono::Utc::now().date_naive()
-}
-
 /// Whether `model_id` may be called for `family` on `day`, with Bedrock's
 /// refusal when not: an unknown id (or one of another family) is a
 /// ValidationException, a model past its end of life a
@@ -144,7 +97,7 @@ pub fn admit(model_id: &str, family: Family, day: NaiveDate) -> Result<(), AwsEr
     match served {
         Some(card) => match card.lifecycle_on(day) {
             Lifecycle::EndOfLife { .. } => Err(AwsError::end_of_life()),
-            Lifecycle::Active | Lifecycle::Legacy { .. } => Ok(()),
+            Lifecycle::Active | Lifecycle::Deprecated { .. } | Lifecycle::Legacy { .. } => Ok(()),
         },
         _ => Err(AwsError::invalid_model()),
     }
@@ -203,16 +156,8 @@ mod tests {
     }
 
     #[test]
-    fn every_card_has_a_valid_date_or_none() {
-        for card in CATALOG {
-            if let Some(date) = card.end_of_life {
-                assert!(
-                    NaiveDate::parse_from_str(date, "%Y-%m-%d").is_ok(),
-                    "{}",
-                    card.id
-                );
-            }
-            assert!(!card.source.is_empty());
-        }
+    fn the_catalog_is_well_formed() {
+        let problems = crate::lifecycle::catalog_problems(CATALOG);
+        assert!(problems.is_empty(), "{problems:#?}");
     }
 }

@@ -15,6 +15,7 @@
 //! - `rest`: generateContent; [`assessment`]: the transcript scoring;
 //! - [`faults`]: injectable faults; [`control`]: the `/_mock/vertex/` API;
 //! - `oauth`: the token endpoint the key file's `token_uri` names;
+//! - [`models`]: the Gemini models served, with their lifecycle;
 //! - [`errors`]: Google's error shape; `state`: what connections share.
 
 pub mod assessment;
@@ -27,6 +28,7 @@ pub mod errors;
 pub mod faults;
 mod live;
 pub mod misbehave;
+pub mod models;
 mod oauth;
 mod rest;
 pub mod script;
@@ -67,10 +69,6 @@ pub struct VertexConfig {
     pub session_limit: Duration,
     /// How long before the limit `goAway` is sent (Vertex: about 60 s).
     pub go_away_notice: Duration,
-    /// Model ids the Live API serves.
-    pub live_models: Vec<String>,
-    /// Model ids generateContent serves.
-    pub text_models: Vec<String>,
 }
 
 impl Default for VertexConfig {
@@ -81,24 +79,6 @@ impl Default for VertexConfig {
             project: "speechgate-local".into(),
             session_limit: Duration::from_secs(600),
             go_away_notice: Duration::from_secs(60),
-            live_models: [
-                "gemini-live-2.5-flash-native-audio",
-                "gemini-live-2.5-flash",
-                "gemini-live-2.5-flash-preview-native-audio-09-2025",
-                "gemini-2.0-flash-live-preview-04-09",
-            ]
-            .map(String::from)
-            .to_vec(),
-            text_models: [
-                "gemini-2.5-flash",
-                "gemini-2.5-flash-lite",
-                "gemini-2.5-pro",
-                "gemini-2.0-flash",
-                "gemini-2.0-flash-001",
-                "gemini-2.0-flash-lite",
-            ]
-            .map(String::from)
-            .to_vec(),
         }
     }
 }

@@ -20,8 +20,10 @@ use super::assessment::{assess, is_assessment_request};
 use super::casing::normalize_keys;
 use super::errors::GoogleError;
 use super::faults::{FaultStage, InvalidAssessmentVariant, VertexFault};
+use super::models;
 use super::server_messages::TurnUsage;
 use super::state::VertexState;
+use crate::lifecycle;
 use crate::speech::text_tokens;
 
 /// The path parameters.
@@ -138,10 +140,8 @@ fn answer(
             path.project
         )));
     }
-    if !state.config.text_models.iter().any(|m| m == model) {
-        return Err(GoogleError::not_found(format!(
-            "Publisher Model `{resource}` was not found or your project does not have access to it."
-        )));
+    if models::admit(model, models::Family::Text, lifecycle::today()).is_err() {
+        return Err(GoogleError::not_found(models::not_found_message(&resource)));
     }
     let faults = state
         .faults()

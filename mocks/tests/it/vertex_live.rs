@@ -382,6 +382,24 @@ async fn invalid_setups_and_messages_close_with_1007() {
     ));
     send(&mut ws, &setup).await;
     assert_eq!(receive_close(&mut ws).await.0, 1008, "unknown model");
+
+    // A Live model Vertex has withdrawn: the setup is closed with 1007, as
+    // Vertex closed it from 2026-08-27.
+    let retired = "gemini-live-2.5-flash-preview-native-audio-09-2025";
+    let mut ws = connect(&mock, "us-central1").await;
+    let mut setup = setup_message("us-central1", json!({}));
+    setup["setup"]["model"] = json!(format!(
+        "projects/{PROJECT}/locations/us-central1/publishers/google/models/{retired}"
+    ));
+    send(&mut ws, &setup).await;
+    let (code, reason, _) = receive_close(&mut ws).await;
+    assert_eq!(
+        (code, reason.as_str()),
+        (
+            1007,
+            format!("{retired} is not supported in the live api.").as_str()
+        )
+    );
     mock.stop().await;
 }
 

@@ -200,6 +200,23 @@ async fn errors_have_google_shape() {
         (status, error["error"]["status"].as_str()),
         (404, Some("NOT_FOUND"))
     );
+    // A retired model is refused as Vertex refuses it: the same 404, which
+    // names the model-versions page.
+    let retired = path("us-central1", "v1", "gemini-2.0-flash-001");
+    let (status, error) = post(&mock, &retired, Some(&token), &body).await;
+    assert_eq!(status, 404);
+    let message = error["error"]["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("models/gemini-2.0-flash-001` was not found")
+            && message.contains("learn/model-versions"),
+        "{message}"
+    );
+    let live_model = path("us-central1", "v1", "gemini-live-2.5-flash-native-audio");
+    assert_eq!(
+        post(&mock, &live_model, Some(&token), &body).await.0,
+        404,
+        "a Live model does not serve generateContent"
+    );
     let wrong_method = route.replace(":generateContent", ":explode");
     assert_eq!(post(&mock, &wrong_method, Some(&token), &body).await.0, 404);
     let other_location = route.replace("locations/us-central1", "locations/europe-west1");

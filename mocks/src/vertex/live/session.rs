@@ -16,8 +16,10 @@ use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 
 use super::listening::Listener;
 use super::turn::{ModelTurn, OUTPUT_RATE, TurnFrame};
+use crate::lifecycle;
 use crate::vertex::client_messages::{ClientMessage, ParseError, Setup, parse_client_message};
 use crate::vertex::faults::{FaultStage, Misbehaviour, VertexFault};
+use crate::vertex::models;
 use crate::vertex::server_messages as out;
 use crate::vertex::state::{CloseRecord, VertexState};
 
@@ -285,14 +287,23 @@ where
             format!("Permission denied on resource project {project}."),
         ));
     }
-    if !state.config.live_models.iter().any(|m| m == model) {
-        return Err(End::close(
-            1008,
-            format!(
-                "Publisher Model `{}` was not found or your project does not have access to it.",
-                setup.model
-            ),
-        ));
+    match models::admit(model, models::Family::Live, lifecycle::today()) {
+        Ok(()) => {}
+        Err(models::Refusal::Retired { .. }) => {
+            return Err(End::close(
+                1007,
+                format!("{model} is not supported in the live api."),
+            ));
+        }
+        Err(models::Refusal::Unknown) => {
+            return Err(End::close(
+                1008,
+                format!(
+                    "Publisher Model `{}` was not found or your project does not have access to it.",
+                    setup.model
+                ),
+            ));
+        }
     }
     let session = match &setup.resume_handle {
         Some(handle) => state
