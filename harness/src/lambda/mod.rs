@@ -454,6 +454,16 @@ impl LambdaEmulator {
             },
             _ = tokio::time::sleep_until(started.deadline.into()) => {
                 tracing::warn!(function = %pool.spec.logical_id, "Task timed out after {:.2} seconds", timeout.as_secs_f64());
+                // Lambda writes this line to the function's own log stream,
+                // with the function's timeout (scenario time).
+                self.inner.logs.push(
+                    &pool.spec.function_name,
+                    format!(
+                        "{} {request_id} Task timed out after {:.2} seconds",
+                        chrono::Utc::now().format("%Y-%m-%dT%H:%M:%S%.3fZ"),
+                        pool.spec.timeout.as_secs_f64()
+                    ),
+                );
                 instance.kill().await;
                 Outcome::Timeout { after_ms: timeout.as_millis() as u64 }
             }

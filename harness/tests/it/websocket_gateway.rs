@@ -495,6 +495,20 @@ async fn function_timeout_kills_the_instance_and_the_next_call_cold_starts() {
     );
     let slept = &records_for(&stack.lambda().records(), "sleep")[0];
     assert_eq!(slept.outcome, "timeout");
+    let function_name = &stack.template().functions[&slept.function].function_name;
+    let logged: Vec<String> = stack
+        .lambda()
+        .logs()
+        .recent(function_name)
+        .into_iter()
+        .filter(|line| line.contains("Task timed out"))
+        .collect();
+    assert_eq!(logged.len(), 1, "{logged:?}");
+    assert!(
+        logged[0].contains(&slept.request_id)
+            && logged[0].ends_with("Task timed out after 30.00 seconds"),
+        "Lambda's line, in the function's log, with its request id and timeout: {logged:?}"
+    );
     send_json(&mut socket, json!({"action": "echo", "after": "timeout"})).await;
     assert_eq!(next_json(&mut socket, WAIT).await["after"], "timeout");
     let echo = &records_for(&stack.lambda().records(), "echo")[0];
