@@ -129,7 +129,7 @@ fn number_prop(
 }
 
 /// SAM `Globals` semantics: the resource's scalars win, maps merge, lists append.
-fn merge_globals(global: &Value, local: &Value) -> Value {
+pub(super) fn merge_globals(global: &Value, local: &Value) -> Value {
     match (global, local) {
         (Value::Object(g), Value::Object(l)) => {
             let mut merged = g.clone();

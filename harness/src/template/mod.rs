@@ -8,13 +8,16 @@
 //! - [`model`]: the typed result;
 //! - `build`: from resources to the model;
 //! - [`lifecycle`]: the models it names, against their lifecycle;
-//! - `rest`: REST APIs (`AWS::Serverless::Api`) and the functions' `Api` events.
+//! - `rest`: REST APIs (`AWS::Serverless::Api`) and the functions' `Api` events;
+//! - `sam_websocket`: `AWS::Serverless::WebSocketApi`, expanded into the
+//!   API Gateway resources SAM generates for it.
 
 mod build;
 pub mod intrinsics;
 pub mod lifecycle;
 pub mod model;
 mod rest;
+mod sam_websocket;
 pub mod yaml;
 
 use std::collections::BTreeMap;
@@ -133,11 +136,12 @@ pub fn load_str(text: &str, options: &LoadOptions) -> Result<Template, TemplateE
     scope.parameters = parameter_values(&document, &options.parameter_overrides)?;
     scope.mappings = section(&document, "Mappings").cloned().unwrap_or_default();
     scope.conditions = evaluate_conditions(&document, &scope)?;
-    let resources = section(&document, "Resources")
+    let declared = section(&document, "Resources")
         .ok_or_else(|| TemplateError::Syntax("the template has no Resources".to_owned()))?;
-    let active = active_resources(resources, &scope)?;
-    scope.resources = physical_ids(&active, &scope, options)?;
     let globals = section(&document, "Globals").cloned().unwrap_or_default();
+    let resources = sam_websocket::expand(declared, &globals)?;
+    let active = active_resources(&resources, &scope)?;
+    scope.resources = physical_ids(&active, &scope, options)?;
     build::build(&document, &active, &globals, &scope, options)
 }
 

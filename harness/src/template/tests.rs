@@ -278,3 +278,202 @@ fn backend_template_loads_with_and_without_diagnostics() {
         "ws-echo"
     );
 }
+
+/// The API of [`SMALL`] declared with SAM's `AWS::Serverless::WebSocketApi`.
+const SAM_STYLE: &str = r#"
+Transform: AWS::Serverless-2016-10-31
+Parameters:
+  Stage: {Type: String, Default: v1}
+Globals:
+  Function:
+    Runtime: provided.al2023
+  WebSocketApi:
+    RouteSelectionExpression: $request.body.action
+Resources:
+  Api:
+    Type: AWS::Serverless::WebSocketApi
+    Properties:
+      Name: chat
+      StageName: !Ref Stage
+      Auth:
+        AuthType: CUSTOM
+        AuthArn: !GetAtt AuthFn.Arn
+        IdentitySource: [route.request.querystring.token]
+      Routes:
+        $connect:
+          FunctionArn: !GetAtt Fn.Arn
+        echo:
+          FunctionArn: !GetAtt Fn.Arn
+          IntegrationTimeout: 5000
+  EchoResponse:
+    Type: AWS::ApiGatewayV2::RouteResponse
+    Properties: {ApiId: !Ref Api, RouteId: !Ref ApiEchoRoute, RouteResponseKey: $default}
+  Fn:
+    Type: AWS::Serverless::Function
+    Metadata: {BuildMethod: rust-cargolambda, BuildProperties: {Binary: chat-message}}
+    Properties:
+      FunctionName: websocket-message
+      Environment:
+        Variables:
+          URL: !Sub "https://${Api}.execute-api.${AWS::Region}.amazonaws.com/${Stage}"
+  AuthFn:
+    Type: AWS::Serverless::Function
+    Metadata: {BuildMethod: rust-cargolambda, BuildProperties: {Binary: chat-authorizer}}
+    Properties: {MemorySize: 128}
+"#;
+
+#[test]
+fn a_sam_websocket_api_reads_as_the_resources_sam_generates() {
+    let sam = load_str(SAM_STYLE, &LoadOptions::default()).unwrap();
+    let raw = load(&[]).unwrap();
+    let (api, raw_api) = (&sam.websocket_apis["Api"], &raw.websocket_apis["Api"]);
+    assert_eq!(api.name, "chat");
+    assert_eq!(api.route_selection_expression, "$request.body.action");
+    assert_eq!(api.stages, raw_api.stages, "StageName from the parameter");
+    assert_eq!(
+        api.routes.keys().collect::<Vec<_>>(),
+        raw_api.routes.keys().collect::<Vec<_>>()
+    );
+    let connect = &api.routes["$connect"];
+    assert_eq!(connect.function, "Fn");
+    assert_eq!(connect.integration_timeout, Duration::from_secs(29));
+    let authorizer = connect.authorizer.as_ref().expect("Auth lands on $connect");
+    assert_eq!(authorizer.logical_id, "ApiConnectAuthorizer");
+    assert_eq!(authorizer.function, "AuthFn");
+    assert_eq!(
+        authorizer.identity_sources,
+        raw_api.routes["$connect"]
+            .authorizer
+            .as_ref()
+            .unwrap()
+            .identity_sources
+    );
+    let echo = &api.routes["echo"];
+    assert!(echo.authorizer.is_none(), "Auth applies to $connect only");
+    assert!(
+        echo.two_way,
+        "a RouteResponse reaches the generated route by SAM's logical id"
+    );
+    assert_eq!(echo.integration_timeout, Duration::from_millis(5000));
+    assert_eq!(
+        sam.function("Fn").unwrap().environment["URL"],
+        format!(
+            "https://{}.execute-api.us-east-1.amazonaws.com/v1",
+            api.api_id
+        ),
+        "Ref gives the API id"
+    );
+}
+
+#[test]
+fn a_sam_websocket_api_is_refused_as_sam_refuses_it() {
+    let api = |properties: &str| {
+        format!(
+            "Transform: AWS::Serverless-2016-10-31\nResources:\n  Api:\n    Type: AWS::Serverless::WebSocketApi\n    Properties:\n{properties}\n  Fn:\n    Type: AWS::Serverless::Function\n    Metadata: {{BuildMethod: rust-cargolambda, BuildProperties: {{Binary: x}}}}\n    Properties: {{Runtime: provided.al2023}}\n"
+        )
+    };
+    let connect = "        $connect: {FunctionArn: !GetAtt Fn.Arn}\n";
+    let cases = [
+        (
+            api(&format!("      Routes:\n{connect}")),
+            "Missing required property 'RouteSelectionExpression'.",
+        ),
+        (
+            api("      RouteSelectionExpression: $request.body.action\n"),
+            "Missing required property 'Routes'.",
+        ),
+        (
+            api(
+                "      RouteSelectionExpression: $request.body.action\n      Routes:\n        start_speaking: {FunctionArn: !GetAtt Fn.Arn}\n",
+            ),
+            "Route key 'start_speaking' must be alphanumeric",
+        ),
+        (
+            api(
+                "      RouteSelectionExpression: $request.body.action\n      Routes:\n        $connect: {OperationName: Connect}\n",
+            ),
+            "Route must have associated function.",
+        ),
+        (
+            api(
+                "      RouteSelectionExpression: $request.body.action\n      Auth: {AuthType: NONE}\n      Routes:\n        send: {FunctionArn: !GetAtt Fn.Arn}\n",
+            ),
+            "Authorization is only available if there is a $connect route.",
+        ),
+        (
+            api(&format!(
+                "      RouteSelectionExpression: $request.body.action\n      Auth: {{AuthType: CUSTOM}}\n      Routes:\n{connect}"
+            )),
+            "AuthArn must be specified if AuthType is CUSTOM.",
+        ),
+        (
+            api(&format!(
+                "      RouteSelectionExpression: $request.body.action\n      StageName: $default\n      Routes:\n{connect}"
+            )),
+            "Stages cannot be named $default for WebSocket APIs.",
+        ),
+        (
+            api(
+                "      RouteSelectionExpression: $request.body.action\n      Routes:\n        send: {FunctionArn: !GetAtt Fn.Arn, RequestParameters: {x: {Required: true}}}\n",
+            ),
+            "Request parameters are only supported for the $connect route",
+        ),
+        (
+            api(&format!(
+                "      RouteSelectionExpression: $request.body.action\n      Auth: {{AuthType: AWS_IAM}}\n      Routes:\n{connect}"
+            )),
+            "AuthorizationType AWS_IAM",
+        ),
+        (
+            format!(
+                "{}  ApiConnectRoute:\n    Type: AWS::SNS::Topic\n",
+                api(&format!(
+                    "      RouteSelectionExpression: $request.body.action\n      Routes:\n{connect}"
+                ))
+            ),
+            "SAM generates ApiConnectRoute, which the template already declares",
+        ),
+    ];
+    for (template, expected) in cases {
+        let error = load_str(&template, &LoadOptions::default())
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains(expected), "{expected}: {error}");
+    }
+    let globals = api(&format!(
+        "      RouteSelectionExpression: $request.body.action\n      Routes:\n{connect}"
+    ))
+    .replace(
+        "Resources:",
+        "Globals:\n  WebSocketApi:\n    Routes: {}\nResources:",
+    );
+    let error = load_str(&globals, &LoadOptions::default())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.contains("'Routes' is not a supported property"),
+        "{error}"
+    );
+}
+
+#[test]
+fn the_buddy_api_is_declared_the_sam_way_and_keeps_its_routes() {
+    let template = load_file(&backend_template(), &LoadOptions::default()).unwrap();
+    let buddy = &template.websocket_apis["BuddyWebSocketApi"];
+    let keys: Vec<&str> = buddy.routes.keys().map(String::as_str).collect();
+    assert_eq!(
+        keys,
+        [
+            "$connect",
+            "$default",
+            "$disconnect",
+            "audioInput",
+            "endSession",
+            "initSession",
+            "textInput"
+        ]
+    );
+    assert!(buddy.routes.values().all(|r| r.function == "BuddyFunction"));
+    let stage = template.parameters["StageName"].as_str().unwrap();
+    assert_eq!(buddy.stages, vec![stage.to_owned()]);
+}
