@@ -72,7 +72,8 @@ impl<F> ModelCard<F> {
     }
 }
 
-fn parse_day(text: &str) -> Option<NaiveDate> {
+/// A `YYYY-MM-DD` date, as the catalogs write them.
+pub fn parse_day(text: &str) -> Option<NaiveDate> {
     NaiveDate::parse_from_str(text, "%Y-%m-%d").ok()
 }
 

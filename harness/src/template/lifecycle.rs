@@ -62,7 +62,7 @@ mod tests {
     }
 
     fn day(text: &str) -> NaiveDate {
-        NaiveDate::parse_from_str(text, "%Y-%m-%d").unwrap()
+        mocks::lifecycle::parse_day(text).unwrap()
     }
 
     #[test]

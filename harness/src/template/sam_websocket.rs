@@ -112,6 +112,15 @@ fn lambda_uri(variable: &str, arn: &Value) -> Value {
     ]})
 }
 
+/// Copies the `keys` that `from` has into `to`, as SAM passes them on.
+fn pass_on(from: &Map<String, Value>, keys: &[&str], to: &mut Map<String, Value>) {
+    for key in keys {
+        if let Some(value) = from.get(*key) {
+            to.insert((*key).to_owned(), value.clone());
+        }
+    }
+}
+
 fn resource(kind: &str, properties: Value, condition: Option<&Value>) -> Value {
     let mut resource = json!({"Type": kind, "Properties": properties});
     if let Some(condition) = condition {
@@ -191,17 +200,17 @@ fn generate(
     );
     api.insert("ProtocolType".into(), json!("WEBSOCKET"));
     api.insert("RouteSelectionExpression".into(), route_selection);
-    for key in [
-        "ApiKeySelectionExpression",
-        "Description",
-        "DisableExecuteApiEndpoint",
-        "DisableSchemaValidation",
-        "IpAddressType",
-    ] {
-        if let Some(value) = properties.get(key) {
-            api.insert(key.into(), value.clone());
-        }
-    }
+    pass_on(
+        &properties,
+        &[
+            "ApiKeySelectionExpression",
+            "Description",
+            "DisableExecuteApiEndpoint",
+            "DisableSchemaValidation",
+            "IpAddressType",
+        ],
+        &mut api,
+    );
     let mut generated = vec![(
         logical_id.to_owned(),
         resource("AWS::ApiGatewayV2::Api", Value::Object(api), condition),
@@ -236,17 +245,19 @@ fn generate(
             "RouteKey": key,
             "Target": {"Fn::Join": ["/", ["integrations", {"Ref": integration_id}]]},
         });
-        for option in [
-            "ApiKeyRequired",
-            "ModelSelectionExpression",
-            "OperationName",
-            "RequestModels",
-            "RequestParameters",
-            "RouteResponseSelectionExpression",
-        ] {
-            if let Some(value) = route.get(option) {
-                route_properties[option] = value.clone();
-            }
+        if let Some(target) = route_properties.as_object_mut() {
+            pass_on(
+                route,
+                &[
+                    "ApiKeyRequired",
+                    "ModelSelectionExpression",
+                    "OperationName",
+                    "RequestModels",
+                    "RequestParameters",
+                    "RouteResponseSelectionExpression",
+                ],
+                target,
+            );
         }
         if key == "$connect"
             && let Some(auth) = &authorizer
@@ -312,16 +323,16 @@ fn generate(
     stage.insert("ApiId".into(), json!({"Ref": logical_id}));
     stage.insert("StageName".into(), stage_name);
     stage.insert("AutoDeploy".into(), json!(true));
-    for key in [
-        "AccessLogSettings",
-        "DefaultRouteSettings",
-        "RouteSettings",
-        "StageVariables",
-    ] {
-        if let Some(value) = properties.get(key) {
-            stage.insert(key.into(), value.clone());
-        }
-    }
+    pass_on(
+        &properties,
+        &[
+            "AccessLogSettings",
+            "DefaultRouteSettings",
+            "RouteSettings",
+            "StageVariables",
+        ],
+        &mut stage,
+    );
     generated.push((
         stage_id,
         resource("AWS::ApiGatewayV2::Stage", Value::Object(stage), condition),

@@ -117,7 +117,7 @@ mod tests {
     use super::*;
 
     fn day(text: &str) -> NaiveDate {
-        NaiveDate::parse_from_str(text, "%Y-%m-%d").unwrap()
+        crate::lifecycle::parse_day(text).unwrap()
     }
 
     #[test]
