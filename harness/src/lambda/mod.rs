@@ -7,6 +7,14 @@
 //!   instance, a timed cold start when all are busy, reserved-concurrency cap,
 //!   kill at the timeout, replacement after a crash) and the invocation records
 //!   the cost model and the reports read.
+//!
+//! Cold starts initialise at most one per core at a time (the init slots): on
+//! AWS every execution environment has its own CPU, here they share the
+//! machine's, and unbounded concurrent inits fed on each other. An invocation
+//! that finds every instance busy takes whichever comes first: an instance
+//! going idle, or an init slot for a new one. Without the slots, a 12x
+//! speaking assessment (120 audio chunks a second) on 2 cores grew a herd of
+//! 1,500 instances whose inits starved DynamoDB Local, and the session hung.
 
 mod instance;
 mod runtime_api;
@@ -19,7 +27,7 @@ use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
 use serde::Serialize;
-use tokio::sync::oneshot;
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, oneshot};
 
 pub use instance::FunctionLogs;
 use instance::{Delivery, Instance, RuntimeReply, SpawnRequest};
@@ -152,6 +160,18 @@ struct Pool {
     spec: FunctionSpec,
     idle: Mutex<Vec<Arc<Instance>>>,
     busy: Mutex<usize>,
+    /// Woken when an instance goes idle.
+    released: Notify,
+}
+
+/// What [`LambdaEmulator::acquire`] found in a pool.
+enum Take {
+    /// An instance to run on, with its init slot when it is new.
+    Instance(Arc<Instance>, Option<OwnedSemaphorePermit>),
+    /// Every instance is busy and no init slot is held: wait.
+    Wait,
+    /// The reserved-concurrency cap is reached, or no instance could start.
+    Refused,
 }
 
 /// The Lambda emulator (cheap to clone).
@@ -185,6 +205,8 @@ struct Inner {
     records: Mutex<Vec<InvocationRecord>>,
     logs: FunctionLogs,
     next_instance: AtomicU64,
+    /// Cold starts that may initialise at once (one per core).
+    init_slots: Arc<Semaphore>,
 }
 
 /// Why the emulator could not start or invoke.
@@ -228,6 +250,7 @@ impl LambdaEmulator {
                         spec,
                         idle: Mutex::new(Vec::new()),
                         busy: Mutex::new(0),
+                        released: Notify::new(),
                     },
                 )
             })
@@ -241,6 +264,9 @@ impl LambdaEmulator {
                 records: Mutex::new(Vec::new()),
                 logs: FunctionLogs::default(),
                 next_instance: AtomicU64::new(1),
+                init_slots: Arc::new(Semaphore::new(
+                    std::thread::available_parallelism().map_or(2, usize::from),
+                )),
             }),
         })
     }
@@ -371,9 +397,10 @@ impl LambdaEmulator {
         payload: Bytes,
         record: &mut InvocationRecord,
     ) -> Outcome {
-        let Some((instance, cold)) = self.acquire(pool) else {
+        let Some((instance, init_slot)) = self.acquire(pool).await else {
             return Outcome::Throttled;
         };
+        let cold = init_slot.is_some();
         record.instance_id = Some(instance.id.clone());
         record.cold_start = cold;
         let running = RunningInvocation {
@@ -388,7 +415,14 @@ impl LambdaEmulator {
             .expect("running lock")
             .insert(request_id.clone(), (running, instance.clone()));
         let outcome = self
-            .run_on(pool, &instance, cold, request_id.clone(), payload, record)
+            .run_on(
+                pool,
+                &instance,
+                init_slot,
+                request_id.clone(),
+                payload,
+                record,
+            )
             .await;
         self.inner
             .running
@@ -407,13 +441,15 @@ impl LambdaEmulator {
         &self,
         pool: &Pool,
         instance: &Arc<Instance>,
-        cold: bool,
+        init_slot: Option<OwnedSemaphorePermit>,
         request_id: String,
         payload: Bytes,
         record: &mut InvocationRecord,
     ) -> Outcome {
-        if cold {
-            match instance.wait_ready(INIT_LIMIT).await {
+        if let Some(slot) = init_slot {
+            let ready = instance.wait_ready(INIT_LIMIT).await;
+            drop(slot);
+            match ready {
                 Ok(init) => record.init_ms = Some(init.as_secs_f64() * 1000.0),
                 Err(error) => return Outcome::InitError { error },
             }
@@ -473,13 +509,41 @@ impl LambdaEmulator {
         outcome
     }
 
-    /// An idle instance, or a new one; `None` when the reserved-concurrency cap is reached.
-    fn acquire(&self, pool: &Pool) -> Option<(Arc<Instance>, bool)> {
+    /// An idle instance, or a new one with its init slot; `None` when the
+    /// reserved-concurrency cap is reached (or no instance can be started).
+    async fn acquire(&self, pool: &Pool) -> Option<(Arc<Instance>, Option<OwnedSemaphorePermit>)> {
+        loop {
+            let released = pool.released.notified();
+            tokio::pin!(released);
+            // Registered before looking, so a release in between is not missed.
+            released.as_mut().enable();
+            match self.take(pool, None) {
+                Take::Instance(instance, slot) => return Some((instance, slot)),
+                Take::Refused => return None,
+                Take::Wait => {}
+            }
+            tokio::select! {
+                slot = self.inner.init_slots.clone().acquire_owned() => {
+                    let slot = slot.expect("the init slots are never closed");
+                    match self.take(pool, Some(slot)) {
+                        Take::Instance(instance, slot) => return Some((instance, slot)),
+                        Take::Refused => return None,
+                        Take::Wait => {}
+                    }
+                }
+                () = &mut released => {}
+            }
+        }
+    }
+
+    /// Under the pool's lock: an idle instance, else (given an init slot) a
+    /// new one.
+    fn take(&self, pool: &Pool, slot: Option<OwnedSemaphorePermit>) -> Take {
         let mut busy = pool.busy.lock().expect("busy lock");
         if let Some(cap) = pool.spec.reserved_concurrency
             && *busy >= cap as usize
         {
-            return None;
+            return Take::Refused;
         }
         let warm = {
             let mut idle = pool.idle.lock().expect("idle lock");
@@ -490,18 +554,19 @@ impl LambdaEmulator {
                 }
             }
         };
-        let acquired = match warm {
-            Some(instance) => (instance, false),
-            None => match self.spawn(&pool.spec) {
-                Ok(instance) => (instance, true),
+        let taken = match (warm, slot) {
+            (Some(instance), _) => Take::Instance(instance, None),
+            (None, Some(slot)) => match self.spawn(&pool.spec) {
+                Ok(instance) => Take::Instance(instance, Some(slot)),
                 Err(e) => {
                     tracing::error!(function = %pool.spec.logical_id, "cannot start instance: {e}");
-                    return None;
+                    return Take::Refused;
                 }
             },
+            (None, None) => return Take::Wait,
         };
         *busy += 1;
-        Some(acquired)
+        taken
     }
 
     async fn release(&self, pool: &Pool, instance: Arc<Instance>, healthy: bool) {
@@ -512,6 +577,9 @@ impl LambdaEmulator {
             self.forget(&instance);
         }
         *pool.busy.lock().expect("busy lock") -= 1;
+        // A waiting invocation may now take this instance, or (under a cap)
+        // the freed place.
+        pool.released.notify_waiters();
     }
 
     fn forget(&self, instance: &Instance) {
