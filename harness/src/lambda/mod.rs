@@ -21,7 +21,7 @@ mod runtime_api;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
@@ -162,6 +162,14 @@ struct Pool {
     busy: Mutex<usize>,
     /// Woken when an instance goes idle.
     released: Notify,
+    /// Invocations waiting for an instance, in arrival order (tokio's mutex
+    /// is fair: it is granted in the order it was asked for).
+    arrivals: tokio::sync::Mutex<()>,
+}
+
+/// How many cold starts may initialise at once: one per core.
+pub fn init_slot_count() -> usize {
+    std::thread::available_parallelism().map_or(2, usize::from)
 }
 
 /// What [`LambdaEmulator::acquire`] found in a pool.
@@ -207,6 +215,9 @@ struct Inner {
     next_instance: AtomicU64,
     /// Cold starts that may initialise at once (one per core).
     init_slots: Arc<Semaphore>,
+    /// Instances initialising now, and the most there have been at once.
+    initialising: AtomicUsize,
+    peak_initialising: AtomicUsize,
 }
 
 /// Why the emulator could not start or invoke.
@@ -251,6 +262,7 @@ impl LambdaEmulator {
                         idle: Mutex::new(Vec::new()),
                         busy: Mutex::new(0),
                         released: Notify::new(),
+                        arrivals: tokio::sync::Mutex::new(()),
                     },
                 )
             })
@@ -264,11 +276,17 @@ impl LambdaEmulator {
                 records: Mutex::new(Vec::new()),
                 logs: FunctionLogs::default(),
                 next_instance: AtomicU64::new(1),
-                init_slots: Arc::new(Semaphore::new(
-                    std::thread::available_parallelism().map_or(2, usize::from),
-                )),
+                init_slots: Arc::new(Semaphore::new(init_slot_count())),
+                initialising: AtomicUsize::new(0),
+                peak_initialising: AtomicUsize::new(0),
             }),
         })
+    }
+
+    /// The most instances that were initialising at once (at most
+    /// [`init_slot_count`]).
+    pub fn peak_initialising(&self) -> usize {
+        self.inner.peak_initialising.load(Ordering::SeqCst)
     }
 
     /// The function specs by logical id.
@@ -447,7 +465,12 @@ impl LambdaEmulator {
         record: &mut InvocationRecord,
     ) -> Outcome {
         if let Some(slot) = init_slot {
+            let now = self.inner.initialising.fetch_add(1, Ordering::SeqCst) + 1;
+            self.inner
+                .peak_initialising
+                .fetch_max(now, Ordering::SeqCst);
             let ready = instance.wait_ready(INIT_LIMIT).await;
+            self.inner.initialising.fetch_sub(1, Ordering::SeqCst);
             drop(slot);
             match ready {
                 Ok(init) => record.init_ms = Some(init.as_secs_f64() * 1000.0),
@@ -511,7 +534,17 @@ impl LambdaEmulator {
 
     /// An idle instance, or a new one with its init slot; `None` when the
     /// reserved-concurrency cap is reached (or no instance can be started).
+    ///
+    /// First come, first served: invocations queue for the pool in arrival
+    /// order, and only the head of the queue waits for an instance going idle
+    /// or an init slot, keeping its place in the slots' queue while it waits.
+    /// (Woken all together, waiters would race for each freed instance and
+    /// one could lose every race: an audio chunk held for seconds reaches the
+    /// owner after the silence that followed it.)
     async fn acquire(&self, pool: &Pool) -> Option<(Arc<Instance>, Option<OwnedSemaphorePermit>)> {
+        let _turn = pool.arrivals.lock().await;
+        let slot = self.inner.init_slots.clone().acquire_owned();
+        tokio::pin!(slot);
         loop {
             let released = pool.released.notified();
             tokio::pin!(released);
@@ -523,13 +556,13 @@ impl LambdaEmulator {
                 Take::Wait => {}
             }
             tokio::select! {
-                slot = self.inner.init_slots.clone().acquire_owned() => {
+                slot = &mut slot => {
                     let slot = slot.expect("the init slots are never closed");
-                    match self.take(pool, Some(slot)) {
-                        Take::Instance(instance, slot) => return Some((instance, slot)),
-                        Take::Refused => return None,
-                        Take::Wait => {}
-                    }
+                    return match self.take(pool, Some(slot)) {
+                        Take::Instance(instance, slot) => Some((instance, slot)),
+                        Take::Refused => None,
+                        Take::Wait => unreachable!("given an init slot, take never waits"),
+                    };
                 }
                 () = &mut released => {}
             }

@@ -540,6 +540,44 @@ async fn crash_is_reported_and_the_instance_replaced() {
 }
 
 #[tokio::test]
+async fn cold_starts_initialise_one_per_core_and_busy_invocations_still_get_instances() {
+    let stack = start(options(1.0)).await;
+    let url = stack.websocket(API).unwrap().url();
+    // Connected one after another: their $connect warms one instance.
+    let mut sockets = Vec::new();
+    for _ in 0..8 {
+        sockets.push(connect(&url).await);
+    }
+    for socket in &mut sockets {
+        send_json(socket, json!({"action": "sleep", "ms": 2000})).await;
+    }
+    for socket in &mut sockets {
+        assert_eq!(next_json(socket, WAIT).await["type"], "slept");
+    }
+    // The record is written after the reply goes out.
+    assert!(
+        eventually(WAIT, || records_for(&stack.lambda().records(), "sleep")
+            .len()
+            == 8)
+        .await
+    );
+    let slept = records_for(&stack.lambda().records(), "sleep");
+    let instances: std::collections::BTreeSet<_> =
+        slept.iter().map(|r| r.instance_id.clone()).collect();
+    assert_eq!(
+        instances.len(),
+        8,
+        "each invocation that found every instance busy got one: {slept:#?}"
+    );
+    let peak = stack.lambda().peak_initialising();
+    assert!(
+        (1..=harness::lambda::init_slot_count()).contains(&peak),
+        "seven cold starts at once, but at most one per core initialising: {peak}"
+    );
+    stack.stop().await;
+}
+
+#[tokio::test]
 async fn warm_instances_are_reused_and_records_carry_billing() {
     let stack = start(options(1.0)).await;
     let mut socket = connect(&stack.websocket(API).unwrap().url()).await;
