@@ -174,7 +174,7 @@ async fn the_wscat_flow_answers_from_the_patient_data_and_bad_input_loses_nothin
 #[tokio::test]
 async fn a_spoken_round_trip_returns_audio_and_transcripts_and_a_cry_for_help_alerts() {
     let time_scale = 10.0;
-    let stack = start(speaking_options(time_scale)).await;
+    let stack = start(streaming_options(time_scale)).await;
     let spec = spec();
     let (samples, speech_time) = utterance("who is sarah my dear friend please", 1_800, 1_200);
     stack

@@ -287,7 +287,7 @@ async fn the_metering_proxy_meters_dynamodb_local_without_the_sdk_noticing() {
 
 fn run_options(time_scale: f64) -> RunOptions {
     RunOptions {
-        target: Target::Local(Box::new(options(time_scale))),
+        target: Target::Local(Box::new(streaming_options(time_scale))),
         time_scale: TimeScale::new(time_scale).unwrap(),
         sessions: None,
         spec_dir: workspace().join("backend/spec"),

@@ -126,7 +126,7 @@ fn the_contracts_cover_the_template_routes_and_close_every_server_message() {
 /// Run options for the local stack at `time_scale` (the harness's own engine).
 fn run_options(time_scale: f64) -> RunOptions {
     RunOptions {
-        target: Target::Local(Box::new(speaking_options(time_scale))),
+        target: Target::Local(Box::new(streaming_options(time_scale))),
         time_scale: TimeScale::new(time_scale).unwrap(),
         sessions: None,
         spec_dir: workspace().join("backend/spec"),

@@ -41,7 +41,7 @@ fn audio_message(audio: String) -> Value {
 #[tokio::test]
 async fn two_way_speech_with_maya_stores_only_the_transcript() {
     let time_scale = 10.0;
-    let stack = start(speaking_options(time_scale)).await;
+    let stack = start(streaming_options(time_scale)).await;
     let spec = spec();
     let (samples, speech_time) = utterance("my name is alex morgan but everyone", 2_000, 1_200);
     stack.mocks().bedrock.add_transcript(
@@ -168,7 +168,7 @@ async fn two_way_speech_with_maya_stores_only_the_transcript() {
 async fn talking_over_maya_interrupts_her() {
     // At twice real speed Maya's greeting lasts about 4.5 s: long enough to talk over.
     let time_scale = 2.0;
-    let stack = start(speaking_options(time_scale)).await;
+    let stack = start(streaming_options(time_scale)).await;
     let spec = spec();
     let (samples, speech_time) = utterance("sorry could you repeat that please", 1_500, 1_000);
     stack

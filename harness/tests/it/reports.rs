@@ -101,10 +101,7 @@ async fn a_real_run_writes_reports_that_validate() {
         scenario::load_suite(&scenarios.join("conformance/SpeakingWebSocketApi.yaml")).unwrap();
     let mut parameters = smoke.scenario.parameters.clone();
     parameters.extend(suite.suite.parameters.clone());
-    let mut stack = options(10.0);
-    stack
-        .function_env
-        .insert("RELAY_SETTLE_MS".to_owned(), "1500".to_owned());
+    let stack = streaming_options(10.0);
     let options = RunOptions {
         target: Target::Local(Box::new(stack)),
         time_scale: TimeScale::new(10.0).unwrap(),

@@ -25,7 +25,7 @@ fn audio_dir() -> std::path::PathBuf {
 }
 
 async fn speaking_stack(time_scale: f64) -> LocalStack {
-    let mut options = options(time_scale);
+    let mut options = streaming_options(time_scale);
     options.transcripts = transcripts_in(&audio_dir()).unwrap();
     start(options).await
 }

@@ -23,19 +23,6 @@ pub const STREAM: &str = "NovaSonicStreamWebSocketApi";
 /// The message API Gateway sends when the owner outlives the integration timeout.
 pub const GATEWAY_TIMEOUT: &str = "Endpoint request timed out";
 
-/// Stack options for tests that stream audio. Every audio chunk is its own
-/// invocation, and at 10x pace nearly each one meets a cold start, which
-/// takes up to a second on a loaded machine (real AWS: 100-300 ms): the
-/// owner's jitter buffer (`RELAY_SETTLE_MS`) must cover that spread, or
-/// chunks are handed to the model out of order.
-pub fn speaking_options(time_scale: f64) -> harness::stack::StackOptions {
-    let mut options = crate::support::options(time_scale);
-    options
-        .function_env
-        .insert("RELAY_SETTLE_MS".to_owned(), "1500".to_owned());
-    options
-}
-
 /// An AsyncAPI document's messages, compiled.
 pub struct Spec {
     /// File name.

@@ -145,6 +145,22 @@ pub fn options(time_scale: f64) -> StackOptions {
     options
 }
 
+/// Stack options for tests that stream audio. Every audio chunk is its own
+/// invocation, and at 10x pace or more many meet a cold start: the emulator
+/// initialises one instance per core at a time, so on a loaded machine a
+/// chunk can be written a second or more after the gateway received it
+/// (real AWS: 100-300 ms). The owner's jitter buffer (`RELAY_SETTLE_MS`, 50 ms
+/// by default) must cover that spread, or chunks reach the model out of
+/// order (the model can hear an answer's last words after its trailing
+/// silence).
+pub fn streaming_options(time_scale: f64) -> StackOptions {
+    let mut options = options(time_scale);
+    options
+        .function_env
+        .insert("RELAY_SETTLE_MS".to_owned(), "1500".to_owned());
+    options
+}
+
 /// Starts a stack.
 pub async fn start(options: StackOptions) -> LocalStack {
     LocalStack::start(options)
