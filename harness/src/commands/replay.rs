@@ -108,6 +108,26 @@ fn conclude(report: &RunReport, report_dir: &Path, quiet: bool) -> Result<ExitCo
             }
         }
     }
+    if let Some(stack) = report.stack.as_ref().filter(|_| !quiet) {
+        for (function, f) in stack
+            .functions
+            .iter()
+            .filter(|(_, f)| f.warnings_logged > 0)
+        {
+            writeln!(
+                stdout,
+                "{function} logged {} warnings or errors (report.md lists them); the last: {}",
+                f.warnings_logged,
+                crate::report::markup::shorten(
+                    &f.warnings
+                        .last()
+                        .map(|line| crate::lambda::readable(line))
+                        .unwrap_or_default(),
+                    200
+                )
+            )?;
+        }
+    }
     if let Some(cost) = report.cost.as_ref().filter(|_| !quiet) {
         writeln!(
             stdout,

@@ -3,7 +3,7 @@
 //! of invocations the instance's `/next` calls pick up, the replies in flight,
 //! its init state and its exit.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 use std::process::Stdio;
 use std::sync::{Arc, Mutex};
@@ -15,8 +15,7 @@ use tokio::process::Command;
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio_util::sync::CancellationToken;
 
-/// How many recent log lines each function keeps for diagnostics.
-const LOG_LINES_KEPT: usize = 2_000;
+use super::logs::FunctionLogs;
 
 /// What the runtime answered for one invocation.
 #[derive(Debug)]
@@ -92,42 +91,6 @@ pub(crate) struct Instance {
     exited: watch::Receiver<Option<String>>,
     kill: Mutex<Option<oneshot::Sender<()>>>,
     stop_server: CancellationToken,
-}
-
-/// Recent log lines of every function, kept for diagnostics.
-#[derive(Debug, Default, Clone)]
-pub struct FunctionLogs {
-    lines: Arc<Mutex<BTreeMap<String, VecDeque<String>>>>,
-}
-
-impl FunctionLogs {
-    pub(super) fn push(&self, function: &str, line: String) {
-        let mut lines = self.lines.lock().expect("log lock");
-        let kept = lines.entry(function.to_owned()).or_default();
-        if kept.len() == LOG_LINES_KEPT {
-            kept.pop_front();
-        }
-        kept.push_back(line);
-    }
-
-    /// Every function's kept lines by function name, oldest first (at most
-    /// the last 2,000 of each: a function with 2,000 lines may have lost some).
-    pub fn all(&self) -> BTreeMap<String, Vec<String>> {
-        let lines = self.lines.lock().expect("log lock");
-        lines
-            .iter()
-            .map(|(function, kept)| (function.clone(), kept.iter().cloned().collect()))
-            .collect()
-    }
-
-    /// The most recent lines a function wrote (stdout and stderr), oldest first.
-    pub fn recent(&self, function: &str) -> Vec<String> {
-        let lines = self.lines.lock().expect("log lock");
-        lines
-            .get(function)
-            .map(|l| l.iter().cloned().collect())
-            .unwrap_or_default()
-    }
 }
 
 /// What a new instance needs.

@@ -3,6 +3,7 @@
 //!
 //! - `runtime_api`: the Runtime API server of each instance (`/next`, `/response`, `/error`, `/init/error`);
 //! - `instance`: one child process, its delivery queue and exit;
+//! - `logs`: what the functions write, and their warnings and errors apart;
 //! - this module: the instance pool per function (one invocation at a time per
 //!   instance, a timed cold start when all are busy, reserved-concurrency cap,
 //!   kill at the timeout, replacement after a crash) and the invocation records
@@ -17,6 +18,7 @@
 //! 1,500 instances whose inits starved DynamoDB Local, and the session hung.
 
 mod instance;
+mod logs;
 mod runtime_api;
 
 use std::collections::{BTreeMap, HashMap};
@@ -29,8 +31,8 @@ use bytes::Bytes;
 use serde::Serialize;
 use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, oneshot};
 
-pub use instance::FunctionLogs;
 use instance::{Delivery, Instance, RuntimeReply, SpawnRequest};
+pub use logs::{FunctionLogs, LoggedWarnings, is_warning, readable};
 
 use crate::template::Architecture;
 use crate::time_scale::TimeScale;
@@ -297,6 +299,20 @@ impl LambdaEmulator {
     /// Recent log lines of the functions.
     pub fn logs(&self) -> &FunctionLogs {
         &self.inner.logs
+    }
+
+    /// Each function's warnings and errors, by logical id (functions that
+    /// logged none are left out).
+    pub fn warnings(&self) -> BTreeMap<String, LoggedWarnings> {
+        self.functions()
+            .map(|spec| {
+                (
+                    spec.logical_id.clone(),
+                    self.inner.logs.warnings(&spec.function_name),
+                )
+            })
+            .filter(|(_, warnings)| warnings.count > 0)
+            .collect()
     }
 
     /// Every invocation recorded so far.

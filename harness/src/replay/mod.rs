@@ -26,7 +26,7 @@ use crate::contract::{self, Contract, ContractError};
 use crate::cost::collect::{session_totals, usage_from_stack};
 use crate::cost::pricing::PricingTable;
 use crate::cost::{CostOptions, assess};
-use crate::lambda::InvocationRecord;
+use crate::lambda::{InvocationRecord, LoggedWarnings};
 use crate::metrics::Metrics;
 use crate::report::model::{
     FunctionReport, RunReport, ScenarioReport, SessionReport, StackReport, SuiteReport,
@@ -347,9 +347,10 @@ impl Run {
         let time_scale = self.options.time_scale.factor();
         let (mut invocations, mut usage) = (None, None);
         if let Some(stack) = self.stack.take() {
+            let warnings = stack.lambda().warnings();
             let meters = stack.stop_metered().await;
             let (sessions, seconds) = session_totals(&scenarios, &suites, time_scale);
-            invocations = Some(stack_report(&meters.invocations));
+            invocations = Some(stack_report(&meters.invocations, warnings));
             usage = Some(usage_from_stack(&meters, sessions, seconds));
         }
         let passed = scenarios.iter().all(|s| s.passed)
@@ -398,8 +399,11 @@ pub fn measured_on() -> String {
     )
 }
 
-/// Invocations summed by function.
-pub fn stack_report(records: &[InvocationRecord]) -> StackReport {
+/// Invocations summed by function, with the warnings each function logged.
+pub fn stack_report(
+    records: &[InvocationRecord],
+    warnings: BTreeMap<String, LoggedWarnings>,
+) -> StackReport {
     let mut functions: BTreeMap<String, FunctionReport> = BTreeMap::new();
     for record in records {
         let entry = functions.entry(record.function.clone()).or_default();
@@ -418,6 +422,11 @@ pub fn stack_report(records: &[InvocationRecord]) -> StackReport {
             .entry(record.route.clone().unwrap_or_default())
             .or_insert(0) += 1;
         *entry.outcomes.entry(record.outcome.clone()).or_insert(0) += 1;
+    }
+    for (function, logged) in warnings {
+        let entry = functions.entry(function).or_default();
+        entry.warnings_logged = logged.count;
+        entry.warnings = logged.last;
     }
     StackReport { functions }
 }

@@ -1,10 +1,14 @@
 //! `report.md`: the run's verdict, latency percentiles, conformance verdicts,
-//! failures with what was expected and received, what the stack metered, and
-//! the cost section ([`crate::cost::render::markdown`]).
+//! failures with what was expected and received, what the stack metered (with
+//! the warnings and errors each function logged), and the cost section
+//! ([`crate::cost::render::markdown`]).
 
 use std::fmt::Write as _;
 
 use super::model::RunReport;
+
+/// How many of a function's last warnings report.md shows (report.json keeps up to 100).
+const WARNING_LINES_SHOWN: usize = 20;
 
 fn ms(us: u64) -> String {
     format!("{:.1}", us as f64 / 1000.0)
@@ -128,9 +132,47 @@ pub fn render(report: &RunReport) -> String {
             );
         }
         let _ = writeln!(out);
+        for (name, f) in stack
+            .functions
+            .iter()
+            .filter(|(_, f)| f.warnings_logged > 0)
+        {
+            let _ = writeln!(
+                out,
+                "### {name}: {} warnings or errors logged (the last {})\n\n```text",
+                f.warnings_logged,
+                f.warnings.len().min(WARNING_LINES_SHOWN)
+            );
+            for line in f.warnings.iter().rev().take(WARNING_LINES_SHOWN).rev() {
+                let _ = writeln!(out, "{line}");
+            }
+            let _ = writeln!(out, "```\n");
+        }
     }
     if let Some(cost) = &report.cost {
         out.push_str(&crate::cost::render::markdown(cost));
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_functions_warnings_follow_their_invocations() {
+        let page = render(&super::super::sample::report());
+        let invocations = page.find("## Lambda invocations").unwrap();
+        let warnings = page
+            .find("### SpeakingFunction: 1 warnings or errors logged (the last 1)")
+            .unwrap();
+        assert!(invocations < warnings);
+        assert!(page[warnings..].contains("audio relayed out of order: received 17 ms"));
+        let mut quiet = super::super::sample::report();
+        for function in quiet.stack.as_mut().unwrap().functions.values_mut() {
+            function.warnings_logged = 0;
+            function.warnings.clear();
+        }
+        assert!(!render(&quiet).contains("warnings or errors logged"));
+    }
 }

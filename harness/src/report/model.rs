@@ -288,6 +288,13 @@ pub struct FunctionReport {
     pub by_route: BTreeMap<String, u64>,
     /// Outcomes by label.
     pub outcomes: BTreeMap<String, u64>,
+    /// Warnings and errors the function logged during the run (`WARN` and
+    /// `ERROR` records, Lambda's `Task timed out` line, panics).
+    #[serde(default)]
+    pub warnings_logged: u64,
+    /// The most recent of them (at most 100), oldest first.
+    #[serde(default)]
+    pub warnings: Vec<String>,
 }
 
 /// The cost section: what one session (normalised to a reference length) and

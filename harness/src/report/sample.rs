@@ -277,6 +277,8 @@ pub fn report() -> RunReport {
                         .into_iter()
                         .collect(),
                     outcomes: [("success".to_owned(), 53)].into_iter().collect(),
+                    warnings_logged: 1,
+                    warnings: vec![r#"{"level":"WARN","fields":{"message":"audio relayed out of order: received 17 ms before audio already sent to the model"}}"#.into()],
                 },
             )]
             .into_iter()

@@ -509,6 +509,9 @@ async fn function_timeout_kills_the_instance_and_the_next_call_cold_starts() {
             && logged[0].ends_with("Task timed out after 30.00 seconds"),
         "Lambda's line, in the function's log, with its request id and timeout: {logged:?}"
     );
+    // And counted among the function's warnings, which a run's report lists.
+    let warnings = &stack.lambda().warnings()[&slept.function];
+    assert!(warnings.last.contains(&logged[0]), "{warnings:?}");
     send_json(&mut socket, json!({"action": "echo", "after": "timeout"})).await;
     assert_eq!(next_json(&mut socket, WAIT).await["after"], "timeout");
     let echo = &records_for(&stack.lambda().records(), "echo")[0];
@@ -531,6 +534,21 @@ async fn crash_is_reported_and_the_instance_replaced() {
     );
     let crashed = records_for(&stack.lambda().records(), "crash")[0].clone();
     assert_eq!(crashed.outcome, "crash");
+    // The function's own ERROR record before it aborted is a warning of the
+    // run (read from its stderr, which may trail the exit).
+    assert!(
+        eventually(WAIT, || stack
+            .lambda()
+            .warnings()
+            .get(&crashed.function)
+            .is_some_and(|w| w
+                .last
+                .iter()
+                .any(|l| l.contains("crashing on request"))))
+        .await,
+        "{:?}",
+        stack.lambda().warnings()
+    );
     send_json(&mut socket, json!({"action": "echo", "after": "crash"})).await;
     assert_eq!(next_json(&mut socket, WAIT).await["after"], "crash");
     let echo = &records_for(&stack.lambda().records(), "echo")[0];

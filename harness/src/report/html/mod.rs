@@ -478,7 +478,25 @@ fn stack(out: &mut String, report: &RunReport) {
             list(&f.outcomes),
         );
     }
-    out.push_str("</table></section>\n");
+    out.push_str("</table>");
+    for (name, f) in stack
+        .functions
+        .iter()
+        .filter(|(_, f)| f.warnings_logged > 0)
+    {
+        let _ = write!(
+            out,
+            r#"<h3>{}: {} warnings or errors logged</h3><p class="muted">The last {}, oldest first.</p><pre>"#,
+            text(name),
+            f.warnings_logged,
+            f.warnings.len()
+        );
+        for line in &f.warnings {
+            let _ = writeln!(out, "{}", text(line));
+        }
+        out.push_str("</pre>");
+    }
+    out.push_str("</section>\n");
 }
 
 #[cfg(test)]

@@ -96,6 +96,8 @@ fn stack_and_cost_sections() {
     for needed in [
         "<td>SpeakingFunction</td><td class=\"n\">53</td><td class=\"n\">2</td><td class=\"n\">530.4 ms</td><td class=\"n\">950.2 ms</td>",
         "$connect 1, audio_chunk 51",
+        "<h3>SpeakingFunction: 1 warnings or errors logged</h3>",
+        "audio relayed out of order: received 17 ms",
         "<h3>A month of 1000 sessions (no free tiers)</h3>",
         "<code>2 GB x 840 s x $0.0000166667 = $0.0280</code>",
         "one session&apos;s cost by component",
