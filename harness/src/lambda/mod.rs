@@ -29,9 +29,9 @@ use serde::Serialize;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, oneshot};
 
 use instance::{Delivery, Instance, RuntimeReply};
-pub use logs::{FunctionLogs, LoggedWarnings, is_warning, readable};
+pub use logs::{FunctionLogs, LoggedWarnings, readable};
 use pool::Pool;
-pub use pool::init_slot_count;
+use pool::init_slot_count;
 
 use crate::template::Architecture;
 use crate::time_scale::TimeScale;
@@ -247,7 +247,7 @@ impl LambdaEmulator {
     }
 
     /// The most instances that were initialising at once (at most
-    /// [`init_slot_count`]).
+    /// one per core).
     pub fn peak_initialising(&self) -> usize {
         self.inner.peak_initialising.load(Ordering::SeqCst)
     }
@@ -442,12 +442,9 @@ impl LambdaEmulator {
         record: &mut InvocationRecord,
     ) -> Outcome {
         if let Some(slot) = init_slot {
-            let now = self.inner.initialising.fetch_add(1, Ordering::SeqCst) + 1;
-            self.inner
-                .peak_initialising
-                .fetch_max(now, Ordering::SeqCst);
+            let counted = Initialising::start(&self.inner);
             let ready = instance.wait_ready(INIT_LIMIT).await;
-            self.inner.initialising.fetch_sub(1, Ordering::SeqCst);
+            drop(counted);
             drop(slot);
             match ready {
                 Ok(init) => record.init_ms = Some(init.as_secs_f64() * 1000.0),
@@ -524,6 +521,24 @@ impl LambdaEmulator {
         }
         let kills = instances.iter().map(|i| i.kill());
         futures_util::future::join_all(kills).await;
+    }
+}
+
+/// One instance counted as initialising, until dropped (also when the
+/// invocation is abandoned mid-init).
+struct Initialising<'a>(&'a AtomicUsize);
+
+impl<'a> Initialising<'a> {
+    fn start(inner: &'a Inner) -> Self {
+        let now = inner.initialising.fetch_add(1, Ordering::SeqCst) + 1;
+        inner.peak_initialising.fetch_max(now, Ordering::SeqCst);
+        Self(&inner.initialising)
+    }
+}
+
+impl Drop for Initialising<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
     }
 }
 

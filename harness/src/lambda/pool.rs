@@ -34,7 +34,7 @@ pub(super) struct Pool {
 }
 
 /// How many cold starts may initialise at once: one per core.
-pub fn init_slot_count() -> usize {
+pub(super) fn init_slot_count() -> usize {
     std::thread::available_parallelism().map_or(2, usize::from)
 }
 

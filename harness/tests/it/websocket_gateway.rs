@@ -588,8 +588,10 @@ async fn cold_starts_initialise_one_per_core_and_busy_invocations_still_get_inst
         "each invocation that found every instance busy got one: {slept:#?}"
     );
     let peak = stack.lambda().peak_initialising();
+    // Counted here, not from the emulator's own setting, which it must obey.
+    let cores = std::thread::available_parallelism().map_or(2, usize::from);
     assert!(
-        (1..=harness::lambda::init_slot_count()).contains(&peak),
+        (1..=cores).contains(&peak),
         "seven cold starts at once, but at most one per core initialising: {peak}"
     );
     stack.stop().await;
