@@ -50,6 +50,7 @@ pub(super) fn build(
     }
     let websocket_apis = websocket_apis(active, scope, &functions)?;
     let rest_apis = super::rest::rest_apis(active, scope, &functions)?;
+    let http_apis = super::http_api::http_apis(active, scope, &functions)?;
     Ok(Template {
         description: document
             .get("Description")
@@ -62,6 +63,7 @@ pub(super) fn build(
         functions,
         websocket_apis,
         rest_apis,
+        http_apis,
         tables,
     })
 }
@@ -264,7 +266,7 @@ fn function(
 }
 
 /// Finds the function an integration or authorizer URI invokes.
-fn function_for_uri(
+pub(super) fn function_for_uri(
     logical_id: &str,
     uri: &str,
     functions: &BTreeMap<String, Function>,
@@ -302,10 +304,18 @@ fn websocket_apis(
 ) -> Result<BTreeMap<String, WebSocketApi>, TemplateError> {
     let mut apis = BTreeMap::new();
     let mut api_by_id = BTreeMap::new();
-    for (logical_id, resource) in active
+    let http_api_ids: Vec<&str> = active
         .iter()
-        .filter(|(_, r)| kind(r) == "AWS::ApiGatewayV2::Api")
-    {
+        .filter(|(_, r)| super::http_api::is_raw_http_api(r))
+        .map(|(logical_id, _)| scope.resources[*logical_id].reference.as_str())
+        .collect();
+    // HTTP APIs and their routes, integrations, authorizers and stages are `http_api`'s.
+    let of_http_api = |props: &Map<String, Value>| {
+        string_prop(props, "ApiId").is_some_and(|id| http_api_ids.contains(&id.as_str()))
+    };
+    for (logical_id, resource) in active.iter().filter(|(_, r)| {
+        kind(r) == "AWS::ApiGatewayV2::Api" && !super::http_api::is_raw_http_api(r)
+    }) {
         let props = properties(logical_id, resource, scope)?;
         let protocol = required_string(logical_id, &props, "ProtocolType")?;
         if protocol != "WEBSOCKET" {
@@ -347,6 +357,11 @@ fn websocket_apis(
     let mut authorizers = BTreeMap::new();
     let mut two_way_routes = Vec::new();
     for (logical_id, resource) in active {
+        if kind(resource).starts_with("AWS::ApiGatewayV2::")
+            && of_http_api(&properties(logical_id, resource, scope)?)
+        {
+            continue;
+        }
         let props = || properties(logical_id, resource, scope);
         match kind(resource) {
             "AWS::ApiGatewayV2::Integration" => {
@@ -435,6 +450,9 @@ fn websocket_apis(
         .filter(|(_, r)| kind(r) == "AWS::ApiGatewayV2::Route")
     {
         let props = properties(logical_id, resource, scope)?;
+        if of_http_api(&props) {
+            continue;
+        }
         let api = api_of(logical_id, &props)?;
         let key = required_string(logical_id, &props, "RouteKey")?;
         let target = required_string(logical_id, &props, "Target")?;

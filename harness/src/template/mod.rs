@@ -9,10 +9,13 @@
 //! - `build`: from resources to the model;
 //! - [`lifecycle`]: the models it names, against their lifecycle;
 //! - `rest`: REST APIs (`AWS::Serverless::Api`) and the functions' `Api` events;
+//! - `http_api`: HTTP APIs (`AWS::Serverless::HttpApi` with `HttpApi` events,
+//!   or `AWS::ApiGatewayV2::Api` with `ProtocolType: HTTP`);
 //! - `sam_websocket`: `AWS::Serverless::WebSocketApi`, expanded into the
 //!   API Gateway resources SAM generates for it.
 
 mod build;
+mod http_api;
 pub mod intrinsics;
 pub mod lifecycle;
 pub mod model;
@@ -437,6 +440,15 @@ fn physical_ids(
                 entry
                     .attributes
                     .insert("RootResourceId".into(), short_id(&format!("{seed}/"), 10));
+                entry.reference = id;
+            }
+            "AWS::Serverless::HttpApi" => {
+                let id = short_id(&seed, 10);
+                entry.attributes.insert("ApiId".into(), id.clone());
+                entry.attributes.insert(
+                    "ApiEndpoint".into(),
+                    format!("https://{id}.execute-api.{region}.amazonaws.com"),
+                );
                 entry.reference = id;
             }
             "AWS::ApiGatewayV2::Stage" => {

@@ -51,7 +51,8 @@ pub struct Function {
     pub reserved_concurrency: Option<u32>,
 }
 
-/// Where a REQUEST authorizer reads its identity from.
+/// Where a REQUEST authorizer reads its identity from (WebSocket APIs:
+/// `route.request.header.NAME`; HTTP APIs: `$request.header.NAME`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "kind", content = "name", rename_all = "snake_case")]
 pub enum IdentitySource {
@@ -212,6 +213,127 @@ pub struct Table {
     pub billing_mode: String,
 }
 
+/// The event an HTTP API integration receives and the answer it expects
+/// (`PayloadFormatVersion`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum PayloadFormat {
+    /// `1.0`: the REST API's proxy event (plus `version`) and proxy response.
+    #[serde(rename = "1.0")]
+    V1,
+    /// `2.0`: `rawPath`, `routeKey`, `cookies`; simple responses.
+    #[serde(rename = "2.0")]
+    V2,
+}
+
+/// An HTTP API authorizer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "type")]
+pub enum HttpAuthorizer {
+    /// A JWT authorizer: RS256 tokens checked against the issuer's keys.
+    #[serde(rename = "JWT")]
+    Jwt {
+        /// Its name (SAM) or logical id (`AWS::ApiGatewayV2::Authorizer`).
+        name: String,
+        /// `JwtConfiguration.issuer`.
+        issuer: String,
+        /// `JwtConfiguration.audience`: `aud` or `client_id` must be one of them.
+        audience: Vec<String>,
+        /// Where the token is (one source, usually the `Authorization` header).
+        identity_source: IdentitySource,
+    },
+    /// A Lambda (REQUEST) authorizer.
+    #[serde(rename = "REQUEST")]
+    Lambda {
+        /// Its name or logical id.
+        name: String,
+        /// Logical id of the authorizer function.
+        function: String,
+        /// The event it receives (`AuthorizerPayloadFormatVersion`).
+        payload_format: PayloadFormat,
+        /// `EnableSimpleResponses`: `{"isAuthorized", "context"}` instead of an IAM policy.
+        simple_responses: bool,
+        /// Every source must be present, or the caller gets 401 unasked.
+        identity_sources: Vec<IdentitySource>,
+    },
+}
+
+impl HttpAuthorizer {
+    /// The authorizer's name.
+    pub fn name(&self) -> &str {
+        match self {
+            Self::Jwt { name, .. } | Self::Lambda { name, .. } => name,
+        }
+    }
+}
+
+/// One route of an HTTP API: `METHOD /path` or `$default`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct HttpRoute {
+    /// Path (`/items/{id}`, greedy `/{proxy+}`), or `$default`.
+    pub path: String,
+    /// HTTP method or `ANY` (`ANY` for `$default`).
+    pub method: String,
+    /// Logical id of the function its integration invokes.
+    pub function: String,
+    /// The integration's payload format.
+    pub payload_format: PayloadFormat,
+    /// The integration timeout (at most 30 s) in scenario time.
+    pub timeout: Duration,
+    /// The authorizer's name, if the route is authorized.
+    pub authorizer: Option<String>,
+    /// `AuthorizationScopes` a JWT must carry one of (none: any token).
+    pub scopes: Vec<String>,
+}
+
+impl HttpRoute {
+    /// The route key as API Gateway writes it (`GET /items/{id}`, `$default`).
+    pub fn key(&self) -> String {
+        if self.path == "$default" {
+            "$default".to_owned()
+        } else {
+            format!("{} {}", self.method, self.path)
+        }
+    }
+}
+
+/// An HTTP API's CORS configuration (`CorsConfiguration`): API Gateway answers
+/// preflight requests itself and sets the CORS headers of every answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct HttpCors {
+    /// `AllowOrigins` (`*` allows any).
+    pub allow_origins: Vec<String>,
+    /// `AllowMethods` (`*` allows any).
+    pub allow_methods: Vec<String>,
+    /// `AllowHeaders` (`*` allows any).
+    pub allow_headers: Vec<String>,
+    /// `ExposeHeaders`.
+    pub expose_headers: Vec<String>,
+    /// `MaxAge` in seconds.
+    pub max_age: Option<u32>,
+    /// `AllowCredentials`.
+    pub allow_credentials: bool,
+}
+
+/// An HTTP API (`AWS::Serverless::HttpApi`, or `AWS::ApiGatewayV2::Api` with
+/// `ProtocolType: HTTP`) with Lambda proxy integrations.
+#[derive(Debug, Clone, Serialize)]
+pub struct HttpApi {
+    /// Logical id.
+    pub logical_id: String,
+    /// `Name`.
+    pub name: String,
+    /// Physical API id (10 characters).
+    pub api_id: String,
+    /// The stage: `$default` (served at the root) or a name (served under `/{name}`).
+    pub stage: String,
+    /// Routes, sorted by path then method.
+    pub routes: Vec<HttpRoute>,
+    /// Authorizers by name.
+    pub authorizers: BTreeMap<String, HttpAuthorizer>,
+    /// CORS, when configured.
+    pub cors: Option<HttpCors>,
+}
+
 /// Everything the local stack reads from the template.
 #[derive(Debug, Clone, Serialize)]
 pub struct Template {
@@ -231,6 +353,8 @@ pub struct Template {
     pub websocket_apis: BTreeMap<String, WebSocketApi>,
     /// REST APIs by logical id.
     pub rest_apis: BTreeMap<String, RestApi>,
+    /// HTTP APIs by logical id.
+    pub http_apis: BTreeMap<String, HttpApi>,
     /// Tables by logical id.
     pub tables: BTreeMap<String, Table>,
 }

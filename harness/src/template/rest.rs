@@ -265,7 +265,7 @@ fn route(
 
 /// A resource path: `/`, or segments that are literals or `{name}`, where
 /// only the last may be greedy (`{name+}`).
-fn check_path(site: &str, path: &str) -> Result<(), TemplateError> {
+pub(super) fn check_path(site: &str, path: &str) -> Result<(), TemplateError> {
     if path == "/" {
         return Ok(());
     }
