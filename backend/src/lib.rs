@@ -29,7 +29,7 @@
 //! - [`management`]: posting to, reading and closing WebSocket connections
 //!   through the API Gateway management API;
 //! - [`dynamo_json`]: JSON documents as DynamoDB items;
-//! - [`echo`]: the diagnostic echo API's function (`ws-echo`);
+//! - [`echo`]: the diagnostic echo function (`ws-echo`) behind a WebSocket API and an HTTP API;
 //! - [`telemetry`]: JSON logs as Lambda collects them.
 
 pub mod alerts;

@@ -1,5 +1,6 @@
-//! The diagnostic echo API's function (`ws-echo`): a probe for a WebSocket
-//! gateway, local or deployed. Every event is checked to deserialize as
+//! The diagnostic echo API's function (`ws-echo`): a probe for a gateway,
+//! local or deployed. HTTP API events (a top-level `version`) go to
+//! [`http_probe`]. Every other event is checked to deserialize as
 //! `aws_lambda_events`' `ApiGatewayWebsocketProxyRequest`; then, by route:
 //!
 //! | route | does |
@@ -26,6 +27,8 @@ use serde_json::{Value, json};
 
 use crate::management::{Connections, ManagementError, endpoint_for};
 
+pub mod http_probe;
+
 /// The function's dependencies, built once per instance.
 #[derive(Debug)]
 pub struct EchoDeps {
@@ -40,12 +43,17 @@ fn response(status: i64, body: Option<String>) -> ApiGatewayProxyResponse {
     answer
 }
 
-/// Handles one event.
-pub async fn handle(
-    deps: &EchoDeps,
-    event: LambdaEvent<Value>,
-) -> Result<ApiGatewayProxyResponse, Error> {
-    let raw = event.payload;
+/// Handles one event: an HTTP API's, or a WebSocket API's.
+pub async fn handle(deps: &EchoDeps, event: LambdaEvent<Value>) -> Result<Value, Error> {
+    if event.payload.get("version").is_some() {
+        return http_probe::handle(event.payload).await;
+    }
+    let answer = websocket(deps, event.payload).await?;
+    Ok(serde_json::to_value(answer)?)
+}
+
+/// Handles one WebSocket API event.
+async fn websocket(deps: &EchoDeps, raw: Value) -> Result<ApiGatewayProxyResponse, Error> {
     let request: ApiGatewayWebsocketProxyRequest =
         serde_json::from_value(raw.clone()).map_err(|e| {
             format!("event does not deserialize as ApiGatewayWebsocketProxyRequest: {e}")

@@ -1,6 +1,8 @@
 //! The IELTS HTTP API (seeds 002 and 003): the web app's and the mobile
 //! app's JSON API, one Lambda function (`http-api`, `ielts-ai-prep-{env}`)
-//! behind an API Gateway REST API with `ANY /` and `ANY /{proxy+}`. Every
+//! behind an API Gateway REST API with `ANY /` and `ANY /{proxy+}` (seed
+//! 002) and an HTTP API with the same routes (seed 003, payload format 2.0,
+//! whose `rawPath` carries a named stage, removed here). Every
 //! route and schema is in backend/spec/http.openapi.yaml; every error is an
 //! `application/problem+json` document ([`problem`]).
 //!
@@ -289,26 +291,61 @@ pub async fn dispatch(deps: &HttpDeps, request: &ApiRequest) -> ApiResponse {
     response
 }
 
-/// The API's base URL as the client called it: `https://{domainName}/{stage}`
-/// (`http://` for a loopback domain, as the local stack serves it).
-fn base_url(request: &Request) -> String {
-    let context = request.request_context_ref();
-    let (domain, stage) = match context {
+/// The domain and stage the client called (REST API or HTTP API event).
+fn domain_and_stage(request: &Request) -> (String, String) {
+    match request.request_context_ref() {
         Some(lambda_http::request::RequestContext::ApiGatewayV1(context)) => (
             context.domain_name.clone().unwrap_or_default(),
             context.stage.clone().unwrap_or_default(),
         ),
+        Some(lambda_http::request::RequestContext::ApiGatewayV2(context)) => (
+            context.domain_name.clone().unwrap_or_default(),
+            context.stage.clone().unwrap_or_default(),
+        ),
         _ => (String::new(), String::new()),
-    };
+    }
+}
+
+/// The API's base URL as the client called it: `https://{domainName}/{stage}`,
+/// or `https://{domainName}` for an HTTP API's `$default` stage (`http://`
+/// for a loopback domain, as the local stack serves it).
+fn base_url(request: &Request) -> String {
+    let (domain, stage) = domain_and_stage(request);
     let scheme = if domain.starts_with("127.") || domain.starts_with("localhost") {
         "http"
     } else {
         "https"
     };
-    format!("{scheme}://{domain}/{stage}")
+    match stage.as_str() {
+        "" | "$default" => format!("{scheme}://{domain}"),
+        stage => format!("{scheme}://{domain}/{stage}"),
+    }
 }
 
-/// The Lambda handler: an API Gateway REST event in, a proxy response out.
+/// The path inside the API: a REST event's `path`, or an HTTP API event's
+/// `rawPath` without the named stage it starts with.
+fn api_path(request: &Request) -> String {
+    let raw = request.raw_http_path();
+    let is_http_api = matches!(
+        request.request_context_ref(),
+        Some(lambda_http::request::RequestContext::ApiGatewayV2(_))
+    );
+    let (_, stage) = domain_and_stage(request);
+    if is_http_api && !stage.is_empty() && stage != "$default" {
+        match raw
+            .strip_prefix('/')
+            .and_then(|rest| rest.strip_prefix(stage.as_str()))
+        {
+            Some("") => return "/".to_owned(),
+            Some(rest) if rest.starts_with('/') => return rest.to_owned(),
+            _ => {}
+        }
+    }
+    raw.to_owned()
+}
+
+/// The Lambda handler: an API Gateway event (REST API, or HTTP API in
+/// payload format 1.0 or 2.0) in, a proxy response out.
 pub async fn handle(deps: &HttpDeps, event: Request) -> Result<Response<Body>, lambda_http::Error> {
     let query = event
         .query_string_parameters_ref()
@@ -320,7 +357,7 @@ pub async fn handle(deps: &HttpDeps, event: Request) -> Result<Response<Body>, l
         .unwrap_or_default();
     let request = ApiRequest {
         method: event.method().as_str().to_owned(),
-        path: event.raw_http_path().to_owned(),
+        path: api_path(&event),
         query,
         headers: event.headers().clone(),
         body: event.body().to_vec(),
@@ -346,4 +383,52 @@ pub async fn handle(deps: &HttpDeps, event: Request) -> Result<Response<Body>, l
         Body::Text(String::from_utf8_lossy(&response.body).into_owned())
     };
     Ok(builder.body(body)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn http_api_event(stage: &str, raw_path: &str) -> Request {
+        let event = serde_json::json!({
+            "version": "2.0",
+            "routeKey": "ANY /{proxy+}",
+            "rawPath": raw_path,
+            "rawQueryString": "",
+            "headers": {"host": "abc.execute-api.us-east-1.amazonaws.com"},
+            "requestContext": {
+                "accountId": "123456789012",
+                "apiId": "abc",
+                "domainName": "abc.execute-api.us-east-1.amazonaws.com",
+                "domainPrefix": "abc",
+                "http": {"method": "GET", "path": raw_path, "protocol": "HTTP/1.1",
+                         "sourceIp": "203.0.113.7", "userAgent": "curl"},
+                "requestId": "r", "routeKey": "ANY /{proxy+}", "stage": stage,
+                "time": "06/Dec/2026:15:08:21 +0000", "timeEpoch": 1,
+            },
+            "isBase64Encoded": false,
+        });
+        lambda_http::request::from_str(&event.to_string()).unwrap()
+    }
+
+    #[test]
+    fn http_api_events_lose_a_named_stage_from_the_path_and_keep_it_in_the_base_url() {
+        let named = http_api_event("prod", "/prod/api/health");
+        assert_eq!(api_path(&named), "/api/health");
+        assert_eq!(
+            base_url(&named),
+            "https://abc.execute-api.us-east-1.amazonaws.com/prod"
+        );
+        let default = http_api_event("$default", "/api/health");
+        assert_eq!(api_path(&default), "/api/health");
+        assert_eq!(
+            base_url(&default),
+            "https://abc.execute-api.us-east-1.amazonaws.com"
+        );
+        // A path that only starts like the stage keeps it.
+        assert_eq!(
+            api_path(&http_api_event("prod", "/production/x")),
+            "/production/x"
+        );
+    }
 }

@@ -10,6 +10,8 @@
 //! - `connection`: a live socket (limits, timeouts, routing, `$disconnect`);
 //! - `management`: `@connections` POST / GET / DELETE;
 //! - [`rest`]: the REST API side (Lambda proxy integrations, CORS, limits);
+//! - [`http_api`]: HTTP APIs (payload formats 1.0 and 2.0, JWT and Lambda
+//!   authorizers, CORS, limits);
 //! - [`meters`]: messages, 32 KB units and connection time, for the cost model.
 //!
 //! Facts reproduced: ../shared/reference/aws-websocket-apis.md.
@@ -17,6 +19,7 @@
 mod connection;
 pub mod events;
 mod handshake;
+pub mod http_api;
 mod management;
 pub mod meters;
 pub mod policy;

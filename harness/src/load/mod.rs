@@ -375,9 +375,18 @@ async fn attack(
         (Target::Local(_), PlanKind::WebSocket) => run.url_of(&plan.api)?,
         (Target::Local(_), PlanKind::Http) => run
             .stack()
-            .and_then(|stack| stack.rest(&plan.api))
-            .map(|gateway| gateway.url())
-            .ok_or_else(|| LoadError::Plan(format!("the template has no REST API {}", plan.api)))?,
+            .and_then(|stack| {
+                stack
+                    .rest(&plan.api)
+                    .map(|gateway| gateway.url())
+                    .or_else(|| stack.http_api(&plan.api).map(|gateway| gateway.url()))
+            })
+            .ok_or_else(|| {
+                LoadError::Plan(format!(
+                    "the template has no REST API or HTTP API {}",
+                    plan.api
+                ))
+            })?,
     };
     let reproduce = format!(
         "harness load {} --segment {segment}{}",

@@ -1,11 +1,13 @@
 //! The local stack: everything backend/template.yaml declares, running on
 //! this machine. DynamoDB Local with the template's tables, the Lambda
 //! emulator with each function's real binary, one API Gateway emulator per
-//! WebSocket API, one REST API emulator per REST API, and the mock upstreams
+//! WebSocket API, one REST API emulator per REST API, one HTTP API emulator
+//! per HTTP API, and the mock upstreams
 //! (Vertex AI, Secrets Manager, Bedrock Runtime, SNS, an identity provider
 //! for JWT authorizers, app store receipt checks, e-mail), wired
 //! so the functions' clients reach them through endpoint overrides.
 
+mod endpoints;
 mod functions;
 pub mod model_log;
 mod upstreams;
@@ -17,7 +19,6 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use serde_json::{Value, json};
 use tokio::net::TcpListener;
 
 use mocks::bedrock::{BedrockConfig, BedrockMock};
@@ -32,6 +33,7 @@ use crate::cost::collect::StackMeters;
 use crate::dynamodb::local::{DynamoDbLocal, Storage};
 use crate::dynamodb::meter::MeteringProxy;
 use crate::dynamodb::{self, DynamoError};
+use crate::gateway::http_api::{HttpApiGateway, HttpApiSettings, MAX_HTTP_PAYLOAD_BYTES};
 use crate::gateway::rest::{MAX_PAYLOAD_BYTES, RestGateway, RestSettings};
 use crate::gateway::{GatewayError, GatewaySettings, Limits, WebSocketGateway};
 use crate::lambda::{EmulatorSettings, FunctionSpec, LambdaEmulator, LambdaError};
@@ -201,6 +203,7 @@ pub struct LocalStack {
     lambda: LambdaEmulator,
     gateways: BTreeMap<String, WebSocketGateway>,
     rest_gateways: BTreeMap<String, RestGateway>,
+    http_gateways: BTreeMap<String, HttpApiGateway>,
     mocks: Mocks,
     time_scale: TimeScale,
 }
@@ -271,64 +274,46 @@ impl LocalStack {
         let mock_env = mocks.environment();
 
         // Bind the API listeners first: functions must know their local URLs.
+        // Ports, when fixed: WebSocket APIs, then REST APIs, then HTTP APIs.
+        let api_ids: Vec<(&str, &str, bool)> = template
+            .websocket_apis
+            .values()
+            .map(|a| (a.logical_id.as_str(), a.api_id.as_str(), true))
+            .chain(
+                template
+                    .rest_apis
+                    .values()
+                    .map(|a| (a.logical_id.as_str(), a.api_id.as_str(), false)),
+            )
+            .chain(
+                template
+                    .http_apis
+                    .values()
+                    .map(|a| (a.logical_id.as_str(), a.api_id.as_str(), false)),
+            )
+            .collect();
         let mut listeners = BTreeMap::new();
-        for (index, api) in template.websocket_apis.values().enumerate() {
+        let mut rewrites = Vec::new();
+        for (index, (logical_id, api_id, websocket)) in api_ids.into_iter().enumerate() {
             let port = if options.port == 0 {
                 0
             } else {
                 options.port + u16::try_from(index).unwrap_or(0)
             };
-            let listener = TcpListener::bind(("127.0.0.1", port))
-                .await
-                .map_err(|source| GatewayError::Bind {
-                    api: api.logical_id.clone(),
-                    source,
-                })?;
-            listeners.insert(api.logical_id.clone(), listener);
-        }
-        let mut rest_listeners = BTreeMap::new();
-        for (index, api) in template.rest_apis.values().enumerate() {
-            let port = if options.port == 0 {
-                0
-            } else {
-                options.port + u16::try_from(template.websocket_apis.len() + index).unwrap_or(0)
+            let bind_error = |source| GatewayError::Bind {
+                api: logical_id.to_owned(),
+                source,
             };
             let listener = TcpListener::bind(("127.0.0.1", port))
                 .await
-                .map_err(|source| GatewayError::Bind {
-                    api: api.logical_id.clone(),
-                    source,
-                })?;
-            rest_listeners.insert(api.logical_id.clone(), listener);
-        }
-        let mut rewrites = Vec::new();
-        for api in template.rest_apis.values() {
-            let addr = rest_listeners[&api.logical_id]
-                .local_addr()
-                .map_err(|source| GatewayError::Bind {
-                    api: api.logical_id.clone(),
-                    source,
-                })?;
-            let host = format!(
-                "{}.execute-api.{}.amazonaws.com",
-                api.api_id, template.region
-            );
+                .map_err(bind_error)?;
+            let addr = listener.local_addr().map_err(bind_error)?;
+            let host = format!("{api_id}.execute-api.{}.amazonaws.com", template.region);
             rewrites.push((format!("https://{host}"), format!("http://{addr}")));
-        }
-        for api in template.websocket_apis.values() {
-            let addr =
-                listeners[&api.logical_id]
-                    .local_addr()
-                    .map_err(|source| GatewayError::Bind {
-                        api: api.logical_id.clone(),
-                        source,
-                    })?;
-            let host = format!(
-                "{}.execute-api.{}.amazonaws.com",
-                api.api_id, template.region
-            );
-            rewrites.push((format!("https://{host}"), format!("http://{addr}")));
-            rewrites.push((format!("wss://{host}"), format!("ws://{addr}")));
+            if websocket {
+                rewrites.push((format!("wss://{host}"), format!("ws://{addr}")));
+            }
+            listeners.insert(logical_id.to_owned(), listener);
         }
 
         let specs = template
@@ -360,24 +345,39 @@ impl LocalStack {
             account_id: template.account_id.clone(),
             limits: options.limits.clone(),
         };
-        let mut gateways = BTreeMap::new();
-        for (logical_id, listener) in listeners {
-            let api = template.websocket_apis[&logical_id].clone();
-            let gateway =
-                WebSocketGateway::start(api, lambda.clone(), settings.clone(), listener).await?;
-            gateways.insert(logical_id, gateway);
-        }
         let rest_settings = RestSettings {
             time_scale: options.time_scale,
             account_id: template.account_id.clone(),
             max_payload_bytes: MAX_PAYLOAD_BYTES,
         };
+        let http_settings = HttpApiSettings {
+            time_scale: options.time_scale,
+            account_id: template.account_id.clone(),
+            region: template.region.clone(),
+            max_payload_bytes: MAX_HTTP_PAYLOAD_BYTES,
+            jwks_url: Some(mocks.identity.jwks_url()),
+        };
+        let mut gateways = BTreeMap::new();
         let mut rest_gateways = BTreeMap::new();
-        for (logical_id, listener) in rest_listeners {
-            let api = template.rest_apis[&logical_id].clone();
-            let gateway =
-                RestGateway::start(api, lambda.clone(), rest_settings.clone(), listener).await?;
-            rest_gateways.insert(logical_id, gateway);
+        let mut http_gateways = BTreeMap::new();
+        for (logical_id, listener) in listeners {
+            let lambda = lambda.clone();
+            if let Some(api) = template.websocket_apis.get(&logical_id) {
+                let gateway =
+                    WebSocketGateway::start(api.clone(), lambda, settings.clone(), listener)
+                        .await?;
+                gateways.insert(logical_id, gateway);
+            } else if let Some(api) = template.rest_apis.get(&logical_id) {
+                let gateway =
+                    RestGateway::start(api.clone(), lambda, rest_settings.clone(), listener)
+                        .await?;
+                rest_gateways.insert(logical_id, gateway);
+            } else {
+                let api = template.http_apis[&logical_id].clone();
+                let gateway =
+                    HttpApiGateway::start(api, lambda, http_settings.clone(), listener).await?;
+                http_gateways.insert(logical_id, gateway);
+            }
         }
         Ok(Self {
             template,
@@ -389,6 +389,7 @@ impl LocalStack {
             lambda,
             gateways,
             rest_gateways,
+            http_gateways,
             mocks,
             time_scale: options.time_scale,
         })
@@ -483,68 +484,9 @@ impl LocalStack {
         self.rest_gateways.get(logical_id)
     }
 
-    /// The one line `harness up` prints: every endpoint by name.
-    pub fn endpoints(&self) -> Value {
-        let apis: serde_json::Map<String, Value> = self
-            .gateways
-            .iter()
-            .map(|(name, gateway)| {
-                let api = gateway.api();
-                (
-                    name.clone(),
-                    json!({
-                        "name": api.name,
-                        "api_id": api.api_id,
-                        "url": gateway.url(),
-                        "stages": api.stages,
-                        "connections": format!("{}/@connections", gateway.management_endpoint()),
-                        "routes": api.routes.keys().collect::<Vec<_>>(),
-                    }),
-                )
-            })
-            .collect();
-        let rest_apis: serde_json::Map<String, Value> = self
-            .rest_gateways
-            .iter()
-            .map(|(name, gateway)| {
-                let api = gateway.api();
-                let routes: Vec<String> = api
-                    .routes
-                    .iter()
-                    .map(|r| format!("{} {}", r.method, r.path))
-                    .collect();
-                (
-                    name.clone(),
-                    json!({
-                        "name": api.name,
-                        "api_id": api.api_id,
-                        "url": gateway.url(),
-                        "stage": api.stage,
-                        "routes": routes,
-                    }),
-                )
-            })
-            .collect();
-        json!({
-            "event": "ready",
-            "websocket_apis": apis,
-            "rest_apis": rest_apis,
-            "dynamodb": self.dynamodb_endpoint,
-            "dynamodb_access_key": self.dynamodb_access_key,
-            "dynamodb_metering_proxy": self.dynamodb_meter.endpoint(),
-            "tables": self.template.tables.values().map(|t| &t.table_name).collect::<Vec<_>>(),
-            "functions": self.template.functions.keys().collect::<Vec<_>>(),
-            "mocks": {
-                "vertex": self.mocks.vertex.base_url_template(),
-                "secrets_manager": self.mocks.secrets.base_url(),
-                "bedrock_runtime": self.mocks.bedrock.base_url(),
-                "sns": self.mocks.sns.base_url(),
-                "identity": self.mocks.identity.base_url(),
-                "stores": self.mocks.stores.base_url(),
-                "email": self.mocks.email.base_url(),
-            },
-            "time_scale": self.time_scale.factor(),
-        })
+    /// An HTTP API by logical id.
+    pub fn http_api(&self, logical_id: &str) -> Option<&HttpApiGateway> {
+        self.http_gateways.get(logical_id)
     }
 
     /// Stops everything: closes sockets (each gets `$disconnect`), kills every
@@ -563,6 +505,9 @@ impl LocalStack {
         }
         let mut http_apis = BTreeMap::new();
         for (name, gateway) in self.rest_gateways {
+            http_apis.insert(name, gateway.shutdown_metered().await);
+        }
+        for (name, gateway) in self.http_gateways {
             http_apis.insert(name, gateway.shutdown_metered().await);
         }
         let meters = StackMeters {

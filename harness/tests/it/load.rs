@@ -157,27 +157,30 @@ fn a_plan_built_to_fail_exits_with_status_99() {
 
 #[test]
 fn an_http_plan_runs_its_mix_through_goose_and_checks_the_contract() {
-    let dir = tempfile::tempdir().unwrap();
-    let (output, folder) = load("http-health.yaml", &[], dir.path());
-    assert!(output.status.success(), "{}", describe(&output));
-    let summary = read(&folder, "load.json");
-    assert_eq!(
-        summary["counts"]["http_requests"], 50,
-        "5 users x 10 requests"
-    );
-    assert_eq!(summary["counts"]["http_failed"], 0);
-    assert_eq!(
-        summary["counts"]["checks"], 100,
-        "a status and a contract check each"
-    );
-    assert_eq!(summary["goose"]["requests"], 50);
-    let report = read(&folder, "report.json");
-    assert_eq!(report["metrics"]["http_req"]["count"], 50);
-    let by_route: u64 = ["GET /", "GET /api/health", "GET /api/mobile/config"]
-        .iter()
-        .map(|name| report["metrics"][name]["count"].as_u64().unwrap_or(0))
-        .sum();
-    assert_eq!(by_route, 50);
+    // The REST API (seed 002) and the HTTP API (seed 003) of the same function.
+    for plan_name in ["http-health.yaml", "http-api-v2-health.yaml"] {
+        let dir = tempfile::tempdir().unwrap();
+        let (output, folder) = load(plan_name, &[], dir.path());
+        assert!(output.status.success(), "{plan_name}: {}", describe(&output));
+        let summary = read(&folder, "load.json");
+        assert_eq!(
+            summary["counts"]["http_requests"], 50,
+            "{plan_name}: 5 users x 10 requests"
+        );
+        assert_eq!(summary["counts"]["http_failed"], 0, "{plan_name}");
+        assert_eq!(
+            summary["counts"]["checks"], 100,
+            "{plan_name}: a status and a contract check each"
+        );
+        assert_eq!(summary["goose"]["requests"], 50, "{plan_name}");
+        let report = read(&folder, "report.json");
+        assert_eq!(report["metrics"]["http_req"]["count"], 50, "{plan_name}");
+        let by_route: u64 = ["GET /", "GET /api/health", "GET /api/mobile/config"]
+            .iter()
+            .map(|name| report["metrics"][name]["count"].as_u64().unwrap_or(0))
+            .sum();
+        assert_eq!(by_route, 50, "{plan_name}");
+    }
 }
 
 #[test]

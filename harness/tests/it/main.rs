@@ -17,6 +17,7 @@ mod conversation;
 mod cost;
 mod http_api_accounts;
 mod http_api_assessments;
+mod http_api_gateway;
 mod input_properties;
 mod load;
 mod local_stack;

@@ -97,16 +97,7 @@ impl RestGateway {
             meters: Arc::new(HttpApiMeters::new(HttpApiKind::Rest)),
         });
         let app = Router::new().fallback(serve).with_state(state.clone());
-        let stop = CancellationToken::new();
-        let until = stop.clone();
-        let server = tokio::spawn(async move {
-            let service = app.into_make_service_with_connect_info::<SocketAddr>();
-            let serve =
-                axum::serve(listener, service).with_graceful_shutdown(until.cancelled_owned());
-            if let Err(e) = serve.await {
-                tracing::error!("REST API listener failed: {e}");
-            }
-        });
+        let (stop, server) = spawn_listener(listener, app, "REST API");
         Ok(Self {
             state,
             addr,
@@ -145,8 +136,50 @@ impl RestGateway {
     }
 }
 
+/// Serves `app` on `listener` until the token is cancelled (client
+/// addresses available as `ConnectInfo`); `what` names it in a failure.
+pub(crate) fn spawn_listener(
+    listener: TcpListener,
+    app: Router,
+    what: &'static str,
+) -> (CancellationToken, tokio::task::JoinHandle<()>) {
+    let stop = CancellationToken::new();
+    let until = stop.clone();
+    let server = tokio::spawn(async move {
+        let service = app.into_make_service_with_connect_info::<SocketAddr>();
+        let serve = axum::serve(listener, service).with_graceful_shutdown(until.cancelled_owned());
+        if let Err(e) = serve.await {
+            tracing::error!("{what} listener failed: {e}");
+        }
+    });
+    (stop, server)
+}
+
+/// Answers a request and meters its declared size and the answer's.
+pub(crate) async fn metered<F>(
+    meters: &HttpApiMeters,
+    request: Request,
+    answer: impl FnOnce(Request) -> F,
+) -> Response
+where
+    F: Future<Output = Response>,
+{
+    let request_bytes = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok())
+        .unwrap_or(0);
+    let response = answer(request).await;
+    let response_bytes = axum::body::HttpBody::size_hint(response.body())
+        .exact()
+        .unwrap_or(0);
+    meters.record(request_bytes, response_bytes);
+    response
+}
+
 /// API Gateway's own JSON error answer.
-fn gateway_error(
+pub(crate) fn gateway_error(
     status: StatusCode,
     message: &str,
     error_type: Option<&str>,
@@ -163,7 +196,7 @@ fn gateway_error(
     response
 }
 
-fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+pub(crate) fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers.get(name).and_then(|v| v.to_str().ok())
 }
 
@@ -201,13 +234,13 @@ fn preflight(cors: &RestCors, headers: &HeaderMap) -> Response {
     response
 }
 
-fn decode(text: &str) -> String {
+pub(crate) fn decode(text: &str) -> String {
     percent_encoding::percent_decode_str(text)
         .decode_utf8_lossy()
         .into_owned()
 }
 
-fn query_pairs(query: Option<&str>) -> Vec<(String, String)> {
+pub(crate) fn query_pairs(query: Option<&str>) -> Vec<(String, String)> {
     query.map(form_urlencoded_pairs).unwrap_or_default()
 }
 
@@ -229,19 +262,8 @@ async fn serve(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     request: Request,
 ) -> Response {
-    let request_bytes = request
-        .headers()
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok())
-        .unwrap_or(0);
     let meters = state.meters.clone();
-    let response = answer(state, peer, request).await;
-    let response_bytes = axum::body::HttpBody::size_hint(response.body())
-        .exact()
-        .unwrap_or(0);
-    meters.record(request_bytes, response_bytes);
-    response
+    metered(&meters, request, |request| answer(state, peer, request)).await
 }
 
 async fn answer(state: Arc<RestState>, peer: SocketAddr, request: Request) -> Response {

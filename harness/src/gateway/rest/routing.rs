@@ -1,18 +1,45 @@
-//! Which route of a REST API serves a request: resource paths with literal
-//! segments, `{name}` variables and a greedy last `{name+}`, matched as API
-//! Gateway matches them (a literal segment beats a variable, a variable beats
-//! a greedy one; a route for the method beats `ANY`), with the path
-//! parameters the match binds.
+//! Which route of a REST or HTTP API serves a request: resource paths with
+//! literal segments, `{name}` variables and a greedy last `{name+}`, matched
+//! as API Gateway matches them (a literal segment beats a variable, a
+//! variable beats a greedy one; a route for the method beats `ANY`), with the
+//! path parameters the match binds. An HTTP API's `$default` route is not a
+//! path: it never matches here, and serves what nothing else does.
 
 use std::collections::BTreeMap;
 
-use crate::template::RestRoute;
+use crate::template::{HttpRoute, RestRoute};
+
+/// A route with a method and a resource path.
+pub trait Resource {
+    /// HTTP method or `ANY`.
+    fn method(&self) -> &str;
+    /// Resource path (`/items/{id}`).
+    fn path(&self) -> &str;
+}
+
+impl Resource for RestRoute {
+    fn method(&self) -> &str {
+        &self.method
+    }
+    fn path(&self) -> &str {
+        &self.path
+    }
+}
+
+impl Resource for HttpRoute {
+    fn method(&self) -> &str {
+        &self.method
+    }
+    fn path(&self) -> &str {
+        &self.path
+    }
+}
 
 /// A matched route.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RouteMatch<'a> {
+pub struct RouteMatch<'a, R = RestRoute> {
     /// The route.
-    pub route: &'a RestRoute,
+    pub route: &'a R,
     /// Path parameters by name (`proxy` for `/{proxy+}`).
     pub parameters: BTreeMap<String, String>,
 }
@@ -31,6 +58,9 @@ fn match_resource(
     resource: &str,
     path: &str,
 ) -> Option<(Vec<Specificity>, BTreeMap<String, String>)> {
+    if !resource.starts_with('/') {
+        return None;
+    }
     let wanted: Vec<&str> = resource
         .trim_start_matches('/')
         .split('/')
@@ -64,13 +94,17 @@ fn match_resource(
 }
 
 /// The route that serves `method path`, if any.
-pub fn route_for<'a>(routes: &'a [RestRoute], method: &str, path: &str) -> Option<RouteMatch<'a>> {
+pub fn route_for<'a, R: Resource>(
+    routes: &'a [R],
+    method: &str,
+    path: &str,
+) -> Option<RouteMatch<'a, R>> {
     routes
         .iter()
-        .filter(|route| route.method == "ANY" || route.method == method)
+        .filter(|route| route.method() == "ANY" || route.method() == method)
         .filter_map(|route| {
-            let (specificity, parameters) = match_resource(&route.path, path)?;
-            let exact_method = route.method != "ANY";
+            let (specificity, parameters) = match_resource(route.path(), path)?;
+            let exact_method = route.method() != "ANY";
             Some((
                 (specificity, exact_method),
                 RouteMatch { route, parameters },

@@ -10,8 +10,11 @@ use harness::stack::LocalStack;
 use reqwest::header::HeaderMap;
 use serde_json::{Value, json};
 
-/// The HTTP API's logical id in the template.
+/// The HTTP API's logical id in the template (seed 002's REST API).
 pub const REST_API: &str = "IeltsRestApi";
+
+/// The same function behind an API Gateway HTTP API (seed 003).
+pub const HTTP_API: &str = "IeltsHttpApi";
 
 /// The admin address the tests' stacks declare in `AdminEmails`.
 pub const ADMIN_EMAIL: &str = "admin@ieltsaiprep.test";
@@ -79,10 +82,19 @@ pub struct Api {
 }
 
 impl Api {
-    /// The stack's HTTP API.
+    /// The stack's HTTP API on its REST API (seed 002).
     pub fn of(stack: &LocalStack) -> Self {
+        Self::at(stack.rest(REST_API).expect("the REST API runs").url())
+    }
+
+    /// The stack's HTTP API on its API Gateway HTTP API (seed 003).
+    pub fn of_http_api(stack: &LocalStack) -> Self {
+        Self::at(stack.http_api(HTTP_API).expect("the HTTP API runs").url())
+    }
+
+    fn at(base: String) -> Self {
         Self {
-            base: stack.rest(REST_API).expect("the REST API runs").url(),
+            base,
             http: reqwest::Client::builder()
                 .timeout(Duration::from_secs(60))
                 .build()
