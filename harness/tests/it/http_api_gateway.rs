@@ -393,7 +393,16 @@ async fn jwt_and_lambda_authorizers_guard_their_routes() {
 #[tokio::test]
 async fn seed_003s_api_runs_on_an_http_api() {
     let stack = start(http_options(1.0)).await;
+    let ready = stack.endpoints();
+    let printed = &ready["http_apis"]["IeltsHttpApi"];
+    assert_eq!(printed["stage"], "$default");
+    assert_eq!(printed["routes"], json!(["$default"]));
     let api = Api::of_http_api(&stack);
+    assert_eq!(
+        printed["url"],
+        api.base.as_str(),
+        "harness up prints the URL"
+    );
     assert!(!api.base.ends_with('/'), "{}", api.base);
     let health = api.call("GET", "/api/health", None, None).await;
     assert_eq!(health.status, 200, "{}", health.json);

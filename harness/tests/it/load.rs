@@ -161,7 +161,11 @@ fn an_http_plan_runs_its_mix_through_goose_and_checks_the_contract() {
     for plan_name in ["http-health.yaml", "http-api-v2-health.yaml"] {
         let dir = tempfile::tempdir().unwrap();
         let (output, folder) = load(plan_name, &[], dir.path());
-        assert!(output.status.success(), "{plan_name}: {}", describe(&output));
+        assert!(
+            output.status.success(),
+            "{plan_name}: {}",
+            describe(&output)
+        );
         let summary = read(&folder, "load.json");
         assert_eq!(
             summary["counts"]["http_requests"], 50,
