@@ -89,6 +89,17 @@ pub struct TurnRecord {
     pub prompt_audio_tokens: u64,
     /// Text tokens of its prompt.
     pub prompt_text_tokens: u64,
+    /// Audio tokens it produced (set when it ends).
+    #[serde(default)]
+    pub output_audio_tokens: u64,
+    /// Text tokens it produced (set when it ends).
+    #[serde(default)]
+    pub output_text_tokens: u64,
+    /// Audio the session had received when it began, in milliseconds: the
+    /// session's clock in scenario time (the stream is continuous, silence
+    /// included), whatever the time scale.
+    #[serde(default)]
+    pub audio_in_ms: u64,
 }
 
 /// A model turn about to be sent.
@@ -263,6 +274,9 @@ impl Conversation {
             answers_user_turn: self.user_turns,
             prompt_audio_tokens: usage.prompt_audio,
             prompt_text_tokens: usage.prompt_text,
+            output_audio_tokens: 0,
+            output_text_tokens: 0,
+            audio_in_ms: u64::try_from(self.audio_in.as_millis()).unwrap_or(u64::MAX),
         });
         Ok(PlannedTurn {
             index,
@@ -281,6 +295,8 @@ impl Conversation {
         self.usage.add_turn(usage);
         if let Some(record) = self.turns.get_mut(turn.index as usize) {
             record.interrupted = interrupted;
+            record.output_audio_tokens = usage.candidates_audio;
+            record.output_text_tokens = usage.candidates_text;
         }
         self.push(Speaker::Examiner, turn.text.to_owned(), interrupted);
     }

@@ -103,6 +103,71 @@ async fn a_spoken_turn_gets_transcripts_audio_and_usage() {
     mock.stop().await;
 }
 
+/// Gemini Live bills every turn for the whole context so far. Over N turns,
+/// the billed prompt tokens must be the sum, over turns, of the context at
+/// each turn, which the test computes from what it sent (typed text, audio
+/// by its duration) and what the model said (its audio and text parts).
+#[tokio::test]
+async fn billed_prompt_tokens_are_the_sum_of_the_context_at_every_turn() {
+    const TURNS: usize = 5;
+    let mock = start_vertex(50.0).await;
+    mock.register_transcript(Duration::from_millis(2000), "I live in Porto.");
+    let mut ws = connect(&mock, "europe-west1").await;
+    start_session(&mut ws, "europe-west1", json!({})).await;
+    let typed = "Please begin the test.";
+    say_text(&mut ws, typed).await;
+    // Each answer: 4 s of continuous stream, silence included.
+    let answer = audio(&[(false, 500), (true, 2000), (false, 1500)]);
+    let answer_length = Duration::from_millis(4000);
+
+    let mut context_text = text_tokens(SYSTEM) + text_tokens(typed);
+    let mut context_audio = 0;
+    let mut audio_sent = Duration::ZERO;
+    let (mut expected_audio, mut expected_text) = (0, 0);
+    for turn_index in 0..TURNS {
+        if turn_index > 0 {
+            send(&mut ws, &audio_message(&answer)).await;
+            audio_sent += answer_length;
+        }
+        let turn = read_turn(&mut ws).await;
+        // The context this turn's prompt holds: every input so far, and
+        // everything the model said before it.
+        let context_now_audio = audio_tokens(audio_sent) + context_audio;
+        assert_eq!(
+            turn.tokens("promptTokensDetails", "AUDIO"),
+            context_now_audio,
+            "turn {turn_index}"
+        );
+        assert_eq!(
+            turn.tokens("promptTokensDetails", "TEXT"),
+            context_text,
+            "turn {turn_index}"
+        );
+        expected_audio += context_now_audio;
+        expected_text += context_text;
+        context_audio += audio_tokens(Duration::from_secs_f64(turn.audio_seconds()));
+        // Text parts the model wrote (none in an audio session; transcripts
+        // of its speech are not part of the billed text context).
+        context_text += text_tokens(&turn.text);
+    }
+    let usage = mock.usage();
+    assert_eq!(usage.live_turns, TURNS as u64);
+    assert_eq!(usage.tokens.audio_tokens_in, expected_audio);
+    assert_eq!(usage.tokens.text_tokens_in, expected_text);
+    // The session's turn log carries the same figures and the clock.
+    let session = &mock.sessions()[0];
+    let last = session.turns.last().unwrap();
+    assert_eq!(last.audio_in_ms, 4000 * (TURNS as u64 - 1));
+    assert!(last.output_audio_tokens > 0);
+    let logged: u64 = session.turns.iter().map(|t| t.prompt_audio_tokens).sum();
+    assert_eq!(logged, expected_audio);
+    assert!(
+        last.prompt_audio_tokens > expected_audio / TURNS as u64,
+        "the context grows: the last prompt is above the mean"
+    );
+    mock.stop().await;
+}
+
 #[tokio::test]
 async fn snake_case_clients_and_the_older_media_chunks_form_work() {
     let mock = start_vertex(50.0).await;
