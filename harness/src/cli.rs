@@ -222,6 +222,11 @@ pub struct CostArgs {
     /// Print the cost section as JSON instead of tables.
     #[arg(long)]
     pub json: bool,
+    /// Print only Gemini Live's cost curve: one session at 7, 14 and 28
+    /// minutes and at M minutes (with N turns, or the run's turn rate), from
+    /// the context's growth measured in the run. The report is left as it is.
+    #[arg(long, value_name = "minutes=M[,turns=N]")]
+    pub what_if: Option<String>,
     /// For an estimate: the SAM template of the deployed stack (default:
     /// backend/template.yaml in this or a parent directory).
     #[arg(long)]

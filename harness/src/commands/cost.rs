@@ -10,6 +10,7 @@ use std::process::ExitCode;
 use super::{CommandError, find_template, parameter_overrides};
 use crate::cli::CostArgs;
 use crate::cost::estimate::{EstimateSettings, observed_usage};
+use crate::cost::live_cost::{LiveRates, curve};
 use crate::cost::pricing::PricingTable;
 use crate::cost::usage::UsageSource;
 use crate::cost::{CostOptions, assess, render};
@@ -52,6 +53,86 @@ fn options(args: &CostArgs) -> Result<CostOptions, CommandError> {
     })
 }
 
+/// `minutes=M[,turns=N]`.
+fn parse_what_if(text: &str) -> Result<(f64, Option<u64>), CommandError> {
+    let bad = |why: &str| {
+        CommandError::Usage(format!(
+            "--what-if {text:?}: {why}; expected minutes=M[,turns=N], e.g. minutes=20,turns=30"
+        ))
+    };
+    let (mut minutes, mut turns) = (None, None);
+    for part in text.split(',') {
+        match part.trim().split_once('=') {
+            Some(("minutes", value)) => {
+                let value: f64 = value
+                    .trim()
+                    .parse()
+                    .map_err(|_| bad("minutes is not a number"))?;
+                if !(value.is_finite() && value > 0.0) {
+                    return Err(bad("minutes must be above 0"));
+                }
+                minutes = Some(value);
+            }
+            Some(("turns", value)) => {
+                turns = Some(
+                    value
+                        .trim()
+                        .parse::<u64>()
+                        .map_err(|_| bad("turns is not a whole number"))?,
+                );
+            }
+            _ => return Err(bad(&format!("{part:?} is not minutes=M or turns=N"))),
+        }
+    }
+    Ok((minutes.ok_or_else(|| bad("minutes is missing"))?, turns))
+}
+
+/// `harness cost --what-if`: the Live curve from a run's usage.
+fn what_if(
+    text: &str,
+    usage: &crate::cost::usage::Usage,
+    pricing: &PricingTable,
+    json: bool,
+) -> Result<ExitCode, CommandError> {
+    let (minutes, turns) = parse_what_if(text)?;
+    let live = usage.live_turns.as_ref().ok_or_else(|| {
+        CommandError::Usage(
+            "--what-if: the run has no Gemini Live turns (a local run of the speaking API has)"
+                .to_owned(),
+        )
+    })?;
+    let points = curve(
+        &live.growth,
+        &LiveRates::of(pricing, &live.model),
+        Some((minutes, turns)),
+    );
+    let mut stdout = std::io::stdout().lock();
+    if json {
+        let json = serde_json::to_string_pretty(&points).map_err(std::io::Error::other)?;
+        writeln!(stdout, "{json}")?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let shown = crate::cost::live_cost::LiveCost {
+        usage: live.clone(),
+        basis: String::new(),
+        input_arithmetic: String::new(),
+        curve: points,
+    };
+    write!(stdout, "{}", render::live_text(&shown))?;
+    writeln!(
+        stdout,
+        "From the run's {} turn(s): {:.0} audio and {:.0} text prompt tokens at the start, \
+         +{:.1} and +{:.2} per second of session, {:.2} turns per minute.",
+        live.turns,
+        live.growth.audio_base,
+        live.growth.text_base,
+        live.growth.audio_per_second,
+        live.growth.text_per_second,
+        live.growth.turns_per_minute
+    )?;
+    Ok(ExitCode::SUCCESS)
+}
+
 /// `harness cost`.
 pub(super) fn run(args: &CostArgs) -> Result<ExitCode, CommandError> {
     let options = options(args)?;
@@ -82,6 +163,9 @@ pub(super) fn run(args: &CostArgs) -> Result<ExitCode, CommandError> {
             observed_usage(&report, &template, &settings)
         }
     };
+    if let Some(text) = &args.what_if {
+        return what_if(text, &usage, &pricing, args.json);
+    }
     let cost = assess(&usage, &pricing, &options);
     let mut stdout = std::io::stdout().lock();
     if args.json {
@@ -101,4 +185,28 @@ pub(super) fn run(args: &CostArgs) -> Result<ExitCode, CommandError> {
         )?;
     }
     Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn what_if_reads_minutes_and_turns_and_names_its_mistakes() {
+        assert_eq!(parse_what_if("minutes=20").unwrap(), (20.0, None));
+        assert_eq!(
+            parse_what_if("minutes=7.5, turns=12").unwrap(),
+            (7.5, Some(12))
+        );
+        for (bad, why) in [
+            ("turns=3", "minutes is missing"),
+            ("minutes=0", "above 0"),
+            ("minutes=x", "not a number"),
+            ("minutes=5,turns=-1", "whole number"),
+            ("hours=1", "is not minutes=M"),
+        ] {
+            let error = parse_what_if(bad).unwrap_err().to_string();
+            assert!(error.contains(why), "{bad}: {error}");
+        }
+    }
 }

@@ -29,6 +29,10 @@ pub struct Component {
     pub unit_price: f64,
     /// The free-tier pool and its monthly allowance.
     pub free_tier: Option<(String, f64)>,
+    /// One session's quantity at the reference length, when it does not
+    /// scale linearly with the session (Gemini Live's tokens: see
+    /// [`super::live_cost`]); `None`: the run's share, scaled linearly.
+    pub per_session: Option<f64>,
 }
 
 fn priced(pricing: &PricingTable, key: PriceKey, what: String, quantity: f64) -> Component {
@@ -43,6 +47,7 @@ fn priced(pricing: &PricingTable, key: PriceKey, what: String, quantity: f64) ->
             .free_tier
             .as_ref()
             .map(|tier| (tier.pool.clone(), tier.quantity)),
+        per_session: None,
     }
 }
 
@@ -242,6 +247,7 @@ fn model_components(
                 unit: "token".to_owned(),
                 unit_price,
                 free_tier: None,
+                per_session: None,
             });
         }
     }
@@ -289,7 +295,10 @@ pub fn per_session(components: &[Component], sessions: u64, factor: f64) -> Cost
     table(
         components
             .iter()
-            .map(|component| line(component, component.quantity * share))
+            .map(|component| {
+                let quantity = component.per_session.unwrap_or(component.quantity * share);
+                line(component, quantity)
+            })
             .collect(),
     )
 }
@@ -348,7 +357,8 @@ pub fn scaled(components: &[Component], sessions: u64, factor: f64) -> Vec<Compo
     components
         .iter()
         .map(|c| Component {
-            quantity: c.quantity * share,
+            quantity: c.per_session.unwrap_or(c.quantity * share),
+            per_session: None,
             ..c.clone()
         })
         .collect()

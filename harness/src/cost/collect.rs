@@ -8,8 +8,9 @@ use std::collections::BTreeMap;
 
 use mocks::bedrock::state::ModelUsage as BedrockModelUsage;
 use mocks::secrets::SecretsCalls;
-use mocks::vertex::UsageTotals;
+use mocks::vertex::{SessionInfo, UsageTotals};
 
+use super::live::{LiveTurnUsage, TurnSample};
 use super::rules::{billed_duration_ms, billed_init_ms};
 use super::usage::{
     DynamoTableUsage, DynamoUsage, HttpApiUsage, LambdaUsage, ModelUsage, SecretsUsage, Usage,
@@ -38,6 +39,8 @@ pub struct StackMeters {
     pub secrets: SecretsCalls,
     /// Vertex AI tokens.
     pub vertex: UsageTotals,
+    /// Vertex AI Live sessions, with their turn logs.
+    pub vertex_sessions: Vec<SessionInfo>,
     /// Bedrock tokens, by model id.
     pub bedrock: BTreeMap<String, BedrockModelUsage>,
 }
@@ -194,6 +197,41 @@ fn model_usage(
         .collect()
 }
 
+/// The Live sessions' turns, for the Live model with the most turns. The
+/// sessions' length is the run's, shared by session when the run also
+/// played sessions of other APIs.
+fn live_turn_usage(
+    vertex: &[SessionInfo],
+    sessions: u64,
+    session_seconds: f64,
+) -> Option<LiveTurnUsage> {
+    let mut by_model: BTreeMap<&str, Vec<Vec<TurnSample>>> = BTreeMap::new();
+    for session in vertex {
+        let model = session.model.rsplit('/').next().unwrap_or(&session.model);
+        let turns = session
+            .turns
+            .iter()
+            .map(|turn| TurnSample {
+                at_seconds: turn.audio_in_ms as f64 / 1000.0,
+                prompt_audio: turn.prompt_audio_tokens,
+                prompt_text: turn.prompt_text_tokens,
+                output_audio: turn.output_audio_tokens,
+                output_text: turn.output_text_tokens,
+            })
+            .collect();
+        by_model.entry(model).or_default().push(turns);
+    }
+    let (model, turns) = by_model
+        .into_iter()
+        .max_by_key(|(_, sessions)| sessions.iter().map(Vec::len).sum::<usize>())?;
+    let live_seconds = if sessions > 0 {
+        session_seconds * (turns.len() as f64 / sessions as f64).min(1.0)
+    } else {
+        0.0
+    };
+    LiveTurnUsage::from_turns(model, &turns, live_seconds)
+}
+
 /// The usage of a local run: `sessions` sessions lasting `session_seconds`
 /// in total (scenario time).
 pub fn usage_from_stack(meters: &StackMeters, sessions: u64, session_seconds: f64) -> Usage {
@@ -209,6 +247,7 @@ pub fn usage_from_stack(meters: &StackMeters, sessions: u64, session_seconds: f6
         secrets: meters.secrets.by_secret.keys().cloned().collect(),
     };
     usage.models = model_usage(&meters.vertex, &meters.bedrock);
+    usage.live_turns = live_turn_usage(&meters.vertex_sessions, sessions, session_seconds);
     usage.assumptions.push(
         "Metered by the local stack: Lambda durations from the emulator's records, WebSocket \
          traffic from the gateway emulator, DynamoDB units from the ConsumedCapacity DynamoDB \

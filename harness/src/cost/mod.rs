@@ -4,6 +4,9 @@
 //! - [`collect`]: usage from the local stack's meters;
 //! - [`estimate`]: usage estimated from what the harness observed of a
 //!   deployed target and the template's function settings;
+//! - [`live`]: Gemini Live's turns, the context's growth, projections;
+//! - [`live_cost`]: the Live lines of one session, measured or projected,
+//!   and the curve at 7, 14 and 28 minutes;
 //! - [`rules`]: metering units, Lambda rounding, GB-seconds, free tiers;
 //! - [`pricing`]: the pricing table (pricing/pricing.toml or `--pricing FILE`);
 //! - [`bill`]: usage priced line by line, per session and per month;
@@ -15,6 +18,8 @@
 pub mod bill;
 pub mod collect;
 pub mod estimate;
+pub mod live;
+pub mod live_cost;
 pub mod pricing;
 pub mod render;
 pub mod rules;
@@ -60,7 +65,7 @@ fn minutes_and_seconds(seconds: f64) -> String {
 /// month of them, the seeds' tables side by side, and notes on every
 /// assumption.
 pub fn assess(usage: &Usage, pricing: &PricingTable, options: &CostOptions) -> CostReport {
-    let (components, mut notes) = bill::components(usage, pricing);
+    let (mut components, mut notes) = bill::components(usage, pricing);
     let mean = usage.mean_session_seconds();
     let (factor, normalised_seconds) = match mean {
         Some(mean) if options.session_seconds > 0.0 => {
@@ -75,7 +80,7 @@ pub fn assess(usage: &Usage, pricing: &PricingTable, options: &CostOptions) -> C
             format!(
                 "One session: the run's usage divided by its {} session(s) (mean {} of scenario \
                  time) and scaled x{factor:.3} to {} (linear: per-session fixed costs such as the \
-                 cold start scale too).",
+                 cold start scale too; Gemini Live's tokens excepted, see below).",
                 usage.sessions,
                 minutes_and_seconds(mean),
                 minutes_and_seconds(normalised_seconds)
@@ -101,6 +106,22 @@ pub fn assess(usage: &Usage, pricing: &PricingTable, options: &CostOptions) -> C
                 gb_seconds(function.real_duration_ms, function.memory_mb) * share
             ));
         }
+    }
+    let live = usage.live_turns.as_ref().map(|live| {
+        live_cost::assess_live(
+            live,
+            pricing,
+            mean.unwrap_or(0.0),
+            normalised_seconds,
+            &mut components,
+        )
+    });
+    if let Some(live) = &live {
+        notes.push(format!(
+            "Gemini Live ({}): {}.",
+            live.usage.model, live.basis
+        ));
+        notes.push(format!("{}.", live.input_arithmetic));
     }
     notes.extend(usage.assumptions.iter().cloned());
     let session_components = bill::scaled(&components, usage.sessions, factor);
@@ -128,6 +149,7 @@ pub fn assess(usage: &Usage, pricing: &PricingTable, options: &CostOptions) -> C
         speaking: exercised("SpeakingWebSocketApi", "SpeakingFunction"),
         buddy: exercised("BuddyWebSocketApi", "BuddyFunction"),
         estimate: usage.source == UsageSource::Observed,
+        live: live.as_ref(),
     };
     let seed_comparisons = seeds::compare(&measured, pricing);
     CostReport {
@@ -138,6 +160,7 @@ pub fn assess(usage: &Usage, pricing: &PricingTable, options: &CostOptions) -> C
         per_session,
         per_month,
         seed_comparisons,
+        live,
         notes,
     }
 }

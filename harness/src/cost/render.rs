@@ -5,6 +5,8 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
+use super::live::TokenStats;
+use super::live_cost::LiveCost;
 use crate::report::model::{CostReport, CostTable, SeedComparison};
 
 /// Width of a full bar.
@@ -154,6 +156,103 @@ fn text_seeds(out: &mut String, seeds: &[SeedComparison]) {
     }
 }
 
+fn stats(stats: &TokenStats) -> String {
+    format!(
+        "mean {}, max {}, last {}",
+        quantity(stats.mean.round()),
+        quantity(stats.max as f64),
+        quantity(stats.last.round())
+    )
+}
+
+/// Gemini Live's turns and curve, as text.
+pub fn live_text(live: &LiveCost) -> String {
+    let usage = &live.usage;
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "Gemini Live ({}): {} turn(s) in {} session(s); per turn:",
+        usage.model, usage.turns, usage.sessions
+    );
+    for (what, value) in [
+        ("prompt audio tokens", &usage.prompt_audio),
+        ("prompt text tokens", &usage.prompt_text),
+        ("output audio tokens", &usage.output_audio),
+        ("output text tokens", &usage.output_text),
+    ] {
+        let _ = writeln!(out, "  {what:<20} {}", stats(value));
+    }
+    let _ = writeln!(
+        out,
+        "  billed in all: {} prompt tokens, {} output tokens",
+        quantity(usage.prompt_tokens as f64),
+        quantity(usage.output_tokens as f64)
+    );
+    let _ = writeln!(
+        out,
+        "One session's Live cost by length (the context grows every turn):"
+    );
+    for point in &live.curve {
+        let _ = writeln!(
+            out,
+            "  {:>5.1} min {:>4} turns {:>12} prompt tokens  input {:>9}  output {:>9}  {:>9}",
+            point.minutes,
+            point.turns,
+            quantity(point.prompt_tokens.round()),
+            dollars(point.input_usd),
+            dollars(point.output_usd),
+            dollars(point.total_usd)
+        );
+    }
+    out
+}
+
+/// Gemini Live's turns and curve, for report.md.
+fn live_markdown(out: &mut String, live: &LiveCost) {
+    let usage = &live.usage;
+    let _ = writeln!(
+        out,
+        "### Gemini Live, turn by turn\n\n{}: {} turn(s) in {} session(s). One session's Live \
+         lines are {}. {}.\n",
+        usage.model, usage.turns, usage.sessions, live.basis, live.input_arithmetic
+    );
+    let _ = writeln!(
+        out,
+        "| per turn | mean | max | last |\n|---|---:|---:|---:|"
+    );
+    for (what, value) in [
+        ("prompt audio tokens", &usage.prompt_audio),
+        ("prompt text tokens", &usage.prompt_text),
+        ("output audio tokens", &usage.output_audio),
+        ("output text tokens", &usage.output_text),
+    ] {
+        let _ = writeln!(
+            out,
+            "| {what} | {} | {} | {} |",
+            quantity(value.mean.round()),
+            quantity(value.max as f64),
+            quantity(value.last.round())
+        );
+    }
+    let _ = writeln!(
+        out,
+        "\n| session | turns | prompt tokens | input | output | Live total |\n|---:|---:|---:|---:|---:|---:|"
+    );
+    for point in &live.curve {
+        let _ = writeln!(
+            out,
+            "| {:.1} min | {} | {} | {} | {} | {} |",
+            point.minutes,
+            point.turns,
+            quantity(point.prompt_tokens.round()),
+            dollars(point.input_usd),
+            dollars(point.output_usd),
+            dollars(point.total_usd)
+        );
+    }
+    let _ = writeln!(out);
+}
+
 /// The cost section as `harness cost` prints it.
 pub fn text(cost: &CostReport) -> String {
     let mut out = String::new();
@@ -183,6 +282,9 @@ pub fn text(cost: &CostReport) -> String {
             grouped(month.sessions)
         );
         text_table(&mut out, &month.table);
+    }
+    if let Some(live) = &cost.live {
+        let _ = write!(out, "\n{}", live_text(live));
     }
     if !cost.seed_comparisons.is_empty() {
         let _ = writeln!(out, "\nThe seeds' cost tables against this run:");
@@ -260,6 +362,9 @@ pub fn markdown(cost: &CostReport) -> String {
             grouped(month.sessions)
         );
         markdown_table(&mut out, &month.table);
+    }
+    if let Some(live) = &cost.live {
+        live_markdown(&mut out, live);
     }
     for seed in &cost.seed_comparisons {
         let _ = writeln!(out, "### {}: {}\n", seed.seed, seed.basis);

@@ -48,6 +48,10 @@ pub struct Usage {
     /// Model tokens, by model.
     #[serde(default)]
     pub models: Vec<ModelUsage>,
+    /// Gemini Live's turns: prompt and output tokens per turn, and the
+    /// context's growth (local runs; none without Live turns).
+    #[serde(default)]
+    pub live_turns: Option<super::live::LiveTurnUsage>,
     /// How the figures were obtained and what they leave out.
     #[serde(default)]
     pub assumptions: Vec<String>,
@@ -190,6 +194,7 @@ impl Usage {
             dynamodb: DynamoUsage::default(),
             secrets_manager: SecretsUsage::default(),
             models: Vec::new(),
+            live_turns: None,
             assumptions: Vec::new(),
         }
     }

@@ -318,6 +318,10 @@ pub struct CostReport {
     /// The seeds' own cost tables, line by line, against the measured figures.
     #[serde(default)]
     pub seed_comparisons: Vec<SeedComparison>,
+    /// Gemini Live, turn by turn: usage per turn, how one session's Vertex
+    /// lines were obtained, and the session at 7, 14 and 28 minutes.
+    #[serde(default)]
+    pub live: Option<crate::cost::live_cost::LiveCost>,
     /// How the figures were obtained: normalisation, assumptions, what the
     /// usage leaves out (for an estimate, every assumption it rests on).
     #[serde(default)]

@@ -316,6 +316,7 @@ pub fn report() -> RunReport {
                     arithmetic: "2 GB x 840 s x $0.0000166667 = $0.0280".into(),
                 }],
             }],
+            live: None,
             notes: vec!["normalised to 14 minutes".into()],
         }),
     }

@@ -518,6 +518,7 @@ impl LocalStack {
             dynamodb: self.dynamodb_meter.reading(),
             secrets: self.mocks.secrets.calls(),
             vertex: self.mocks.vertex.usage(),
+            vertex_sessions: self.mocks.vertex.sessions(),
             bedrock: self.mocks.bedrock.usage(),
         };
         self.lambda.shutdown().await;

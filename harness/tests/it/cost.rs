@@ -403,6 +403,56 @@ async fn a_speaking_session_is_priced_from_what_the_stack_metered() {
     assert_eq!(seed_000.seed, "seed 000");
     assert!(seed_000.lines[0].arithmetic.starts_with("measured"));
 
+    // Gemini Live turn by turn: the billed prompt tokens are the sum of the
+    // turns' prompts, and a short run is projected to 14 minutes with the
+    // context's growth, not scaled linearly.
+    let live_usage = usage
+        .live_turns
+        .as_ref()
+        .expect("the session had Live turns");
+    let live_model = usage
+        .models
+        .iter()
+        .find(|m| m.model == live_usage.model)
+        .unwrap();
+    assert!(live_usage.turns >= 2, "{live_usage:?}");
+    assert_eq!(
+        live_usage.prompt_tokens,
+        live_model.audio_in_tokens + live_model.text_in_tokens
+    );
+    assert!(live_usage.prompt_audio.max as f64 >= live_usage.prompt_audio.mean);
+    let live = default_cost
+        .live
+        .as_ref()
+        .expect("the cost has a Live section");
+    assert!(live.basis.starts_with("projected"), "{}", live.basis);
+    let minutes: Vec<f64> = live.curve.iter().map(|p| p.minutes).collect();
+    assert_eq!(minutes, [7.0, 14.0, 28.0]);
+    let fourteen = &live.curve[1];
+    let of_live = |kind: &str| format!("{kind} ({})", live_usage.model);
+    let billed_prompt = quantity_of(
+        &default_cost.per_session,
+        "Vertex AI",
+        &of_live("audio input tokens"),
+    ) + quantity_of(
+        &default_cost.per_session,
+        "Vertex AI",
+        &of_live("text input tokens"),
+    );
+    assert!(
+        (billed_prompt - fourteen.prompt_tokens).abs() < 1.0,
+        "the per-session table carries the projection: {billed_prompt} vs {fourteen:?}"
+    );
+    assert!(live.curve[2].input_usd > 3.0 * fourteen.input_usd);
+    assert!(
+        default_cost
+            .notes
+            .iter()
+            .any(|n| n.contains("Vertex input of one session")),
+        "{:#?}",
+        default_cost.notes
+    );
+
     // The report, usage and cost included, matches its published JSON Schema.
     let schema = harness::report::json_schema();
     let validator = jsonschema::validator_for(&schema).expect("the report schema compiles");
@@ -433,6 +483,18 @@ async fn a_speaking_session_is_priced_from_what_the_stack_metered() {
         "{stdout}"
     );
     assert!(stdout.contains("seed 000"), "{stdout}");
+    assert!(stdout.contains("Gemini Live ("), "{stdout}");
+    let what_if = std::process::Command::new(env!("CARGO_BIN_EXE_harness"))
+        .arg("cost")
+        .arg(&folder)
+        .args(["--what-if", "minutes=20,turns=30"])
+        .output()
+        .unwrap();
+    let curve = String::from_utf8_lossy(&what_if.stdout);
+    assert!(what_if.status.success(), "{curve}");
+    for row in ["7.0 min", "14.0 min", "20.0 min   30 turns", "28.0 min"] {
+        assert!(curve.contains(row), "{row}: {curve}");
+    }
     let saved = harness::report::read(&folder).unwrap();
     let saved_cost = saved.cost.unwrap();
     assert_eq!(saved_cost.per_month.as_ref().unwrap().sessions, 500);
