@@ -32,7 +32,7 @@ pub use crate::ownership::now_epoch_s;
 use crate::ownership::{deadline_instant, disconnect_reason, hand_off_disconnect, ok_response};
 use crate::relay::{Relay, RelayItem, order_key};
 use crate::sessions::{Session, SessionError, SessionStatus, Sessions};
-use crate::vertex::live::{LiveConfig, LiveSession};
+use crate::vertex::live::{ContextCompression, LiveConfig, LiveSession};
 use messages::{ClientMessage, StartSpeaking, errors};
 
 /// The session kind in the sessions table.
@@ -58,6 +58,31 @@ pub struct Settings {
     /// `RELAY_SETTLE_MS`: how long relayed audio waits for earlier chunks that
     /// concurrent invocations write late (a jitter buffer).
     pub relay_settle: Duration,
+    /// `GEMINI_COMPRESSION_TRIGGER_TOKENS` (0: off) and
+    /// `GEMINI_COMPRESSION_TARGET_TOKENS` (default: half the trigger).
+    pub compression: Option<ContextCompression>,
+}
+
+/// The default compression trigger: every turn is billed for the whole
+/// context, and a 14-minute assessment's last prompt holds about 23,600
+/// tokens (2026-12-07, the full-assessment scenario), growing about 1,760 a
+/// minute. 16,000 tokens keeps about the last 9 minutes; the examiner's
+/// script needs less, and the assessment is written from the stored
+/// transcript, not from the Live context.
+pub const DEFAULT_COMPRESSION_TRIGGER_TOKENS: u64 = 16_000;
+
+/// Compression from the two variables.
+fn compression(trigger: Option<&str>, target: Option<&str>) -> Option<ContextCompression> {
+    let trigger = trigger
+        .and_then(|t| t.trim().parse::<u64>().ok())
+        .unwrap_or(DEFAULT_COMPRESSION_TRIGGER_TOKENS);
+    (trigger > 0).then(|| ContextCompression {
+        trigger_tokens: trigger,
+        target_tokens: target
+            .and_then(|t| t.trim().parse::<u64>().ok())
+            .filter(|t| *t > 0)
+            .unwrap_or(trigger / 2),
+    })
 }
 
 impl Settings {
@@ -74,6 +99,14 @@ impl Settings {
             session_ttl_seconds: var("SESSION_TTL_SECONDS", "7200").parse().unwrap_or(7200),
             relay_poll: Duration::from_millis(var("RELAY_POLL_MS", "25").parse().unwrap_or(25)),
             relay_settle: Duration::from_millis(var("RELAY_SETTLE_MS", "50").parse().unwrap_or(50)),
+            compression: compression(
+                std::env::var("GEMINI_COMPRESSION_TRIGGER_TOKENS")
+                    .ok()
+                    .as_deref(),
+                std::env::var("GEMINI_COMPRESSION_TARGET_TOKENS")
+                    .ok()
+                    .as_deref(),
+            ),
         }
     }
 }
@@ -252,6 +285,7 @@ async fn start(call: &Call<'_>, start: StartSpeaking, deadline: Instant) -> Resu
             voice: deps.settings.voice.clone(),
             silence_ms: deps.settings.silence_ms,
             resumption_handle: None,
+            compression: deps.settings.compression,
         };
         let live = LiveSession::connect(&config, &bearer)
             .await
@@ -320,4 +354,22 @@ async fn start(call: &Call<'_>, start: StartSpeaking, deadline: Instant) -> Resu
     let owner = owner::Owner::new(call, session, start, config, account, deadline);
     owner.run(live).await;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn compression_is_on_by_default_and_zero_turns_it_off() {
+        let default = compression(None, None).unwrap();
+        assert_eq!(
+            (default.trigger_tokens, default.target_tokens),
+            (16_000, 8_000)
+        );
+        let set = compression(Some("20000"), Some("5000")).unwrap();
+        assert_eq!((set.trigger_tokens, set.target_tokens), (20_000, 5_000));
+        assert!(compression(Some("0"), None).is_none());
+        assert_eq!(compression(Some("x"), None), compression(None, None));
+    }
 }

@@ -39,6 +39,20 @@ pub struct LiveConfig {
     pub silence_ms: u32,
     /// A resumption handle from an earlier connection of the same session.
     pub resumption_handle: Option<String>,
+    /// `contextWindowCompression` with a sliding window (none: off).
+    pub compression: Option<ContextCompression>,
+}
+
+/// A sliding window over the session's context: before a turn whose context
+/// passes `trigger_tokens`, Vertex drops the oldest turns down to
+/// `target_tokens`. Every turn is billed for the whole context, so this
+/// bounds the bill per turn; it also lets an audio session outlast 15 minutes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ContextCompression {
+    /// `triggerTokens`.
+    pub trigger_tokens: u64,
+    /// `slidingWindow.targetTokens`.
+    pub target_tokens: u64,
 }
 
 impl LiveConfig {
@@ -68,7 +82,7 @@ impl LiveConfig {
         if let Some(handle) = &self.resumption_handle {
             resumption = json!({"handle": handle});
         }
-        json!({"setup": {
+        let mut setup = json!({"setup": {
             "model": self.model_path(),
             "generationConfig": {
                 "responseModalities": ["AUDIO"],
@@ -80,7 +94,15 @@ impl LiveConfig {
             "inputAudioTranscription": {},
             "outputAudioTranscription": {},
             "sessionResumption": resumption
-        }})
+        }});
+        if let Some(compression) = self.compression {
+            // int64 fields: proto3 JSON writes them as strings.
+            setup["setup"]["contextWindowCompression"] = json!({
+                "triggerTokens": compression.trigger_tokens.to_string(),
+                "slidingWindow": {"targetTokens": compression.target_tokens.to_string()},
+            });
+        }
+        setup
     }
 }
 
@@ -397,7 +419,26 @@ mod tests {
             voice: "Aoede".into(),
             silence_ms: 800,
             resumption_handle: None,
+            compression: None,
         }
+    }
+
+    #[test]
+    fn compression_goes_into_the_setup_as_int64_strings() {
+        let mut c = config();
+        assert!(
+            c.setup_message()["setup"]
+                .get("contextWindowCompression")
+                .is_none()
+        );
+        c.compression = Some(ContextCompression {
+            trigger_tokens: 16_000,
+            target_tokens: 8_000,
+        });
+        assert_eq!(
+            c.setup_message()["setup"]["contextWindowCompression"],
+            json!({"triggerTokens": "16000", "slidingWindow": {"targetTokens": "8000"}})
+        );
     }
 
     #[test]

@@ -10,7 +10,7 @@ use std::process::ExitCode;
 use super::{CommandError, find_template, parameter_overrides};
 use crate::cli::CostArgs;
 use crate::cost::estimate::{EstimateSettings, observed_usage};
-use crate::cost::live_cost::{LiveRates, curve};
+use crate::cost::live_cost::{DEFAULT_COMPRESSION, LiveRates, curve};
 use crate::cost::pricing::PricingTable;
 use crate::cost::usage::UsageSource;
 use crate::cost::{CostOptions, assess, render};
@@ -101,14 +101,22 @@ fn what_if(
                 .to_owned(),
         )
     })?;
-    let points = curve(
+    let rates = LiveRates::of(pricing, &live.model);
+    let compression = live.compression.unwrap_or(DEFAULT_COMPRESSION);
+    let points = curve(&live.growth, &rates, Some((minutes, turns)), None);
+    let compressed = curve(
         &live.growth,
-        &LiveRates::of(pricing, &live.model),
+        &rates,
         Some((minutes, turns)),
+        Some(compression),
     );
     let mut stdout = std::io::stdout().lock();
     if json {
-        let json = serde_json::to_string_pretty(&points).map_err(std::io::Error::other)?;
+        let json = serde_json::json!({
+            "without_compression": points,
+            "with_compression": {"trigger_tokens": compression.0, "target_tokens": compression.1, "curve": compressed},
+        });
+        let json = serde_json::to_string_pretty(&json).map_err(std::io::Error::other)?;
         writeln!(stdout, "{json}")?;
         return Ok(ExitCode::SUCCESS);
     }
@@ -117,6 +125,8 @@ fn what_if(
         basis: String::new(),
         input_arithmetic: String::new(),
         curve: points,
+        compressed_curve: compressed,
+        compression,
     };
     write!(stdout, "{}", render::live_text(&shown))?;
     writeln!(

@@ -206,7 +206,17 @@ fn live_turn_usage(
     session_seconds: f64,
 ) -> Option<LiveTurnUsage> {
     let mut by_model: BTreeMap<&str, Vec<Vec<TurnSample>>> = BTreeMap::new();
+    let mut compression = None;
+    let mut context_trims = 0;
     for session in vertex {
+        if let Some(set) = session.compression {
+            compression = Some((set.trigger_tokens, set.target_tokens));
+        }
+        context_trims += session
+            .turns
+            .iter()
+            .filter(|turn| turn.context_trimmed)
+            .count() as u64;
         let model = session.model.rsplit('/').next().unwrap_or(&session.model);
         let turns = session
             .turns
@@ -217,6 +227,7 @@ fn live_turn_usage(
                 prompt_text: turn.prompt_text_tokens,
                 output_audio: turn.output_audio_tokens,
                 output_text: turn.output_text_tokens,
+                trimmed: turn.context_trimmed,
             })
             .collect();
         by_model.entry(model).or_default().push(turns);
@@ -229,7 +240,10 @@ fn live_turn_usage(
     } else {
         0.0
     };
-    LiveTurnUsage::from_turns(model, &turns, live_seconds)
+    let mut usage = LiveTurnUsage::from_turns(model, &turns, live_seconds)?;
+    usage.compression = compression;
+    usage.context_trims = context_trims;
+    Some(usage)
 }
 
 /// The usage of a local run: `sessions` sessions lasting `session_seconds`

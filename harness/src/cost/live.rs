@@ -87,6 +87,13 @@ pub struct LiveTurnUsage {
     pub output_tokens: u64,
     /// The context fitted to the session clock.
     pub growth: ContextGrowth,
+    /// The sessions' `contextWindowCompression` (trigger, target tokens),
+    /// if they set one.
+    #[serde(default)]
+    pub compression: Option<(u64, u64)>,
+    /// Turns before which the sliding window discarded the oldest turns.
+    #[serde(default)]
+    pub context_trims: u64,
 }
 
 /// One turn, as the mock logged it.
@@ -102,6 +109,8 @@ pub struct TurnSample {
     pub output_audio: u64,
     /// Output text tokens.
     pub output_text: u64,
+    /// The sliding window discarded the oldest turns before it.
+    pub trimmed: bool,
 }
 
 fn stats(sessions: &[Vec<TurnSample>], pick: impl Fn(&TurnSample) -> u64) -> TokenStats {
@@ -158,8 +167,22 @@ impl LiveTurnUsage {
             return None;
         }
         let all: Vec<&TurnSample> = sessions.iter().flatten().collect();
+        // The growth is fitted on each session's turns before compression
+        // first trimmed its context (all turns when that leaves fewer than two).
+        let untrimmed: Vec<&TurnSample> = sessions
+            .iter()
+            .flat_map(|session| session.iter().take_while(|t| !t.trimmed))
+            .collect();
+        let fitted = if untrimmed.len() >= 2 {
+            &untrimmed
+        } else {
+            &all
+        };
         let points = |pick: fn(&TurnSample) -> u64| -> Vec<(f64, f64)> {
-            all.iter().map(|t| (t.at_seconds, pick(t) as f64)).collect()
+            fitted
+                .iter()
+                .map(|t| (t.at_seconds, pick(t) as f64))
+                .collect()
         };
         let (audio_base, audio_per_second) = fit(&points(|t| t.prompt_audio));
         let (text_base, text_per_second) = fit(&points(|t| t.prompt_text));
@@ -188,6 +211,8 @@ impl LiveTurnUsage {
                 output_audio_per_turn: output_audio.mean,
                 output_text_per_turn: output_text.mean,
             },
+            compression: None,
+            context_trims: 0,
         })
     }
 }
@@ -197,7 +222,47 @@ impl ContextGrowth {
     /// measured rate), spread evenly from its start: the sum over the turns
     /// of the context at each.
     pub fn project(&self, minutes: f64, turns: Option<u64>) -> Projection {
+        self.project_with(minutes, turns, None)
+    }
+
+    /// [`Self::project`] with a sliding window `(trigger, target)`: before a
+    /// turn whose context passes the trigger, the oldest audio goes until
+    /// the context is back at the target (the text, mostly the system
+    /// instruction, stays), and the context grows again from there.
+    pub fn project_with(
+        &self,
+        minutes: f64,
+        turns: Option<u64>,
+        compression: Option<(u64, u64)>,
+    ) -> Projection {
         let turns = turns.unwrap_or_else(|| (self.turns_per_minute * minutes).round() as u64);
+        let Some((trigger, target)) = compression else {
+            return self.linear(minutes, turns);
+        };
+        let (trigger, target) = (trigger as f64, target as f64);
+        let n = turns as f64;
+        let mut dropped = 0.0;
+        let (mut audio_sum, mut text_sum) = (0.0, 0.0);
+        for i in 0..turns {
+            let at = minutes * 60.0 * i as f64 / n;
+            let text = self.text_base + self.text_per_second * at;
+            let mut audio = self.audio_base + self.audio_per_second * at - dropped;
+            if audio + text > trigger {
+                let keep = (target - text).max(0.0);
+                dropped += audio - keep;
+                audio = keep;
+            }
+            audio_sum += audio;
+            text_sum += text;
+        }
+        Projection {
+            prompt_audio_tokens: audio_sum,
+            prompt_text_tokens: text_sum,
+            ..self.linear(minutes, turns)
+        }
+    }
+
+    fn linear(&self, minutes: f64, turns: u64) -> Projection {
         let n = turns as f64;
         // Turn i (0-based) begins at i / n of the session: the clock summed
         // over the turns is the session's seconds times (n - 1) / 2.
@@ -231,8 +296,32 @@ mod tests {
                 prompt_text: 100,
                 output_audio: 40,
                 output_text: 0,
+                trimmed: false,
             })
             .collect()
+    }
+
+    #[test]
+    fn a_sliding_window_caps_each_prompt_and_the_fit_ignores_trimmed_turns() {
+        // 50 audio tokens a second; trimmed from turn 3 on in the run.
+        let mut session = steady(6);
+        for turn in session.iter_mut().skip(3) {
+            turn.trimmed = true;
+            turn.prompt_audio = 400;
+        }
+        let usage = LiveTurnUsage::from_turns("live", &[session], 60.0).unwrap();
+        assert!(
+            (usage.growth.audio_per_second - 50.0).abs() < 1e-9,
+            "{:?}",
+            usage.growth
+        );
+        let open = usage.growth.project(10.0, None);
+        let capped = usage.growth.project_with(10.0, None, Some((3_000, 1_500)));
+        assert_eq!(open.turns, capped.turns);
+        assert!(capped.prompt_audio_tokens < open.prompt_audio_tokens / 3.0);
+        let ceiling = 3_000.0 * capped.turns as f64;
+        assert!(capped.prompt_audio_tokens + capped.prompt_text_tokens <= ceiling);
+        assert_eq!(capped.output_audio_tokens, open.output_audio_tokens);
     }
 
     #[test]

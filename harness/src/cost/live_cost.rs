@@ -2,7 +2,8 @@
 //! built (the sum over its turns of the prompt's tokens times the rate, with
 //! the turn count), whether it was measured over a session of the reference
 //! length or projected from the context's growth (never scaled linearly),
-//! and the session's cost at 7, 14 and 28 minutes (`harness cost --what-if`).
+//! and the session's cost at 7, 14 and 28 minutes (`harness cost --what-if`),
+//! without context compression and with a sliding window side by side.
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -13,6 +14,10 @@ use super::pricing::PricingTable;
 
 /// The session lengths every curve shows (minutes).
 pub const CURVE_MINUTES: [f64; 3] = [7.0, 14.0, 28.0];
+
+/// The sliding window the curve shows when the run had none: the backend
+/// template's defaults (`GeminiCompressionTriggerTokens`, `...TargetTokens`).
+pub const DEFAULT_COMPRESSION: (u64, u64) = (16_000, 8_000);
 
 /// A run's session lengths within 1% of the reference length are measured, not projected.
 const SAME_LENGTH: f64 = 0.01;
@@ -45,8 +50,14 @@ pub struct LiveCost {
     pub basis: String,
     /// The Vertex input line of one session, written out.
     pub input_arithmetic: String,
-    /// One session at 7, 14 and 28 minutes (and at the reference length).
+    /// One session at 7, 14 and 28 minutes (and at the reference length),
+    /// without context compression.
     pub curve: Vec<CurvePoint>,
+    /// The same sessions with a sliding window: the run's, or the backend's
+    /// default when the run had none.
+    pub compressed_curve: Vec<CurvePoint>,
+    /// That sliding window (trigger, target tokens).
+    pub compression: (u64, u64),
 }
 
 /// The Live model's rates, per token.
@@ -91,19 +102,21 @@ impl LiveRates {
     }
 }
 
-/// The curve at 7, 14 and 28 minutes and at `extra` (with `turns` for it).
+/// The curve at 7, 14 and 28 minutes and at `extra` (with `turns` for it),
+/// with a sliding window `(trigger, target)` or without.
 pub fn curve(
     growth: &ContextGrowth,
     rates: &LiveRates,
     extra: Option<(f64, Option<u64>)>,
+    compression: Option<(u64, u64)>,
 ) -> Vec<CurvePoint> {
     let mut points: Vec<CurvePoint> = CURVE_MINUTES
         .iter()
         .filter(|m| extra.is_none_or(|(minutes, _)| (*m - minutes).abs() > 1e-9))
-        .map(|m| rates.point(&growth.project(*m, None)))
+        .map(|m| rates.point(&growth.project_with(*m, None, compression)))
         .collect();
     if let Some((minutes, turns)) = extra {
-        points.push(rates.point(&growth.project(minutes, turns)));
+        points.push(rates.point(&growth.project_with(minutes, turns, compression)));
     }
     points.sort_by(|a, b| a.minutes.total_cmp(&b.minutes));
     points
@@ -146,7 +159,7 @@ pub fn assess_live(
             text_in,
         )
     } else {
-        let projection = growth.project(minutes, None);
+        let projection = growth.project_with(minutes, None, live.compression);
         for (kind, quantity) in [
             ("audio input tokens", projection.prompt_audio_tokens),
             ("text input tokens", projection.prompt_text_tokens),
@@ -165,7 +178,7 @@ pub fn assess_live(
                  context was fitted to its {} turn(s) ({} audio and {} text tokens at the start, \
                  +{:.1} audio and +{:.2} text tokens per second of session), and a {minutes:.1}-minute \
                  session has {} turns at the run's {:.2} turns per minute, each billed for the \
-                 context at its time",
+                 context at its time{}",
                 mean_session_seconds / 60.0,
                 live.turns,
                 grouped(growth.audio_base),
@@ -173,7 +186,12 @@ pub fn assess_live(
                 growth.audio_per_second,
                 growth.text_per_second,
                 projection.turns,
-                growth.turns_per_minute
+                growth.turns_per_minute,
+                match live.compression {
+                    Some((trigger, target)) =>
+                        format!(" with the run's sliding window ({trigger} -> {target} tokens)"),
+                    None => String::new(),
+                }
             ),
             projection.turns as f64,
             projection.prompt_audio_tokens,
@@ -189,11 +207,14 @@ pub fn assess_live(
         rates.text_in * 1e6,
         audio_in * rates.audio_in + text_in * rates.text_in
     );
+    let compression = live.compression.unwrap_or(DEFAULT_COMPRESSION);
     LiveCost {
         usage: live.clone(),
         basis,
         input_arithmetic,
-        curve: curve(growth, &rates, Some((minutes, None))),
+        curve: curve(growth, &rates, Some((minutes, None)), None),
+        compressed_curve: curve(growth, &rates, Some((minutes, None)), Some(compression)),
+        compression,
     }
 }
 

@@ -188,20 +188,26 @@ pub fn live_text(live: &LiveCost) -> String {
         quantity(usage.prompt_tokens as f64),
         quantity(usage.output_tokens as f64)
     );
+    let (trigger, target) = live.compression;
     let _ = writeln!(
         out,
-        "One session's Live cost by length (the context grows every turn):"
+        "One session's Live cost by length (every turn billed for the whole context), without \
+         compression | with a sliding window {} -> {} tokens:",
+        quantity(trigger as f64),
+        quantity(target as f64)
     );
-    for point in &live.curve {
+    for (open, compressed) in live.curve.iter().zip(&live.compressed_curve) {
         let _ = writeln!(
             out,
-            "  {:>5.1} min {:>4} turns {:>12} prompt tokens  input {:>9}  output {:>9}  {:>9}",
-            point.minutes,
-            point.turns,
-            quantity(point.prompt_tokens.round()),
-            dollars(point.input_usd),
-            dollars(point.output_usd),
-            dollars(point.total_usd)
+            "  {:>5.1} min {:>4} turns {:>12} prompt tokens  input {:>9}  output {:>9}  {:>9} | {:>10} prompt tokens  {:>9}",
+            open.minutes,
+            open.turns,
+            quantity(open.prompt_tokens.round()),
+            dollars(open.input_usd),
+            dollars(open.output_usd),
+            dollars(open.total_usd),
+            quantity(compressed.prompt_tokens.round()),
+            dollars(compressed.total_usd)
         );
     }
     out
@@ -234,20 +240,25 @@ fn live_markdown(out: &mut String, live: &LiveCost) {
             quantity(value.last.round())
         );
     }
+    let (trigger, target) = live.compression;
     let _ = writeln!(
         out,
-        "\n| session | turns | prompt tokens | input | output | Live total |\n|---:|---:|---:|---:|---:|---:|"
+        "\n| session | turns | prompt tokens | input | output | Live total | with a sliding window {} -> {}: prompt tokens | Live total |\n|---:|---:|---:|---:|---:|---:|---:|---:|",
+        quantity(trigger as f64),
+        quantity(target as f64)
     );
-    for point in &live.curve {
+    for (open, compressed) in live.curve.iter().zip(&live.compressed_curve) {
         let _ = writeln!(
             out,
-            "| {:.1} min | {} | {} | {} | {} | {} |",
-            point.minutes,
-            point.turns,
-            quantity(point.prompt_tokens.round()),
-            dollars(point.input_usd),
-            dollars(point.output_usd),
-            dollars(point.total_usd)
+            "| {:.1} min | {} | {} | {} | {} | {} | {} | {} |",
+            open.minutes,
+            open.turns,
+            quantity(open.prompt_tokens.round()),
+            dollars(open.input_usd),
+            dollars(open.output_usd),
+            dollars(open.total_usd),
+            quantity(compressed.prompt_tokens.round()),
+            dollars(compressed.total_usd)
         );
     }
     let _ = writeln!(out);

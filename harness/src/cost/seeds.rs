@@ -172,10 +172,17 @@ fn seed_000(measured: &Measured<'_>, pricing: &PricingTable) -> SeedComparison {
     let mut gemini = measured_line("Gemini Flash (Vertex AI): $0.025", 0.025, "Vertex AI");
     if let Some(live) = measured.live {
         let usage = &live.usage;
+        let compression = match usage.compression {
+            Some((trigger, target)) => format!(
+                "with context compression (a sliding window from {trigger} down to {target} \
+                 tokens; {} trim(s) in the run)",
+                usage.context_trims
+            ),
+            None => "without context compression".to_owned(),
+        };
         gemini.arithmetic = format!(
             "{}; of which Gemini Live: {:.0} turn(s) a session, prompts of {:.0} tokens on \
-             average (max {}), each turn billed for the whole context so far, without context \
-             compression (the backend does not set contextWindowCompression); {}",
+             average (max {}), each turn billed for the whole context so far, {compression}; {}",
             gemini.arithmetic,
             usage.turns as f64 / usage.sessions.max(1) as f64,
             usage.prompt_audio.mean + usage.prompt_text.mean,

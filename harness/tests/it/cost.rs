@@ -428,7 +428,13 @@ async fn a_speaking_session_is_priced_from_what_the_stack_metered() {
     assert!(live.basis.starts_with("projected"), "{}", live.basis);
     let minutes: Vec<f64> = live.curve.iter().map(|p| p.minutes).collect();
     assert_eq!(minutes, [7.0, 14.0, 28.0]);
-    let fourteen = &live.curve[1];
+    assert_eq!(
+        live_usage.compression,
+        Some((16_000, 8_000)),
+        "the backend sets the template's sliding window"
+    );
+    // The per-session lines are the projection with the run's sliding window.
+    let fourteen = &live.compressed_curve[1];
     let of_live = |kind: &str| format!("{kind} ({})", live_usage.model);
     let billed_prompt = quantity_of(
         &default_cost.per_session,
@@ -443,7 +449,8 @@ async fn a_speaking_session_is_priced_from_what_the_stack_metered() {
         (billed_prompt - fourteen.prompt_tokens).abs() < 1.0,
         "the per-session table carries the projection: {billed_prompt} vs {fourteen:?}"
     );
-    assert!(live.curve[2].input_usd > 3.0 * fourteen.input_usd);
+    assert!(live.curve[2].input_usd > 3.0 * live.curve[1].input_usd);
+    assert!(live.compressed_curve[2].input_usd < live.curve[2].input_usd);
     assert!(
         default_cost
             .notes

@@ -10,6 +10,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use super::casing::normalize_keys;
+use super::context::Compression;
 
 /// Audio sample rate assumed when a `audio/pcm` MIME type names none.
 pub const DEFAULT_INPUT_RATE: u32 = 16_000;
@@ -78,6 +79,9 @@ pub struct Setup {
     pub session_resumption: bool,
     /// `sessionResumption.handle`: continue an earlier session.
     pub resume_handle: Option<String>,
+    /// `contextWindowCompression` (a sliding window; Vertex's defaults for
+    /// the fields left out).
+    pub compression: Option<Compression>,
 }
 
 impl Setup {
@@ -247,6 +251,19 @@ fn parse_setup(body: &Value) -> Result<Setup, ParseError> {
         Some(Value::Null) | None => None,
         Some(v) => Some(typed::<String>(v, "setup.sessionResumption.handle")?),
     };
+    let compression = match map.get("contextWindowCompression") {
+        None | Some(Value::Null) => None,
+        Some(_) => Some(Compression::new(
+            int64(
+                pointer("/contextWindowCompression/triggerTokens"),
+                "setup.contextWindowCompression.triggerTokens",
+            )?,
+            int64(
+                pointer("/contextWindowCompression/slidingWindow/targetTokens"),
+                "setup.contextWindowCompression.slidingWindow.targetTokens",
+            )?,
+        )),
+    };
     Ok(Setup {
         model,
         response_modalities: response_modalities
@@ -260,7 +277,20 @@ fn parse_setup(body: &Value) -> Result<Setup, ParseError> {
         output_transcription: map.contains_key("outputAudioTranscription"),
         session_resumption: map.contains_key("sessionResumption"),
         resume_handle: resume_handle.filter(|h| !h.is_empty()),
+        compression,
     })
+}
+
+/// A proto3 `int64`: a JSON number or a string of digits.
+fn int64(value: Option<&Value>, field: &str) -> Result<Option<u64>, ParseError> {
+    match value {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Number(n)) if n.as_u64().is_some() => Ok(n.as_u64()),
+        Some(Value::String(text)) if text.parse::<u64>().is_ok() => Ok(text.parse().ok()),
+        Some(other) => Err(ParseError::InvalidJson(format!(
+            "Invalid value at '{field}' (TYPE_INT64), {other}"
+        ))),
+    }
 }
 
 fn parse_client_content(body: &Value) -> Result<ClientContent, ParseError> {
@@ -394,6 +424,35 @@ mod tests {
 
     fn b64(bytes: &[u8]) -> String {
         base64::engine::general_purpose::STANDARD.encode(bytes)
+    }
+
+    #[test]
+    fn context_window_compression_takes_int64_numbers_or_strings_and_defaults() {
+        let setup = |compression: Value| {
+            parse(&serde_json::json!({"setup": {
+                "model": "projects/p/locations/l/publishers/google/models/m",
+                "contextWindowCompression": compression,
+            }}))
+        };
+        let read = |compression: Value| match setup(compression).unwrap() {
+            ClientMessage::Setup(parsed) => parsed.compression.unwrap(),
+            other => panic!("{other:?}"),
+        };
+        let both = read(
+            serde_json::json!({"triggerTokens": "16000", "slidingWindow": {"targetTokens": 8000}}),
+        );
+        assert_eq!((both.trigger_tokens, both.target_tokens), (16_000, 8_000));
+        let defaults = read(serde_json::json!({"slidingWindow": {}}));
+        assert_eq!(
+            (defaults.trigger_tokens, defaults.target_tokens),
+            (102_400, 51_200)
+        );
+        let error = setup(serde_json::json!({"triggerTokens": "lots"})).unwrap_err();
+        assert!(format!("{error:?}").contains("triggerTokens"), "{error:?}");
+        let ClientMessage::Setup(none) = setup(Value::Null).unwrap() else {
+            panic!()
+        };
+        assert!(none.compression.is_none());
     }
 
     #[test]

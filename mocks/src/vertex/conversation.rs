@@ -1,7 +1,7 @@
 //! A session's conversation state, which outlives any one connection (session
 //! resumption continues it): the script position, the context the model has
-//! seen (so each turn's prompt re-counts the whole context, as Vertex bills
-//! it), the transcript, the Part 2 long-turn progress, usage so far, the
+//! seen ([`super::context`]: each turn's prompt re-counts the whole context,
+//! as Vertex bills it, less what compression discarded), the transcript, the Part 2 long-turn progress, usage so far, the
 //! log of model turns (which script line, which part, answering which user
 //! turn), script overruns, and the session's misbehaviour, if one was asked.
 
@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use super::context::{Compression, ContextWindow};
 use super::faults::Misbehaviour;
 use super::misbehave::{FollowUp, LineChoice, MisbehaviourPlan};
 use super::script::{ExaminerPart, LongTurnRule, SCRIPT, ScriptOverrun, script_line};
@@ -100,6 +101,9 @@ pub struct TurnRecord {
     /// included), whatever the time scale.
     #[serde(default)]
     pub audio_in_ms: u64,
+    /// The sliding window discarded the context's oldest turns before it.
+    #[serde(default)]
+    pub context_trimmed: bool,
 }
 
 /// A model turn about to be sent.
@@ -130,14 +134,10 @@ pub struct Conversation {
     long_turn_speech: Duration,
     /// Recognised pieces of the long turn so far.
     long_turn_pieces: Vec<String>,
-    system_text_tokens: u64,
-    user_text_tokens: u64,
+    /// What each model turn's prompt holds (and what compression discards).
+    context: ContextWindow,
     /// All audio received, silence included (a continuous stream is billed).
     audio_in: Duration,
-    /// Audio tokens of everything the model said (part of the context).
-    model_audio_tokens: u64,
-    /// Text tokens of everything the model wrote (part of the context).
-    model_text_tokens: u64,
     transcript: Vec<TranscriptEntry>,
     user_turns: u32,
     model_turns: u32,
@@ -155,7 +155,22 @@ pub struct Conversation {
 impl Conversation {
     /// The system instruction (counted once, whatever the number of connections).
     pub fn set_system_instruction(&mut self, text: &str) {
-        self.system_text_tokens = text_tokens(text);
+        self.context.set_system_text(text_tokens(text));
+    }
+
+    /// `contextWindowCompression` (kept across connections, as the session is).
+    pub fn set_compression(&mut self, compression: Option<Compression>) {
+        self.context.set_compression(compression);
+    }
+
+    /// The compression in force.
+    pub fn compression(&self) -> Option<Compression> {
+        self.context.compression()
+    }
+
+    /// Times the sliding window discarded the context's oldest turns.
+    pub fn context_trims(&self) -> u32 {
+        self.context.trims()
     }
 
     /// Audio received (speech or silence).
@@ -165,7 +180,7 @@ impl Conversation {
 
     /// Text the client sent.
     pub fn add_client_text(&mut self, text: &str) {
-        self.user_text_tokens += text_tokens(text);
+        self.context.add_user_text(text_tokens(text));
         if !text.trim().is_empty() {
             self.push(Speaker::Client, text.to_owned(), false);
         }
@@ -259,9 +274,11 @@ impl Conversation {
         }
         self.part = line.part;
         self.long_turn_pending = line.starts_long_turn;
+        let (prompt_audio, prompt_text, context_trimmed) =
+            self.context.begin_model_turn(audio_tokens(self.audio_in));
         let usage = TurnUsage {
-            prompt_audio: audio_tokens(self.audio_in) + self.model_audio_tokens,
-            prompt_text: self.system_text_tokens + self.user_text_tokens + self.model_text_tokens,
+            prompt_audio,
+            prompt_text,
             candidates_audio: 0,
             candidates_text: 0,
         };
@@ -277,6 +294,7 @@ impl Conversation {
             output_audio_tokens: 0,
             output_text_tokens: 0,
             audio_in_ms: u64::try_from(self.audio_in.as_millis()).unwrap_or(u64::MAX),
+            context_trimmed,
         });
         Ok(PlannedTurn {
             index,
@@ -289,8 +307,8 @@ impl Conversation {
 
     /// Ends Maya's line: what was actually produced joins the context and usage.
     pub fn finish_model_turn(&mut self, turn: &PlannedTurn, usage: &TurnUsage, interrupted: bool) {
-        self.model_audio_tokens += usage.candidates_audio;
-        self.model_text_tokens += usage.candidates_text;
+        self.context
+            .finish_model_turn(usage.candidates_audio, usage.candidates_text);
         self.model_turns += 1;
         self.usage.add_turn(usage);
         if let Some(record) = self.turns.get_mut(turn.index as usize) {
@@ -466,8 +484,9 @@ mod tests {
             .collect();
         assert_eq!(
             keys.len(),
-            8,
-            "index, line, part, text, interrupted, answers_user_turn, prompt tokens: {keys:?}"
+            12,
+            "index, line, part, text, interrupted, answers_user_turn, prompt and output \
+             tokens, the audio clock, context_trimmed: {keys:?}"
         );
         assert_eq!(json["part"], "part1");
     }

@@ -10,7 +10,8 @@
 //!   [`casing`]: snake_case and camelCase keys alike;
 //! - [`script`]: Maya's script and the Part 2 long-turn rule;
 //!   [`misbehave`]: the deliberate mistakes of the `misbehave` fault;
-//! - [`conversation`]: a session's state across connections (context, usage);
+//! - [`conversation`]: a session's state across connections (usage, turns);
+//!   [`context`]: the context window each prompt bills, and its compression;
 //! - `live`: the WebSocket endpoint, session loop, listening, model turns;
 //! - `rest`: generateContent; [`assessment`]: the transcript scoring;
 //! - [`faults`]: injectable faults; [`control`]: the `/_mock/vertex/` API;
@@ -22,6 +23,7 @@ pub mod assessment;
 pub mod auth;
 pub mod casing;
 pub mod client_messages;
+pub mod context;
 pub mod control;
 pub mod conversation;
 pub mod errors;

@@ -13,6 +13,7 @@ use tokio_util::task::TaskTracker;
 
 use super::VertexConfig;
 use super::auth::{AuthError, ServiceAccount, bearer_token, unix_now};
+use super::context::Compression;
 use super::conversation::{Conversation, PlannedTurn, TokenTotals, TranscriptEntry, TurnRecord};
 use super::faults::FaultBook;
 use super::script::{ExaminerPart, ScriptOverrun};
@@ -62,6 +63,12 @@ pub struct SessionInfo {
     pub resumed: u32,
     /// Tokens billed.
     pub usage: TokenTotals,
+    /// The session's `contextWindowCompression`, if it set one.
+    #[serde(default)]
+    pub compression: Option<Compression>,
+    /// Times the sliding window discarded the context's oldest turns.
+    #[serde(default)]
+    pub context_trims: u32,
     /// What was said.
     pub transcript: Vec<TranscriptEntry>,
     /// How the latest connection ended, if it has.
@@ -118,6 +125,8 @@ impl SessionRecord {
             connections: self.connections,
             resumed: self.resumed,
             usage: self.conversation.usage(),
+            compression: self.conversation.compression(),
+            context_trims: self.conversation.context_trims(),
             transcript: self.conversation.transcript().to_vec(),
             last_close: self.last_close.clone(),
         }

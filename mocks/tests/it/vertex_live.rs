@@ -168,6 +168,61 @@ async fn billed_prompt_tokens_are_the_sum_of_the_context_at_every_turn() {
     mock.stop().await;
 }
 
+/// With `contextWindowCompression`, a turn whose context passes the
+/// trigger first drops the oldest turns down to the target: the prompts
+/// saw-tooth instead of growing, and the session bills less.
+#[tokio::test]
+async fn a_sliding_window_bounds_the_context_and_the_bill() {
+    const TURNS: usize = 8;
+    let mock = start_vertex(50.0).await;
+    mock.register_transcript(Duration::from_millis(2000), "I live in Porto.");
+    let mut ws = connect(&mock, "europe-west1").await;
+    start_session(
+        &mut ws,
+        "europe-west1",
+        json!({"contextWindowCompression": {"triggerTokens": "600", "slidingWindow": {"targetTokens": 300}}}),
+    )
+    .await;
+    say_text(&mut ws, "Please begin the test.").await;
+    let answer = audio(&[(false, 500), (true, 2000), (false, 1500)]);
+    let mut prompts = Vec::new();
+    let mut uncompressed = 0;
+    let mut context = 0;
+    let mut audio_sent = Duration::ZERO;
+    for turn_index in 0..TURNS {
+        if turn_index > 0 {
+            send(&mut ws, &audio_message(&answer)).await;
+            audio_sent += Duration::from_millis(4000);
+        }
+        let turn = read_turn(&mut ws).await;
+        prompts.push(
+            turn.tokens("promptTokensDetails", "AUDIO")
+                + turn.tokens("promptTokensDetails", "TEXT"),
+        );
+        uncompressed +=
+            audio_tokens(audio_sent) + context + turn.tokens("promptTokensDetails", "TEXT");
+        context += audio_tokens(Duration::from_secs_f64(turn.audio_seconds()));
+    }
+    let session = &mock.sessions()[0];
+    let trimmed: Vec<bool> = session.turns.iter().map(|t| t.context_trimmed).collect();
+    assert!(trimmed.iter().any(|t| *t), "{prompts:?}");
+    for (index, was_trimmed) in trimmed.iter().enumerate() {
+        if *was_trimmed {
+            assert!(
+                prompts[index] < prompts[index - 1],
+                "turn {index}: {prompts:?}"
+            );
+        }
+    }
+    let billed = mock.usage().tokens.audio_tokens_in + mock.usage().tokens.text_tokens_in;
+    assert_eq!(billed, prompts.iter().sum::<u64>());
+    assert!(
+        billed < uncompressed,
+        "{billed} vs {uncompressed} without compression"
+    );
+    mock.stop().await;
+}
+
 #[tokio::test]
 async fn snake_case_clients_and_the_older_media_chunks_form_work() {
     let mock = start_vertex(50.0).await;

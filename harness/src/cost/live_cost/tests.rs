@@ -17,6 +17,7 @@ fn session(turns: u64) -> Vec<TurnSample> {
             prompt_text: 1_000,
             output_audio: 300,
             output_text: 0,
+            trimmed: false,
         })
         .collect()
 }
@@ -98,7 +99,7 @@ fn the_curve_grows_faster_than_the_length() {
     let sessions = vec![session(21)];
     let usage = LiveTurnUsage::from_turns(MODEL, &sessions, 14.0 * 60.0).unwrap();
     let rates = LiveRates::of(&pricing(), MODEL);
-    let points = curve(&usage.growth, &rates, Some((10.0, Some(5))));
+    let points = curve(&usage.growth, &rates, Some((10.0, Some(5))), None);
     let minutes: Vec<f64> = points.iter().map(|p| p.minutes).collect();
     assert_eq!(minutes, [7.0, 10.0, 14.0, 28.0]);
     assert_eq!(points[1].turns, 5, "the what-if's own turn count");
@@ -107,4 +108,23 @@ fn the_curve_grows_faster_than_the_length() {
     assert!(twenty_eight.input_usd > 3.0 * fourteen.input_usd);
     assert!((twenty_eight.output_usd / fourteen.output_usd - 2.0).abs() < 0.1);
     assert!(fourteen.total_usd > 0.0);
+}
+
+#[test]
+fn the_report_sets_compression_beside_the_open_context() {
+    let sessions = vec![session(21)];
+    let usage = LiveTurnUsage::from_turns(MODEL, &sessions, 14.0 * 60.0).unwrap();
+    let mut lines = components(&sessions);
+    let live = assess_live(&usage, &pricing(), 14.0 * 60.0, 14.0 * 60.0, &mut lines);
+    assert_eq!(live.compression, DEFAULT_COMPRESSION, "the run had none");
+    assert_eq!(live.curve.len(), live.compressed_curve.len());
+    for (open, compressed) in live.curve.iter().zip(&live.compressed_curve) {
+        assert_eq!(open.turns, compressed.turns);
+        assert!(compressed.input_usd <= open.input_usd);
+    }
+    let (open, compressed) = (&live.curve[2], &live.compressed_curve[2]);
+    assert!(
+        compressed.input_usd < open.input_usd / 2.0,
+        "28 minutes: {compressed:?} vs {open:?}"
+    );
 }

@@ -314,6 +314,7 @@ where
     if let Some(text) = &setup.system_instruction {
         state.with_conversation(session, |c| c.set_system_instruction(text));
     }
+    state.with_conversation(session, |c| c.set_compression(setup.compression));
     send_json(ws, &out::setup_complete()).await?;
     let faults = SessionFaults::from_faults(state.faults().take(FaultStage::Session, region));
     if let Some((how, at_turn)) = faults.misbehave {
