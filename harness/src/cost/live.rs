@@ -87,6 +87,10 @@ pub struct LiveTurnUsage {
     pub output_tokens: u64,
     /// The context fitted to the session clock.
     pub growth: ContextGrowth,
+    /// The turns the growth was fitted to (those before compression first
+    /// trimmed a session's context).
+    #[serde(default)]
+    pub fitted_turns: u64,
     /// The sessions' `contextWindowCompression` (trigger, target tokens),
     /// if they set one.
     #[serde(default)]
@@ -211,6 +215,7 @@ impl LiveTurnUsage {
                 output_audio_per_turn: output_audio.mean,
                 output_text_per_turn: output_text.mean,
             },
+            fitted_turns: fitted.len() as u64,
             compression: None,
             context_trims: 0,
         })

@@ -175,12 +175,12 @@ pub fn assess_live(
         (
             format!(
                 "projected, not scaled linearly: the run's sessions last {:.1} minutes, so the \
-                 context was fitted to its {} turn(s) ({} audio and {} text tokens at the start, \
+                 context was fitted to {} of its turns ({} audio and {} text tokens at the start, \
                  +{:.1} audio and +{:.2} text tokens per second of session), and a {minutes:.1}-minute \
                  session has {} turns at the run's {:.2} turns per minute, each billed for the \
                  context at its time{}",
                 mean_session_seconds / 60.0,
-                live.turns,
+                live.fitted_turns,
                 grouped(growth.audio_base),
                 grouped(growth.text_base),
                 growth.audio_per_second,
