@@ -274,19 +274,7 @@ fn sam_authorizer(
             "an authorizer needs JwtConfiguration (JWT) or FunctionArn (Lambda)",
         ));
     };
-    let payload_format =
-        payload_format(site, string_prop(config, "AuthorizerPayloadFormatVersion"))?;
-    let simple_responses = config
-        .get("EnableSimpleResponses")
-        .and_then(scalar_string)
-        .as_deref()
-        == Some("true");
-    if simple_responses && payload_format == PayloadFormat::V1 {
-        return Err(invalid(
-            site,
-            "EnableSimpleResponses needs AuthorizerPayloadFormatVersion 2.0",
-        ));
-    }
+    let (payload_format, simple_responses) = authorizer_format(site, config)?;
     let identity = config.get("Identity").and_then(Value::as_object);
     let mut identity_sources = Vec::new();
     if let Some(identity) = identity {
@@ -304,6 +292,27 @@ fn sam_authorizer(
         simple_responses,
         identity_sources,
     })
+}
+
+/// A Lambda authorizer's `AuthorizerPayloadFormatVersion` and
+/// `EnableSimpleResponses` (simple responses need format 2.0).
+fn authorizer_format(
+    site: &str,
+    config: &Map<String, Value>,
+) -> Result<(PayloadFormat, bool), TemplateError> {
+    let format = payload_format(site, string_prop(config, "AuthorizerPayloadFormatVersion"))?;
+    let simple = config
+        .get("EnableSimpleResponses")
+        .and_then(scalar_string)
+        .as_deref()
+        == Some("true");
+    if simple && format == PayloadFormat::V1 {
+        return Err(invalid(
+            site,
+            "EnableSimpleResponses needs AuthorizerPayloadFormatVersion 2.0",
+        ));
+    }
+    Ok((format, simple))
 }
 
 fn implicit_api(scope: &Scope) -> HttpApi {

@@ -65,6 +65,21 @@ async fn send(method: &str, url: &str, headers: &[(&str, &str)], body: &str) -> 
     }
 }
 
+/// An RS256 token from the identity mock's current key, its standard claims
+/// for `alice` edited by `edit`.
+fn token_with(identity: &mocks::identity::IdentityMock, edit: impl FnOnce(&mut Value)) -> String {
+    let mut claims = identity.claims("alice", 3600);
+    edit(&mut claims);
+    identity
+        .mint(&TokenSpec {
+            alg: "RS256".into(),
+            kid: Some(identity.current_kid()),
+            claims,
+            signer: Signer::Rsa(identity.current_kid()),
+        })
+        .unwrap()
+}
+
 /// The event the echo function received, from its answer.
 fn echoed(reply: &Reply) -> Value {
     assert_eq!(
@@ -252,16 +267,7 @@ async fn jwt_and_lambda_authorizers_guard_their_routes() {
     )
     .await
     .gateway_error(401, "Unauthorized");
-    let mut claims = identity.claims("alice", 3600);
-    claims["aud"] = json!("someone-else");
-    let other_audience = identity
-        .mint(&TokenSpec {
-            alg: "RS256".into(),
-            kid: Some(identity.current_kid()),
-            claims,
-            signer: Signer::Rsa(identity.current_kid()),
-        })
-        .unwrap();
+    let other_audience = token_with(identity, |c| c["aud"] = json!("someone-else"));
     send(
         "GET",
         &format!("{base}/jwt/me"),
@@ -270,16 +276,9 @@ async fn jwt_and_lambda_authorizers_guard_their_routes() {
     )
     .await
     .gateway_error(401, "Unauthorized");
-    let mut claims = identity.claims("alice", 3600);
-    claims["exp"] = json!(claims["iat"].as_i64().unwrap() - 10);
-    let expired = identity
-        .mint(&TokenSpec {
-            alg: "RS256".into(),
-            kid: Some(identity.current_kid()),
-            claims,
-            signer: Signer::Rsa(identity.current_kid()),
-        })
-        .unwrap();
+    let expired = token_with(identity, |c| {
+        c["exp"] = json!(c["iat"].as_i64().unwrap() - 10)
+    });
     send(
         "GET",
         &format!("{base}/jwt/me"),
@@ -314,16 +313,7 @@ async fn jwt_and_lambda_authorizers_guard_their_routes() {
     )
     .await
     .gateway_error(403, "Forbidden");
-    let mut claims = identity.claims("alice", 3600);
-    claims["scope"] = json!("profile probe:read");
-    let scoped = identity
-        .mint(&TokenSpec {
-            alg: "RS256".into(),
-            kid: Some(identity.current_kid()),
-            claims,
-            signer: Signer::Rsa(identity.current_kid()),
-        })
-        .unwrap();
+    let scoped = token_with(identity, |c| c["scope"] = json!("profile probe:read"));
     let event = echoed(
         &send(
             "GET",

@@ -19,7 +19,7 @@ use chrono::{DateTime, Utc};
 use serde_json::{Map, Value, json};
 
 use crate::gateway::events::request_time;
-use crate::gateway::rest::event::{ApiFacts, ProxyRequest, proxy_event};
+use crate::gateway::rest::event::{ApiFacts, ProxyRequest, header, proxy_event};
 
 /// What the gateway knows about one request.
 #[derive(Debug, Clone)]
@@ -61,14 +61,6 @@ pub struct RouteFacts<'a> {
     pub route_path: &'a str,
     /// Path parameters of the match.
     pub path_parameters: &'a BTreeMap<String, String>,
-}
-
-fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
-    headers
-        .iter()
-        .rev()
-        .find(|(n, _)| n.eq_ignore_ascii_case(name))
-        .map(|(_, v)| v.as_str())
 }
 
 /// Pairs with repeated names joined by commas, in first-seen order of names.

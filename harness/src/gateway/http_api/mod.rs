@@ -51,7 +51,7 @@ use super::events::new_request_id;
 use super::meters::{HttpApiKind, HttpApiMeters, HttpApiReading};
 use super::rest::response::{MappedResponse, map_response};
 use super::rest::routing::route_for;
-use super::rest::{decode, metered, query_pairs, spawn_listener};
+use super::rest::{decode, forwarded_headers, metered, query_pairs, spawn_listener};
 use crate::lambda::{LambdaEmulator, Outcome};
 use crate::template::{HttpApi, HttpAuthorizer, HttpRoute, IdentitySource, PayloadFormat};
 use crate::time_scale::TimeScale;
@@ -273,21 +273,7 @@ async fn answer(state: Arc<HttpState>, peer: SocketAddr, request: Request) -> Re
     let Some((route, parameters)) = find_route(&state.api.routes, &method, &path) else {
         return http_error(StatusCode::NOT_FOUND, "Not Found", &request_id);
     };
-    let headers: Vec<(String, String)> = parts
-        .headers
-        .iter()
-        .map(|(name, value)| {
-            (
-                name.as_str().to_owned(),
-                String::from_utf8_lossy(value.as_bytes()).into_owned(),
-            )
-        })
-        .chain([
-            ("x-forwarded-for".to_owned(), peer.ip().to_string()),
-            ("x-forwarded-port".to_owned(), peer.port().to_string()),
-            ("x-forwarded-proto".to_owned(), "http".to_owned()),
-        ])
-        .collect();
+    let headers = forwarded_headers(&parts.headers, peer);
     let query = query_pairs(parts.uri.query());
     let source_ip = peer.ip().to_string();
     let request = HttpRequest {

@@ -67,7 +67,8 @@ fn maps(pairs: &[(String, String)]) -> (Map<String, Value>, Map<String, Value>) 
     (single, multi)
 }
 
-fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
+/// The last value of a header, its name compared blind to case.
+pub(crate) fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
     headers
         .iter()
         .rev()

@@ -200,6 +200,25 @@ pub(crate) fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> 
     headers.get(name).and_then(|v| v.to_str().ok())
 }
 
+/// The request's headers as the event carries them, plus the
+/// `x-forwarded-*` headers API Gateway adds.
+pub(crate) fn forwarded_headers(headers: &HeaderMap, peer: SocketAddr) -> Vec<(String, String)> {
+    headers
+        .iter()
+        .map(|(name, value)| {
+            (
+                name.as_str().to_owned(),
+                String::from_utf8_lossy(value.as_bytes()).into_owned(),
+            )
+        })
+        .chain([
+            ("x-forwarded-for".to_owned(), peer.ip().to_string()),
+            ("x-forwarded-port".to_owned(), peer.port().to_string()),
+            ("x-forwarded-proto".to_owned(), "http".to_owned()),
+        ])
+        .collect()
+}
+
 /// The preflight answer: CORS headers only for an allowed origin.
 fn preflight(cors: &RestCors, headers: &HeaderMap) -> Response {
     let mut response = StatusCode::OK.into_response();
@@ -308,21 +327,7 @@ async fn answer(state: Arc<RestState>, peer: SocketAddr, request: Request) -> Re
             &request_id,
         );
     };
-    let headers: Vec<(String, String)> = parts
-        .headers
-        .iter()
-        .map(|(name, value)| {
-            (
-                name.as_str().to_owned(),
-                String::from_utf8_lossy(value.as_bytes()).into_owned(),
-            )
-        })
-        .chain([
-            ("x-forwarded-for".to_owned(), peer.ip().to_string()),
-            ("x-forwarded-port".to_owned(), peer.port().to_string()),
-            ("x-forwarded-proto".to_owned(), "http".to_owned()),
-        ])
-        .collect();
+    let headers = forwarded_headers(&parts.headers, peer);
     let query = query_pairs(parts.uri.query());
     let binary = header(&parts.headers, "content-type")
         .is_some_and(|t| response::is_binary(t, &state.api.binary_media_types));

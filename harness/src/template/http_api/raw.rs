@@ -11,11 +11,11 @@ use super::super::TemplateError;
 use super::super::build::{
     Resources, function_for_uri, invalid, kind, properties, required_string, string_prop,
 };
-use super::super::intrinsics::{Scope, scalar_string};
+use super::super::intrinsics::Scope;
 use super::super::model::{Function, HttpApi, HttpAuthorizer, HttpRoute, PayloadFormat};
 use super::{
-    HTTP_INTEGRATION_TIMEOUT, add_route, cors, identity_source, is_raw_http_api, list, millis,
-    payload_format,
+    HTTP_INTEGRATION_TIMEOUT, add_route, authorizer_format, cors, identity_source, is_raw_http_api,
+    list, millis, payload_format,
 };
 
 /// A resource of one of the HTTP APIs: its logical id, type, properties and API.
@@ -243,21 +243,7 @@ fn raw_authorizer(
             })
         }
         "REQUEST" => {
-            let payload_format = payload_format(
-                logical_id,
-                string_prop(props, "AuthorizerPayloadFormatVersion"),
-            )?;
-            let simple_responses = props
-                .get("EnableSimpleResponses")
-                .and_then(scalar_string)
-                .as_deref()
-                == Some("true");
-            if simple_responses && payload_format == PayloadFormat::V1 {
-                return Err(invalid(
-                    logical_id,
-                    "EnableSimpleResponses needs AuthorizerPayloadFormatVersion 2.0",
-                ));
-            }
+            let (payload_format, simple_responses) = authorizer_format(logical_id, props)?;
             Ok(HttpAuthorizer::Lambda {
                 name,
                 function: function_for_uri(
