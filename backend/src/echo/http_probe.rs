@@ -11,6 +11,7 @@
 //! | `…/text` | the JSON string `"plain words"` |
 //! | `…/malformed` | `{"statusCode": "200"}` (a malformed answer) |
 //! | `…/cookies` | two `cookies` and a 201 |
+//! | `…/empty` | a 204 without headers or body |
 //! | anything else | 200 with the raw event as the body, and an `access-control-allow-origin` the gateway must drop when the API configures CORS |
 
 use std::time::Duration;
@@ -77,6 +78,7 @@ pub async fn handle(event: Value) -> Result<Value, Error> {
         "bare" => json!({"probe": "bare"}),
         "text" => json!("plain words"),
         "malformed" => json!({"statusCode": "200"}),
+        "empty" => json!({"statusCode": 204}),
         "cookies" => json!({
             "statusCode": 201,
             "cookies": ["a=1; Path=/", "b=2"],

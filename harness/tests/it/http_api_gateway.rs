@@ -213,6 +213,19 @@ async fn the_echo_http_api_delivers_both_payload_formats_and_maps_every_answer()
         from_site.header("access-control-expose-headers"),
         Some("apigw-requestid")
     );
+    // A function's own 204 gets them too.
+    let empty = send(
+        "GET",
+        &format!("{base}/empty"),
+        &[("origin", "https://ieltsaiprep.com")],
+        "",
+    )
+    .await;
+    assert_eq!(empty.status, 204);
+    assert_eq!(
+        empty.header("access-control-allow-origin"),
+        Some("https://ieltsaiprep.com")
+    );
     let from_elsewhere = send(
         "GET",
         &format!("{base}/x"),

@@ -183,9 +183,12 @@ async fn serve(
     let meters = state.meters.clone();
     metered(&meters, request, |request| async move {
         let headers = request.headers().clone();
+        let preflight = cors::is_preflight(request.method().as_str(), &headers);
         let mut response = answer(state.clone(), peer, request).await;
+        // A preflight's answer is complete; every other answer (a function's
+        // 204 included) gets the API's CORS headers.
         if let Some(cors) = &state.api.cors
-            && response.status() != StatusCode::NO_CONTENT
+            && !preflight
         {
             cors::decorate(cors, &headers, &mut response);
         }
@@ -297,23 +300,26 @@ async fn answer(state: Arc<HttpState>, peer: SocketAddr, request: Request) -> Re
         route_path: &route.path,
         path_parameters: &parameters,
     };
-    let authorizer = match authorize(&state, route, &request, &facts, &request_id).await {
-        Verdict::Allow(Value::Null) => None,
-        Verdict::Allow(context) => Some(context),
-        Verdict::Unauthorized(challenge) => {
-            let mut response = http_error(StatusCode::UNAUTHORIZED, "Unauthorized", &request_id);
-            if let Some(value) = challenge.and_then(|c| HeaderValue::from_str(&c).ok()) {
-                response.headers_mut().insert("www-authenticate", value);
+    let authorizer = match &route.authorizer {
+        None => None,
+        Some(name) => match authorize(&state, name, route, &request, &facts, &request_id).await {
+            Verdict::Allow(context) => Some(context),
+            Verdict::Unauthorized(challenge) => {
+                let mut response =
+                    http_error(StatusCode::UNAUTHORIZED, "Unauthorized", &request_id);
+                if let Some(value) = challenge.and_then(|c| HeaderValue::from_str(&c).ok()) {
+                    response.headers_mut().insert("www-authenticate", value);
+                }
+                return response;
             }
-            return response;
-        }
-        Verdict::Forbidden => {
-            return http_error(StatusCode::FORBIDDEN, "Forbidden", &request_id);
-        }
-        Verdict::Failed(fault) => {
-            tracing::warn!(api = %state.api.logical_id, route = %route_key, "authorizer failed: {fault}");
-            return internal_error(&request_id);
-        }
+            Verdict::Forbidden => {
+                return http_error(StatusCode::FORBIDDEN, "Forbidden", &request_id);
+            }
+            Verdict::Failed(fault) => {
+                tracing::warn!(api = %state.api.logical_id, route = %route_key, "authorizer failed: {fault}");
+                return internal_error(&request_id);
+            }
+        },
     };
     let now = Utc::now();
     let event = match route.payload_format {
@@ -387,17 +393,15 @@ async fn invoke(
     }
 }
 
-/// Runs the route's authorizer, if it has one (none: `Allow(Null)`).
+/// Runs the route's authorizer `name`.
 async fn authorize(
     state: &HttpState,
+    name: &str,
     route: &HttpRoute,
     request: &HttpRequest<'_>,
     facts: &RouteFacts<'_>,
     request_id: &str,
 ) -> Verdict {
-    let Some(name) = &route.authorizer else {
-        return Verdict::Allow(Value::Null);
-    };
     let Some(authorizer) = state.api.authorizers.get(name) else {
         return Verdict::Failed(format!("no authorizer {name}"));
     };

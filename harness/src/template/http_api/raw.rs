@@ -179,12 +179,26 @@ pub(super) fn raw_http_apis(
             "NONE" => None,
             "JWT" | "CUSTOM" => {
                 let id = required_string(logical_id, props, "AuthorizerId")?;
-                Some(authorizer_names.get(&id).cloned().ok_or_else(|| {
+                let name = authorizer_names.get(&id).cloned().ok_or_else(|| {
                     TemplateError::UnknownReference {
                         resource: (*logical_id).to_owned(),
                         name: id,
                     }
-                })?)
+                })?;
+                // JWT routes take JWT authorizers, CUSTOM routes Lambda ones.
+                let is_jwt = matches!(
+                    apis[api.as_str()].authorizers.get(&name),
+                    Some(HttpAuthorizer::Jwt { .. })
+                );
+                if is_jwt != (authorization == "JWT") {
+                    return Err(invalid(
+                        logical_id,
+                        format!(
+                            "AuthorizationType {authorization} does not match authorizer {name}"
+                        ),
+                    ));
+                }
+                Some(name)
             }
             other => {
                 return Err(TemplateError::Unsupported {

@@ -213,6 +213,42 @@ fn the_backend_declares_the_echo_http_api_as_raw_cloudformation() {
     assert!(!plain.http_apis.contains_key("EchoHttpApi"), "a diagnostic");
 }
 
+/// A raw HTTP API whose CUSTOM route names a JWT authorizer.
+fn raw_mismatch() -> String {
+    r#"
+Resources:
+  Fn:
+    Type: AWS::Serverless::Function
+    Metadata: {BuildMethod: rust-cargolambda, BuildProperties: {Binary: f}}
+    Properties: {FunctionName: f, CodeUri: ., Runtime: provided.al2023, Handler: bootstrap}
+  Raw:
+    Type: AWS::ApiGatewayV2::Api
+    Properties: {Name: raw, ProtocolType: HTTP}
+  Integration:
+    Type: AWS::ApiGatewayV2::Integration
+    Properties: {ApiId: !Ref Raw, IntegrationType: AWS_PROXY, IntegrationUri: !GetAtt Fn.Arn, PayloadFormatVersion: "2.0"}
+  Jwt:
+    Type: AWS::ApiGatewayV2::Authorizer
+    Properties:
+      ApiId: !Ref Raw
+      AuthorizerType: JWT
+      IdentitySource: [$request.header.Authorization]
+      JwtConfiguration: {Issuer: https://issuer.example, Audience: [a]}
+  Route:
+    Type: AWS::ApiGatewayV2::Route
+    Properties:
+      ApiId: !Ref Raw
+      RouteKey: GET /x
+      AuthorizationType: CUSTOM
+      AuthorizerId: !Ref Jwt
+      Target: !Join ["/", [integrations, !Ref Integration]]
+  Stage:
+    Type: AWS::ApiGatewayV2::Stage
+    Properties: {ApiId: !Ref Raw, StageName: $default}
+"#
+    .to_owned()
+}
+
 /// The SAM template with one line replaced.
 fn sam_with(from: &str, to: &str) -> String {
     assert!(SAM.contains(from), "{from}");
@@ -273,6 +309,7 @@ Resources:
             "$context.identity.sourceIp",
         ),
         (raw_api.to_owned(), "no AWS::ApiGatewayV2::Stage"),
+        (raw_mismatch(), "does not match authorizer"),
     ];
     for (text, cause) in cases {
         let error = load_str(&text, &LoadOptions::default())
