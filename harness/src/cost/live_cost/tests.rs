@@ -92,6 +92,12 @@ fn a_shorter_run_is_projected_with_the_contexts_growth_not_scaled() {
         table.lines[0].quantity, projected,
         "the tables carry the projection"
     );
+    let one_session = crate::cost::bill::scaled(&lines, 1, 2.0);
+    assert_eq!(
+        one_session[0].quantity, projected,
+        "so do the month and the seeds' comparisons"
+    );
+    assert!(one_session[0].per_session.is_none(), "applied once");
 }
 
 #[test]
