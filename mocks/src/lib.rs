@@ -17,7 +17,9 @@
 //! - [`sns`]: SNS Publish / CreateTopic (awsQuery) recording every message;
 //! - [`server`]: start a mock's router on a loopback port and stop it;
 //! - [`speech`]: PCM, voice activity detection, a synthetic voice, a
-//!   transcript catalog, token counting (shared by the speech mocks);
+//!   transcript catalog, text token counting (shared by the speech mocks);
+//! - [`token_rules`]: audio tokens per second and thinking, by provider, read
+//!   from the pricing table the harness prices with;
 //! - [`vertex`]: Vertex AI (Gemini Live over WebSocket with the IELTS
 //!   examiner "Maya", generateContent assessments, service-account auth);
 //! - [`secrets`]: AWS Secrets Manager (JSON 1.1, as the SDK speaks it).
@@ -31,4 +33,5 @@ pub mod server;
 pub mod sns;
 pub mod speech;
 pub mod stores;
+pub mod token_rules;
 pub mod vertex;

@@ -283,11 +283,6 @@ impl TranscriptCatalog {
     }
 }
 
-/// Audio tokens as Vertex and Bedrock count them: 25 per second, rounded up.
-pub fn audio_tokens(duration: Duration) -> u64 {
-    (duration.as_secs_f64() * 25.0).ceil() as u64
-}
-
 /// Text tokens, approximated as one per four characters (at least one for non-empty text).
 pub fn text_tokens(text: &str) -> u64 {
     if text.is_empty() {
@@ -383,9 +378,7 @@ mod tests {
     }
 
     #[test]
-    fn tokens() {
-        assert_eq!(audio_tokens(Duration::from_secs(2)), 50);
-        assert_eq!(audio_tokens(Duration::from_millis(1)), 1);
+    fn text_tokens_are_a_quarter_of_the_characters() {
         assert_eq!(text_tokens("abcdefgh"), 2);
         assert_eq!(text_tokens(""), 0);
     }

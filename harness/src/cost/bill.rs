@@ -225,6 +225,14 @@ fn model_components(
                 model.text_out_tokens,
                 price.and_then(|p| p.text_out_usd),
             ),
+            (
+                "thinking tokens",
+                model.thinking_tokens,
+                // Per `per` tokens, as the other rates are.
+                price
+                    .filter(|p| p.thinking_billed_as.is_some())
+                    .map(|p| p.thinking_unit_price() * p.per),
+            ),
         ];
         for (kind, tokens, usd) in kinds {
             if tokens == 0 {

@@ -163,6 +163,7 @@ fn model_usage(
         audio_out_tokens: tokens.audio_tokens_out,
         text_in_tokens: tokens.text_tokens_in,
         text_out_tokens: tokens.text_tokens_out,
+        thinking_tokens: tokens.thinking_tokens,
     });
     let bedrock_models = bedrock.iter().map(|(model, usage)| {
         // Nova Sonic splits speech and text; Converse and InvokeModel report text only.
@@ -187,12 +188,18 @@ fn model_usage(
             } else {
                 usage.output_tokens
             },
+            thinking_tokens: 0,
         }
     });
     vertex_models
         .chain(bedrock_models)
         .filter(|m| {
-            m.audio_in_tokens + m.audio_out_tokens + m.text_in_tokens + m.text_out_tokens > 0
+            m.audio_in_tokens
+                + m.audio_out_tokens
+                + m.text_in_tokens
+                + m.text_out_tokens
+                + m.thinking_tokens
+                > 0
         })
         .collect()
 }

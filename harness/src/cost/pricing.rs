@@ -2,10 +2,13 @@
 //! (pricing/pricing.toml, built into the harness; `--pricing FILE` for
 //! another). Loading checks that every price the cost model needs is there,
 //! positive and sourced, so a typo fails loudly instead of pricing at zero.
+//! Its token rules (audio tokens per second, by provider) are the ones the
+//! mocks count with ([`mocks::token_rules`] reads the same file).
 
 use std::collections::BTreeMap;
 use std::path::Path;
 
+use mocks::token_rules::{Provider, TokenRules};
 use serde::Deserialize;
 
 /// The built-in table (pricing/pricing.toml at build time).
@@ -165,8 +168,49 @@ pub struct ModelPrice {
     /// Audio output.
     #[serde(default)]
     pub audio_out_usd: Option<f64>,
+    /// Thinking tokens (`thoughtsTokenCount`), where the model bills them:
+    /// at which of its rates (`text_out`).
+    #[serde(default)]
+    pub thinking_billed_as: Option<ThinkingRate>,
     /// Where the prices come from.
     pub source: String,
+    /// When the source was last checked (YYYY-MM-DD).
+    #[serde(default)]
+    pub checked: Option<String>,
+    /// What could not be confirmed, if anything.
+    #[serde(default)]
+    pub unconfirmed: Option<String>,
+}
+
+/// The rate thinking tokens are billed at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ThinkingRate {
+    /// The model's text output rate.
+    TextOut,
+}
+
+impl ModelPrice {
+    /// The price of one thinking token (0 where thinking is not billed or
+    /// the rate it is billed at is not priced).
+    pub fn thinking_unit_price(&self) -> f64 {
+        match self.thinking_billed_as {
+            Some(ThinkingRate::TextOut) => self.text_out_usd.unwrap_or(0.0) / self.per,
+            None => 0.0,
+        }
+    }
+
+    /// The source, with the date it was checked and what is unconfirmed.
+    pub fn provenance(&self) -> String {
+        let mut text = self.source.clone();
+        if let Some(checked) = &self.checked {
+            text.push_str(&format!(" (checked {checked})"));
+        }
+        if let Some(unconfirmed) = &self.unconfirmed {
+            text.push_str(&format!("; unconfirmed: {unconfirmed}"));
+        }
+        text
+    }
 }
 
 /// The pricing table.
@@ -182,6 +226,9 @@ pub struct PricingTable {
     /// Token prices by model id.
     #[serde(default)]
     pub models: BTreeMap<String, ModelPrice>,
+    /// Audio tokens per second (and the mocks' thinking), by provider.
+    #[serde(default)]
+    pub token_rules: BTreeMap<String, TokenRules>,
     /// Where the table was read from.
     #[serde(skip)]
     pub origin: String,
@@ -311,8 +358,38 @@ impl PricingTable {
             if model.source.trim().is_empty() {
                 return Err(invalid(format!("models.{name:?} has no source")));
             }
+            if let Some(checked) = &model.checked
+                && chrono::NaiveDate::parse_from_str(checked, "%Y-%m-%d").is_err()
+            {
+                return Err(invalid(format!(
+                    "models.{name:?}.checked {checked:?} is not YYYY-MM-DD"
+                )));
+            }
+        }
+        for provider in [Provider::Vertex, Provider::Bedrock] {
+            match self.token_rules.get(provider.name()) {
+                None => {
+                    return Err(invalid(format!(
+                        "missing token_rules.{:?} (audio tokens per second)",
+                        provider.name()
+                    )));
+                }
+                Some(rules) => {
+                    if let Some(problem) = rules.problem() {
+                        return Err(invalid(format!(
+                            "token_rules.{:?}: {problem}",
+                            provider.name()
+                        )));
+                    }
+                }
+            }
         }
         Ok(())
+    }
+
+    /// A provider's token rules (present: checked at load).
+    pub fn token_rules(&self, provider: Provider) -> &TokenRules {
+        &self.token_rules[provider.name()]
     }
 
     /// A price the cost model needs (present: checked at load).
@@ -359,6 +436,27 @@ mod tests {
     }
 
     #[test]
+    fn the_mocks_count_with_the_tables_token_rules() {
+        let table = PricingTable::built_in().unwrap();
+        for provider in [Provider::Vertex, Provider::Bedrock] {
+            assert_eq!(
+                table.token_rules(provider),
+                mocks::token_rules::built_in(provider),
+                "{provider:?}"
+            );
+        }
+        let flash = table.model("gemini-2.5-flash").unwrap();
+        assert_eq!(flash.thinking_unit_price(), 2.50 / 1e6);
+        let live = table.model("gemini-live-2.5-flash-native-audio").unwrap();
+        assert_eq!(live.thinking_unit_price(), 0.0);
+        assert!(
+            live.provenance().contains("unconfirmed:"),
+            "{}",
+            live.provenance()
+        );
+    }
+
+    #[test]
     fn inference_profiles_cost_what_their_model_costs() {
         let table = PricingTable::built_in().unwrap();
         let micro = table.model("us.amazon.nova-micro-v1:0").unwrap();
@@ -386,6 +484,12 @@ mod tests {
 
         let undated = BUILT_IN.replace("date = \"2026-11-22\"", "date = \"22/11/2026\"");
         assert!(PricingTable::parse(&undated, "test").is_err());
+
+        let no_rules = BUILT_IN.replace("[token_rules.\"Bedrock\"]", "[token_rules.\"Bedrok\"]");
+        let error = PricingTable::parse(&no_rules, "test")
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("missing token_rules.\"Bedrock\""), "{error}");
 
         let typo = BUILT_IN.replace("usd = 0.625", "uds = 0.625");
         let error = PricingTable::parse(&typo, "test").unwrap_err().to_string();

@@ -11,6 +11,8 @@
 //! table's total (a line that small changes nothing whatever its error); a
 //! range claim is consistent when the reference falls in the range.
 
+use mocks::token_rules::Provider;
+
 use super::pricing::{PriceKey, PricingTable};
 use super::service_total;
 use crate::report::model::{CostTable, SeedComparison, SeedLine};
@@ -20,9 +22,6 @@ pub const RELATIVE_TOLERANCE: f64 = 0.25;
 
 /// A line under 0.1% of the table's total is negligible.
 pub const NEGLIGIBLE_SHARE: f64 = 0.001;
-
-/// Audio tokens per second of speech, as Vertex documents it and the mocks bill it.
-const AUDIO_TOKENS_PER_SECOND: f64 = 25.0;
 
 /// What the run exercised, for the comparisons.
 #[derive(Debug, Clone, Copy)]
@@ -255,11 +254,20 @@ fn seed_001(measured: &Measured<'_>, pricing: &PricingTable) -> SeedComparison {
     let speech_out = sonic
         .and_then(|m| m.audio_out_usd.map(|p| p / m.per))
         .unwrap_or(0.0);
-    let tokens_per_minute = AUDIO_TOKENS_PER_SECOND * 60.0;
-    let minute_in = tokens_per_minute * speech_in;
-    let minute_out = tokens_per_minute * speech_out;
+    // Audio tokens a second as the table's token rules count them (and the
+    // Bedrock mock with them).
+    let rules = pricing.token_rules(Provider::Bedrock);
+    let minute_in = rules.audio_in_per_second * 60.0 * speech_in;
+    let minute_out = rules.audio_out_per_second * 60.0 * speech_out;
     let rate_basis = format!(
-        "a minute of speech is {tokens_per_minute:.0} tokens: {} heard, {} spoken by Nova 2 Sonic",
+        "a minute of speech is {:.0} tokens heard and {:.0} spoken (the table's token rules: {}): \
+         {} heard, {} spoken by Nova 2 Sonic",
+        rules.audio_in_per_second * 60.0,
+        rules.audio_out_per_second * 60.0,
+        rules
+            .unconfirmed
+            .as_deref()
+            .map_or("sourced", |_| "unconfirmed"),
         usd(minute_in),
         usd(minute_out)
     );
@@ -325,7 +333,8 @@ fn seed_001(measured: &Measured<'_>, pricing: &PricingTable) -> SeedComparison {
             minute_in,
             format!(
                 "recomputed (this run did not exercise the Buddy API) for the cheapest reading, a \
-                 minute of audio heard: {tokens_per_minute:.0} tokens x ${speech_in:.7} = {}; {rate_basis}",
+                 minute of audio heard: {:.0} tokens x ${speech_in:.7} = {}; {rate_basis}",
+                rules.audio_in_per_second * 60.0,
                 usd(minute_in)
             ),
         ));

@@ -68,6 +68,7 @@ fn assessment() -> Usage {
         audio_out_tokens: 9_000,
         text_in_tokens: 2_000,
         text_out_tokens: 500,
+        thinking_tokens: 0,
     }];
     usage
 }
@@ -239,6 +240,43 @@ fn unpriced_models_are_named_in_the_notes() {
     let report = assess(&usage, &pricing(), &CostOptions::default());
     assert_eq!(service_total(&report.per_session, "Vertex AI"), 0.0);
     assert!(report.notes.iter().any(|n| n.contains("gemini-live-9")));
+}
+
+#[test]
+fn thinking_is_billed_at_the_rate_the_table_names() {
+    let mut usage = assessment();
+    usage.models.push(ModelUsage {
+        provider: "Vertex AI".to_owned(),
+        model: "gemini-2.5-flash".to_owned(),
+        requests: 1,
+        text_in_tokens: 1_000,
+        text_out_tokens: 200,
+        thinking_tokens: 512,
+        ..ModelUsage::default()
+    });
+    let report = assess(&usage, &pricing(), &CostOptions::default());
+    adds_up(&report.per_session);
+    // gemini-2.5-flash bills thinking as text output: $2.50 per million
+    // (one 14-minute session: the usage is the session's).
+    let thinking = cost_of(&report.per_session, "thinking tokens (gemini-2.5-flash)");
+    assert!((thinking - 512.0 * 2.50e-6).abs() < 1e-15, "{thinking}");
+
+    // A table that does not say how thinking is billed leaves it unpriced, and says so.
+    let unbilled = PricingTable::parse(
+        &pricing::BUILT_IN.replace("thinking_billed_as = \"text_out\"\n", ""),
+        "test",
+    )
+    .unwrap();
+    let report = assess(&usage, &unbilled, &CostOptions::default());
+    assert_eq!(cost_of(&report.per_session, "thinking tokens"), 0.0);
+    assert!(
+        report
+            .notes
+            .iter()
+            .any(|n| n.contains("512 thinking tokens of gemini-2.5-flash")),
+        "{:?}",
+        report.notes
+    );
 }
 
 #[test]

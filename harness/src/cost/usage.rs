@@ -178,6 +178,10 @@ pub struct ModelUsage {
     pub text_in_tokens: u64,
     /// Text output tokens.
     pub text_out_tokens: u64,
+    /// Thinking tokens (`thoughtsTokenCount`), billed at the rate the
+    /// pricing table's `thinking_billed_as` names.
+    #[serde(default)]
+    pub thinking_tokens: u64,
 }
 
 impl Usage {

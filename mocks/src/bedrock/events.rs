@@ -383,11 +383,11 @@ impl CompletionIds {
 /// Nova Sonic token counts.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct SonicTokens {
-    /// Speech tokens in (25 per second of input audio).
+    /// Speech tokens in (by the pricing table's Bedrock token rule).
     pub speech_in: u64,
     /// Text tokens in (system prompt, history, typed input).
     pub text_in: u64,
-    /// Speech tokens out (25 per second of output audio).
+    /// Speech tokens out (by the same rule).
     pub speech_out: u64,
     /// Text tokens out.
     pub text_out: u64,

@@ -18,6 +18,7 @@ use super::events::{CompletionIds, InputEvent, SonicTokens, Stage};
 use super::eventstream::{StreamException, encode_event, encode_exception};
 use super::state::{BedrockFault, Shared, StreamState, TranscriptLine};
 use crate::speech;
+use crate::token_rules::{self, Provider};
 
 /// How long a Nova Sonic stream may live (scenario time).
 pub const STREAM_LIMIT: Duration = Duration::from_secs(8 * 60);
@@ -485,10 +486,11 @@ impl Session {
     }
 
     fn totals(&self) -> SonicTokens {
+        let rules = token_rules::built_in(Provider::Bedrock);
         SonicTokens {
-            speech_in: speech::audio_tokens(self.conversation.input_audio()),
+            speech_in: rules.audio_in_tokens(self.conversation.input_audio()),
             text_in: self.conversation.input_text_tokens(),
-            speech_out: speech::audio_tokens(self.output_audio),
+            speech_out: rules.audio_out_tokens(self.output_audio),
             text_out: self.output_text_tokens,
         }
     }

@@ -14,7 +14,8 @@ use super::faults::Misbehaviour;
 use super::misbehave::{FollowUp, LineChoice, MisbehaviourPlan};
 use super::script::{ExaminerPart, LongTurnRule, SCRIPT, ScriptOverrun, script_line};
 use super::server_messages::TurnUsage;
-use crate::speech::{audio_tokens, text_tokens};
+use crate::speech::text_tokens;
+use crate::token_rules::{self, Provider};
 
 /// Who said a transcript line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -51,6 +52,9 @@ pub struct TokenTotals {
     pub audio_tokens_out: u64,
     /// Text tokens billed as output (candidates).
     pub text_tokens_out: u64,
+    /// Thinking tokens (`thoughtsTokenCount`).
+    #[serde(default)]
+    pub thinking_tokens: u64,
 }
 
 impl TokenTotals {
@@ -60,6 +64,7 @@ impl TokenTotals {
         self.text_tokens_in += usage.prompt_text;
         self.audio_tokens_out += usage.candidates_audio;
         self.text_tokens_out += usage.candidates_text;
+        self.thinking_tokens += usage.thoughts;
     }
 
     /// Adds another total.
@@ -68,6 +73,7 @@ impl TokenTotals {
         self.text_tokens_in += other.text_tokens_in;
         self.audio_tokens_out += other.audio_tokens_out;
         self.text_tokens_out += other.text_tokens_out;
+        self.thinking_tokens += other.thinking_tokens;
     }
 }
 
@@ -173,6 +179,11 @@ impl Conversation {
         self.context.trims()
     }
 
+    /// The audio the session has taken in, over all its connections.
+    pub fn audio_in(&self) -> Duration {
+        self.audio_in
+    }
+
     /// Audio received (speech or silence).
     pub fn add_audio(&mut self, duration: Duration) {
         self.audio_in += duration;
@@ -274,13 +285,15 @@ impl Conversation {
         }
         self.part = line.part;
         self.long_turn_pending = line.starts_long_turn;
-        let (prompt_audio, prompt_text, context_trimmed) =
-            self.context.begin_model_turn(audio_tokens(self.audio_in));
+        let (prompt_audio, prompt_text, context_trimmed) = self.context.begin_model_turn(
+            token_rules::built_in(Provider::Vertex).audio_in_tokens(self.audio_in),
+        );
         let usage = TurnUsage {
             prompt_audio,
             prompt_text,
             candidates_audio: 0,
             candidates_text: 0,
+            thoughts: 0,
         };
         self.turns.push(TurnRecord {
             index,
@@ -415,9 +428,10 @@ mod tests {
         conversation.finish_model_turn(&first, &produced, false);
         conversation.add_audio(Duration::from_secs(4));
         let second = conversation.begin_model_turn().unwrap();
+        let heard = token_rules::built_in(Provider::Vertex).audio_in_tokens(Duration::from_secs(4));
         assert_eq!(
             second.usage.prompt_audio,
-            100 + 100,
+            heard + 100,
             "4 s in + the model's own audio"
         );
         assert_eq!(second.usage.prompt_text, 4);

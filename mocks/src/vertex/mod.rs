@@ -71,7 +71,17 @@ pub struct VertexConfig {
     pub session_limit: Duration,
     /// How long before the limit `goAway` is sent (Vertex: about 60 s).
     pub go_away_notice: Duration,
+    /// How much audio a session without `contextWindowCompression` may take
+    /// in, across its resumed connections (Vertex: audio-only sessions are
+    /// limited to 15 minutes; compression lifts the limit). Audio time, as
+    /// the samples count it: the time scale does not divide it.
+    pub audio_session_limit: Duration,
 }
+
+/// Vertex's limit on an audio-only session without context compression
+/// ("start and manage sessions": 15 minutes; with a sliding window there is
+/// no limit).
+pub const AUDIO_SESSION_LIMIT: Duration = Duration::from_secs(15 * 60);
 
 impl Default for VertexConfig {
     fn default() -> Self {
@@ -81,6 +91,7 @@ impl Default for VertexConfig {
             project: "speechgate-local".into(),
             session_limit: Duration::from_secs(600),
             go_away_notice: Duration::from_secs(60),
+            audio_session_limit: AUDIO_SESSION_LIMIT,
         }
     }
 }

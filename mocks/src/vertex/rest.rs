@@ -25,6 +25,7 @@ use super::server_messages::TurnUsage;
 use super::state::VertexState;
 use crate::lifecycle;
 use crate::speech::text_tokens;
+use crate::token_rules::{self, Provider};
 
 /// The path parameters.
 #[derive(Debug, Deserialize)]
@@ -55,6 +56,17 @@ struct Content {
 struct GenerationConfig {
     #[serde(default)]
     response_mime_type: Option<String>,
+    #[serde(default)]
+    thinking_config: Option<ThinkingConfig>,
+}
+
+/// `generationConfig.thinkingConfig`: `thinkingBudget` is an int32, which
+/// proto3 JSON accepts as a number or a string.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ThinkingConfig {
+    #[serde(default)]
+    thinking_budget: Option<Value>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -76,6 +88,30 @@ impl GenerateContentRequest {
             .filter_map(|part| part.text.as_deref())
             .collect();
         texts.join("\n")
+    }
+
+    /// The thinking budget asked for (`None`: dynamic thinking, the
+    /// default of the 2.5 models).
+    fn thinking_budget(&self) -> Result<Option<i64>, GoogleError> {
+        let budget = self
+            .generation_config
+            .as_ref()
+            .and_then(|config| config.thinking_config.as_ref())
+            .and_then(|thinking| thinking.thinking_budget.as_ref());
+        let parsed = match budget {
+            None => return Ok(None),
+            Some(Value::Number(number)) => number.as_i64(),
+            Some(Value::String(text)) => text.parse().ok(),
+            Some(_) => None,
+        };
+        match parsed {
+            Some(budget) if budget >= -1 && i32::try_from(budget).is_ok() => Ok(Some(budget)),
+            _ => Err(GoogleError::invalid_argument(format!(
+                "Invalid value at 'generation_config.thinking_config.thinking_budget' (TYPE_INT32), \
+                 {}: -1 (dynamic), 0 (off) or a positive budget",
+                budget.map_or_else(String::new, Value::to_string)
+            ))),
+        }
     }
 
     fn wants_json(&self) -> bool {
@@ -164,6 +200,7 @@ fn answer(
         })
         .sum();
     let request = parse_request(body)?;
+    let thinking_budget = request.thinking_budget()?;
     let prompt = request.text();
     let text = if request.wants_json() && is_assessment_request(&prompt) {
         assessment_json(&prompt, invalid)
@@ -175,6 +212,7 @@ fn answer(
     let usage = TurnUsage {
         prompt_text: text_tokens(&prompt),
         candidates_text: text_tokens(&text),
+        thoughts: token_rules::built_in(Provider::Vertex).thinking_tokens(thinking_budget),
         ..TurnUsage::default()
     };
     let call_number = state.record_generate_content(model, &usage);
@@ -261,6 +299,41 @@ mod tests {
         assert!(parse_request(b"{}").is_err());
         assert!(parse_request(br#"{"contents": []}"#).is_err());
         assert!(parse_request(b"nope").is_err());
+    }
+
+    #[test]
+    fn the_thinking_budget_is_read_and_bad_ones_named() {
+        let with = |config: &str| {
+            parse_request(
+                format!(r#"{{"contents": [{{"role": "user", "parts": [{{"text": "hi"}}]}}], "generationConfig": {config}}}"#)
+                    .as_bytes(),
+            )
+            .unwrap()
+            .thinking_budget()
+        };
+        assert_eq!(with("{}").unwrap(), None);
+        assert_eq!(
+            with(r#"{"thinkingConfig": {"thinkingBudget": 0}}"#).unwrap(),
+            Some(0)
+        );
+        assert_eq!(
+            with(r#"{"thinkingConfig": {"thinkingBudget": "128"}}"#).unwrap(),
+            Some(128)
+        );
+        assert_eq!(
+            with(r#"{"thinking_config": {"thinking_budget": -1}}"#).unwrap(),
+            Some(-1)
+        );
+        for bad in [r#""lots""#, "-2", "1.5", "4294967296"] {
+            let error = with(&format!(
+                r#"{{"thinkingConfig": {{"thinkingBudget": {bad}}}}}"#
+            ))
+            .expect_err(bad);
+            assert!(
+                error.to_string().contains("thinking_budget"),
+                "{bad}: {error}"
+            );
+        }
     }
 
     #[test]

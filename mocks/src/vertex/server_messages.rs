@@ -15,6 +15,10 @@ pub struct TurnUsage {
     pub candidates_audio: u64,
     /// Text tokens the model produced.
     pub candidates_text: u64,
+    /// Thinking tokens (`thoughtsTokenCount`, billed where the model bills
+    /// thinking; none in a Live turn).
+    #[serde(default)]
+    pub thoughts: u64,
 }
 
 impl TurnUsage {
@@ -30,14 +34,18 @@ impl TurnUsage {
 
     /// Vertex's `usageMetadata` object.
     pub fn to_usage_metadata(&self) -> Value {
-        json!({
+        let mut metadata = json!({
             "promptTokenCount": self.prompt(),
             "candidatesTokenCount": self.candidates(),
-            "totalTokenCount": self.prompt() + self.candidates(),
+            "totalTokenCount": self.prompt() + self.candidates() + self.thoughts,
             "promptTokensDetails": details(self.prompt_audio, self.prompt_text),
             "candidatesTokensDetails": details(self.candidates_audio, self.candidates_text),
             "trafficType": "ON_DEMAND",
-        })
+        });
+        if self.thoughts > 0 {
+            metadata["thoughtsTokenCount"] = self.thoughts.into();
+        }
+        metadata
     }
 }
 
@@ -128,6 +136,7 @@ mod tests {
             prompt_text: 20,
             candidates_audio: 50,
             candidates_text: 0,
+            thoughts: 0,
         };
         let metadata = usage.to_usage_metadata();
         assert_eq!(metadata["promptTokenCount"], 120);

@@ -7,6 +7,7 @@ use std::time::Duration;
 use crate::aws_common::{Sonic, audio_samples, bedrock_client, body, http, name, texts};
 use mocks::bedrock::{BedrockConfig, BedrockMock, StreamState};
 use mocks::speech::{self, Vad, VadConfig, VadEvent};
+use mocks::token_rules::{self, Provider};
 use serde_json::Value;
 
 const BUDDY_PROMPT: &str = "You are Buddy, a patient and kind assistant for John.\n\
@@ -143,11 +144,12 @@ async fn a_spoken_turn_streams_both_ways_at_once() {
     let sent = speech::duration_of(audio.len(), 16_000);
     assert_eq!(
         usage["details"]["total"]["input"]["speechTokens"],
-        speech::audio_tokens(sent)
+        token_rules::built_in(Provider::Bedrock).audio_in_tokens(sent)
     );
     assert_eq!(
         usage["details"]["total"]["output"]["speechTokens"],
-        speech::audio_tokens(speech::duration_of(answer_audio.len(), 24_000))
+        token_rules::built_in(Provider::Bedrock)
+            .audio_out_tokens(speech::duration_of(answer_audio.len(), 24_000))
     );
     assert_eq!(
         usage["totalTokens"].as_u64(),
@@ -169,7 +171,7 @@ async fn a_spoken_turn_streams_both_ways_at_once() {
         .expect("final usage");
     assert_eq!(
         body(last_usage)["details"]["total"]["input"]["speechTokens"],
-        speech::audio_tokens(sent + Duration::from_millis(500))
+        token_rules::built_in(Provider::Bedrock).audio_in_tokens(sent + Duration::from_millis(500))
     );
 
     let (status, streams) = http(&mock.base_url(), "GET", "/_mock/bedrock/streams", None).await;
@@ -181,7 +183,7 @@ async fn a_spoken_turn_streams_both_ways_at_once() {
     let usage: Value = serde_json::from_str(&usage).unwrap();
     assert_eq!(
         usage[crate::aws_common::SONIC]["speech_input_tokens"],
-        speech::audio_tokens(sent + Duration::from_millis(500))
+        token_rules::built_in(Provider::Bedrock).audio_in_tokens(sent + Duration::from_millis(500))
     );
     mock.stop().await;
 }

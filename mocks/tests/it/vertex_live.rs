@@ -5,10 +5,22 @@
 use std::time::Duration;
 
 use crate::common::*;
-use mocks::speech::{audio_tokens, text_tokens};
+use mocks::speech::text_tokens;
+use mocks::token_rules::{self, Provider};
 use mocks::vertex::script::SCRIPT;
 use mocks::vertex::{ExaminerPart, Speaker};
 use serde_json::json;
+
+/// Tokens for audio the model heard, by the pricing table's rule (the one
+/// the mock counts with).
+fn heard(duration: Duration) -> u64 {
+    token_rules::built_in(Provider::Vertex).audio_in_tokens(duration)
+}
+
+/// Tokens for audio the model spoke.
+fn spoken(duration: Duration) -> u64 {
+    token_rules::built_in(Provider::Vertex).audio_out_tokens(duration)
+}
 
 #[tokio::test]
 async fn a_spoken_turn_gets_transcripts_audio_and_usage() {
@@ -21,7 +33,7 @@ async fn a_spoken_turn_gets_transcripts_audio_and_usage() {
     let first = read_turn(&mut ws).await;
     assert_eq!(first.transcript, SCRIPT[0].text);
     assert!(first.generation_complete && !first.interrupted);
-    let produced = audio_tokens(Duration::from_secs_f64(first.audio_seconds()));
+    let produced = spoken(Duration::from_secs_f64(first.audio_seconds()));
     assert_eq!(first.tokens("candidatesTokensDetails", "AUDIO"), produced);
     assert_eq!(
         first.tokens("promptTokensDetails", "TEXT"),
@@ -40,7 +52,8 @@ async fn a_spoken_turn_gets_transcripts_audio_and_usage() {
         &json!({"serverContent": {"generationComplete": true}})
     );
 
-    // 4 s of continuous stream (silence included) in one message: 100 tokens.
+    // 4 s of continuous stream (silence included) in one message: 128 tokens
+    // at the table's 32 a second.
     let samples = audio(&[(false, 500), (true, 2000), (false, 1500)]);
     send(&mut ws, &audio_message(&samples)).await;
     let second = read_turn(&mut ws).await;
@@ -51,8 +64,8 @@ async fn a_spoken_turn_gets_transcripts_audio_and_usage() {
     assert_eq!(second.transcript, SCRIPT[1].text);
     assert_eq!(
         second.tokens("promptTokensDetails", "AUDIO"),
-        100 + produced,
-        "audio in at 25 tokens/s, plus the model's own audio in the context"
+        heard(Duration::from_secs(4)) + produced,
+        "audio in at the table's rate, plus the model's own audio in the context"
     );
     assert_eq!(
         second.tokens("promptTokensDetails", "TEXT"),
@@ -94,7 +107,10 @@ async fn a_spoken_turn_gets_transcripts_audio_and_usage() {
     let usage = mock.usage();
     assert_eq!(usage.sessions, 1);
     assert_eq!(usage.live_turns, 2);
-    assert_eq!(usage.tokens.audio_tokens_in, 100 + produced);
+    assert_eq!(
+        usage.tokens.audio_tokens_in,
+        heard(Duration::from_secs(4)) + produced
+    );
     assert_eq!(
         usage.tokens.audio_tokens_out,
         produced + second.tokens("candidatesTokensDetails", "AUDIO")
@@ -132,7 +148,7 @@ async fn billed_prompt_tokens_are_the_sum_of_the_context_at_every_turn() {
         let turn = read_turn(&mut ws).await;
         // The context this turn's prompt holds: every input so far, and
         // everything the model said before it.
-        let context_now_audio = audio_tokens(audio_sent) + context_audio;
+        let context_now_audio = heard(audio_sent) + context_audio;
         assert_eq!(
             turn.tokens("promptTokensDetails", "AUDIO"),
             context_now_audio,
@@ -145,7 +161,7 @@ async fn billed_prompt_tokens_are_the_sum_of_the_context_at_every_turn() {
         );
         expected_audio += context_now_audio;
         expected_text += context_text;
-        context_audio += audio_tokens(Duration::from_secs_f64(turn.audio_seconds()));
+        context_audio += spoken(Duration::from_secs_f64(turn.audio_seconds()));
         // Text parts the model wrote (none in an audio session; transcripts
         // of its speech are not part of the billed text context).
         context_text += text_tokens(&turn.text);
@@ -199,9 +215,8 @@ async fn a_sliding_window_bounds_the_context_and_the_bill() {
             turn.tokens("promptTokensDetails", "AUDIO")
                 + turn.tokens("promptTokensDetails", "TEXT"),
         );
-        uncompressed +=
-            audio_tokens(audio_sent) + context + turn.tokens("promptTokensDetails", "TEXT");
-        context += audio_tokens(Duration::from_secs_f64(turn.audio_seconds()));
+        uncompressed += heard(audio_sent) + context + turn.tokens("promptTokensDetails", "TEXT");
+        context += spoken(Duration::from_secs_f64(turn.audio_seconds()));
     }
     let session = &mock.sessions()[0];
     let trimmed: Vec<bool> = session.turns.iter().map(|t| t.context_trimmed).collect();
@@ -367,7 +382,7 @@ async fn speech_during_a_model_turn_interrupts_it() {
     );
     assert!(
         cut.tokens("candidatesTokensDetails", "AUDIO")
-            < audio_tokens(mocks::speech::speaking_time(SCRIPT[0].text))
+            < spoken(mocks::speech::speaking_time(SCRIPT[0].text))
     );
     let next = receive_json(&mut ws).await;
     assert_eq!(
@@ -407,7 +422,7 @@ async fn a_turn_cut_short_by_the_client_leaving_is_billed_for_what_it_produced()
     assert_eq!(usage.live_turns, 1);
     assert!(usage.tokens.audio_tokens_out > 0, "{usage:?}");
     assert!(
-        usage.tokens.audio_tokens_out < audio_tokens(mocks::speech::speaking_time(SCRIPT[0].text)),
+        usage.tokens.audio_tokens_out < spoken(mocks::speech::speaking_time(SCRIPT[0].text)),
         "only what was sent"
     );
     assert!(usage.tokens.text_tokens_in > 0, "the prompt was read");
@@ -584,7 +599,7 @@ async fn another_input_rate_is_honoured_for_timing_and_tokens() {
     mock.register_transcript(Duration::from_millis(2000), "Twenty-four kilohertz.");
     let mut ws = connect(&mock, "us-central1").await;
     start_session(&mut ws, "us-central1", json!({})).await;
-    // 2 s of speech and 1 s of silence at 24 kHz: 3 s, 75 tokens.
+    // 2 s of speech and 1 s of silence at 24 kHz: 3 s of audio, counted by duration.
     let mut samples = mocks::speech::synthesize(&"word ".repeat(40), 24_000)[..48_000].to_vec();
     samples.extend(mocks::speech::silence(Duration::from_secs(1), 24_000));
     let data =
@@ -599,6 +614,9 @@ async fn another_input_rate_is_honoured_for_timing_and_tokens() {
         turn.input,
         vec![("Twenty-four kilohertz.".to_owned(), true)]
     );
-    assert_eq!(turn.tokens("promptTokensDetails", "AUDIO"), 75);
+    assert_eq!(
+        turn.tokens("promptTokensDetails", "AUDIO"),
+        heard(Duration::from_secs(3))
+    );
     mock.stop().await;
 }

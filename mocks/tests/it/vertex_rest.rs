@@ -57,6 +57,26 @@ fn answer_text(response: &Value) -> &str {
 }
 
 #[tokio::test]
+async fn thinking_off_reports_no_thinking_tokens() {
+    let mock = start_vertex(1.0).await;
+    let token = token(&mock);
+    let route = path("europe-west1", "v1", "gemini-2.5-flash");
+    let mut body: Value = serde_json::from_str(&request(TRANSCRIPT, true)).unwrap();
+    body["generationConfig"]["thinkingConfig"] = json!({"thinkingBudget": 0});
+    let (status, response) = post(&mock, &route, Some(&token), &body.to_string()).await;
+    assert_eq!(status, 200, "{response}");
+    let usage = &response["usageMetadata"];
+    assert!(usage.get("thoughtsTokenCount").is_none(), "{usage}");
+    assert_eq!(mock.usage().tokens.thinking_tokens, 0);
+    body["generationConfig"]["thinkingConfig"] = json!({"thinkingBudget": 100});
+    let (_, response) = post(&mock, &route, Some(&token), &body.to_string()).await;
+    let thoughts = response["usageMetadata"]["thoughtsTokenCount"].as_u64();
+    assert!(thoughts.is_some_and(|t| t > 0 && t <= 100), "{response}");
+    assert_eq!(Some(mock.usage().tokens.thinking_tokens), thoughts);
+    mock.stop().await;
+}
+
+#[tokio::test]
 async fn assessments_have_the_exact_shape_and_are_deterministic() {
     let mock = start_vertex(1.0).await;
     let token = token(&mock);
@@ -71,10 +91,19 @@ async fn assessments_have_the_exact_shape_and_are_deterministic() {
     assert!(response["responseId"].is_string());
     let usage = &response["usageMetadata"];
     assert!(usage["promptTokenCount"].as_u64().unwrap() > 50);
+    // gemini-2.5-flash thinks by default (no thinkingConfig): its thinking
+    // tokens are reported apart and counted in the total, as Vertex does.
+    let thoughts = usage["thoughtsTokenCount"].as_u64().unwrap();
+    assert_eq!(
+        Some(thoughts),
+        mocks::token_rules::built_in(mocks::token_rules::Provider::Vertex)
+            .mock_dynamic_thinking_tokens
+    );
     assert_eq!(
         usage["totalTokenCount"].as_u64().unwrap(),
         usage["promptTokenCount"].as_u64().unwrap()
             + usage["candidatesTokenCount"].as_u64().unwrap()
+            + thoughts
     );
     assert_eq!(usage["promptTokensDetails"][0]["modality"], "TEXT");
 
@@ -194,6 +223,12 @@ async fn errors_have_google_shape() {
     );
     let (status, _) = post(&mock, &route, Some(&token), r#"{"contents": []}"#).await;
     assert_eq!(status, 400);
+    let mut bad_budget: Value = serde_json::from_str(&body).unwrap();
+    bad_budget["generationConfig"]["thinkingConfig"] = json!({"thinkingBudget": "lots"});
+    let (status, error) = post(&mock, &route, Some(&token), &bad_budget.to_string()).await;
+    assert_eq!(status, 400);
+    let message = error["error"]["message"].as_str().unwrap_or_default();
+    assert!(message.contains("thinking_budget"), "{message}");
     let unknown = path("us-central1", "v1", "gemini-0.1-nonexistent");
     let (status, error) = post(&mock, &unknown, Some(&token), &body).await;
     assert_eq!(

@@ -387,3 +387,47 @@ async fn a_fault_can_apply_to_all_sessions_of_a_region() {
     }
     mock.stop().await;
 }
+
+#[tokio::test]
+async fn audio_past_the_session_limit_ends_only_a_session_without_compression() {
+    assert_eq!(
+        VertexConfig::default().audio_session_limit,
+        Duration::from_secs(15 * 60),
+        "Vertex: audio-only sessions last 15 minutes without compression"
+    );
+    let mock = start_vertex_with(VertexConfig {
+        time_scale: 50.0,
+        project: PROJECT.into(),
+        session_limit: Duration::from_secs(24 * 3600),
+        audio_session_limit: Duration::from_secs(6),
+        ..VertexConfig::default()
+    })
+    .await;
+    // Without compression: 4 s of audio pass, the next 4 s cross the limit.
+    let mut ws = connect(&mock, "europe-west1").await;
+    start_session(&mut ws, "europe-west1", json!({})).await;
+    send(&mut ws, &audio_message(&silence_pcm(4000))).await;
+    send(&mut ws, &audio_message(&silence_pcm(4000))).await;
+    let (code, reason, _) = receive_close(&mut ws).await;
+    assert_eq!(code, 1011, "{reason}");
+    assert!(
+        reason.contains("audio limit (6 s)") && reason.contains("contextWindowCompression"),
+        "{reason}"
+    );
+
+    // With a sliding window the same audio, and more, goes on to a turn.
+    let mut ws = connect(&mock, "europe-west1").await;
+    start_session(
+        &mut ws,
+        "europe-west1",
+        json!({"contextWindowCompression": {"slidingWindow": {}}}),
+    )
+    .await;
+    for _ in 0..4 {
+        send(&mut ws, &audio_message(&silence_pcm(4000))).await;
+    }
+    say_text(&mut ws, "Please begin the test.").await;
+    let turn = read_turn(&mut ws).await;
+    assert_eq!(turn.transcript, SCRIPT[0].text);
+    mock.stop().await;
+}

@@ -21,6 +21,18 @@ use crate::vertex::client_messages::{AudioChunk, RealtimeInput, Setup};
 use crate::vertex::script::LongTurnRule;
 use crate::vertex::server_messages as out;
 
+/// The close reason when a session without compression passes its audio
+/// limit (kept under the 123 bytes a close reason may hold).
+fn audio_limit_reason(limit: Duration) -> String {
+    let seconds = limit.as_secs();
+    let limit = if seconds.is_multiple_of(60) {
+        format!("{} min", seconds / 60)
+    } else {
+        format!("{seconds} s")
+    };
+    format!("Session audio limit ({limit}) reached without contextWindowCompression.")
+}
+
 /// Voice activity and turn-taking state of one connection.
 #[derive(Debug)]
 pub(crate) struct Listener {
@@ -133,8 +145,14 @@ where
     async fn audio(&mut self, chunk: AudioChunk) -> Result<(), End> {
         let samples = pcm16_from_bytes(&chunk.pcm);
         let duration = duration_of(samples.len(), chunk.sample_rate);
-        self.state
-            .with_conversation(self.session, |c| c.add_audio(duration));
+        let limit = self.state.config.audio_session_limit;
+        let over_limit = self.state.with_conversation(self.session, |c| {
+            c.add_audio(duration);
+            c.compression().is_none() && c.audio_in() > limit
+        });
+        if over_limit == Some(true) {
+            return Err(End::close(1011, audio_limit_reason(limit)));
+        }
         if self.listener.activity_open {
             self.listener.activity_audio += duration;
         }

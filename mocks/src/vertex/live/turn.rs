@@ -11,7 +11,8 @@ use std::time::Duration;
 use base64::Engine as _;
 use tokio::time::Instant;
 
-use crate::speech::{audio_tokens, pcm16_to_bytes, synthesize, text_tokens};
+use crate::speech::{pcm16_to_bytes, synthesize, text_tokens};
+use crate::token_rules::{self, Provider};
 use crate::vertex::conversation::PlannedTurn;
 use crate::vertex::server_messages::TurnUsage;
 
@@ -103,7 +104,7 @@ impl ModelTurn {
             candidates_audio: if self.audio_sent.is_zero() {
                 0
             } else {
-                audio_tokens(self.audio_sent)
+                token_rules::built_in(Provider::Vertex).audio_out_tokens(self.audio_sent)
             },
             candidates_text: text_tokens(&self.text_sent),
             ..self.planned.usage
@@ -210,7 +211,10 @@ mod tests {
         assert_eq!(transcript, text);
         let spoken = crate::speech::speaking_time(text);
         assert!(audio.abs_diff(spoken) < Duration::from_millis(1));
-        assert_eq!(turn.usage().candidates_audio, audio_tokens(spoken));
+        assert_eq!(
+            turn.usage().candidates_audio,
+            token_rules::built_in(Provider::Vertex).audio_out_tokens(spoken)
+        );
         assert_eq!(turn.usage().prompt_audio, 10);
         assert!(turn.next_due().is_none());
         assert_eq!(turn.next_due, start + audio.div_f64(2.0));
