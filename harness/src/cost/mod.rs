@@ -26,6 +26,8 @@ pub mod rules;
 pub mod seeds;
 pub mod usage;
 
+use mocks::token_rules::Provider;
+
 use crate::report::model::{CostReport, CostTable};
 use pricing::PricingTable;
 use rules::gb_seconds;
@@ -59,6 +61,40 @@ impl Default for CostOptions {
 fn minutes_and_seconds(seconds: f64) -> String {
     let whole = seconds.round() as u64;
     format!("{}:{:02}", whole / 60, whole % 60)
+}
+
+/// Where the token prices and the token rules behind the run's model lines
+/// come from, with what could not be confirmed.
+fn model_provenance(usage: &Usage, pricing: &PricingTable) -> Vec<String> {
+    let mut notes = Vec::new();
+    let mut providers = std::collections::BTreeSet::new();
+    for model in &usage.models {
+        providers.insert(model.provider.as_str());
+        if let Some(price) = pricing.model(&model.model) {
+            notes.push(format!("{} prices: {}.", model.model, price.provenance()));
+        }
+    }
+    for provider in [Provider::Vertex, Provider::Bedrock] {
+        if !providers.contains(provider.name()) {
+            continue;
+        }
+        let rules = pricing.token_rules(provider);
+        let mut note = format!(
+            "{} audio tokens (as the mocks count them): {} a second heard, {} spoken; {} \
+             (checked {})",
+            provider.name(),
+            rules.audio_in_per_second,
+            rules.audio_out_per_second,
+            rules.source,
+            rules.checked
+        );
+        if let Some(unconfirmed) = &rules.unconfirmed {
+            note.push_str(&format!("; unconfirmed: {unconfirmed}"));
+        }
+        note.push('.');
+        notes.push(note);
+    }
+    notes
 }
 
 /// Prices a run's usage: one session normalised to the reference length, a
@@ -124,6 +160,7 @@ pub fn assess(usage: &Usage, pricing: &PricingTable, options: &CostOptions) -> C
         notes.push(format!("{}.", live.input_arithmetic));
     }
     notes.extend(usage.assumptions.iter().cloned());
+    notes.extend(model_provenance(usage, pricing));
     let session_components = bill::scaled(&components, usage.sessions, factor);
     let per_session = bill::per_session(&components, usage.sessions, factor);
     let per_month = options.per_month.map(|sessions| {

@@ -276,6 +276,20 @@ fn thinking_is_billed_at_the_rate_the_table_names() {
             .any(|n| n.contains("512 thinking tokens of gemini-2.5-flash")),
         "{:?}",
         report.notes
+    ); // Where the prices and the token rules come from, unconfirmed parts named.
+    let noted = |what: &str| report.notes.iter().any(|n| n.contains(what));
+    assert!(
+        noted("gemini-live-2.5-flash-native-audio prices: "),
+        "{:?}",
+        report.notes
+    );
+    assert!(noted("unconfirmed: Vertex AI's own pricing page"));
+    assert!(noted(
+        "Vertex AI audio tokens (as the mocks count them): 32 a second heard"
+    ));
+    assert!(
+        !noted("Bedrock audio tokens"),
+        "no Bedrock model in the run"
     );
 }
 
