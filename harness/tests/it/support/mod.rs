@@ -90,10 +90,15 @@ pub fn template() -> PathBuf {
 }
 
 /// Builds the backend's function binaries (once per test process) next to
-/// the test executable's profile directory. `--workspace --bins` resolves
-/// features as `cargo test --workspace` does (dev-only features aside), so
-/// after the suite's own build this compiles the binaries alone, not the
-/// dependencies again.
+/// the test executable's profile directory. `--examples` is what makes this
+/// free after `cargo test --workspace`: examples, like tests, unify the
+/// dev-dependencies' features, so `--workspace --bins --examples` selects
+/// exactly the units the suite's own build made (bins and examples
+/// included) and cargo finds them fresh. `--bins` alone resolved features
+/// without the dev-dependencies: 13 crates (the harness, the backend,
+/// goose, jsonschema, tungstenite...) and every binary were compiled a
+/// second time inside the first test that started a stack, while the
+/// other tests waited.
 pub fn build_backend() -> PathBuf {
     static BUILT: OnceLock<PathBuf> = OnceLock::new();
     BUILT
@@ -105,13 +110,17 @@ pub fn build_backend() -> PathBuf {
                     "--quiet",
                     "--workspace",
                     "--bins",
+                    "--examples",
                     "--manifest-path",
                 ])
                 .arg(workspace().join("Cargo.toml"))
                 .env("CARGO_TARGET_DIR", functions_dir.parent().unwrap())
                 .status()
                 .expect("run cargo build");
-            assert!(status.success(), "cargo build --workspace --bins failed");
+            assert!(
+                status.success(),
+                "cargo build --workspace --bins --examples failed"
+            );
             functions_dir
         })
         .clone()
