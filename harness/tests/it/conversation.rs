@@ -3,8 +3,7 @@
 //! fails the session with the check named for it. The model misbehaves
 //! through the Vertex mock's `misbehave` fault; the backend sending the
 //! assessment before it was asked for is played by a small fake target. The
-//! old full assessment (two clips per answer) is kept as a regression fixture
-//! and must fail the barge-in and one-turn-per-utterance checks.
+//! old full assessment is judged in `assessment_regression`.
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -19,13 +18,13 @@ use mocks::vertex::faults::{FaultRule, FaultScope, Misbehaviour, VertexFault};
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
 
-const SCALE: f64 = 12.0;
+pub(crate) const SCALE: f64 = 12.0;
 
-fn load(relative: &str) -> LoadedScenario {
+pub(crate) fn load(relative: &str) -> LoadedScenario {
     scenario::load(&workspace().join("scenarios").join(relative)).unwrap()
 }
 
-fn run_options(target: Target) -> RunOptions {
+pub(crate) fn run_options(target: Target) -> RunOptions {
     RunOptions {
         target,
         time_scale: TimeScale::new(SCALE).unwrap(),
@@ -37,7 +36,7 @@ fn run_options(target: Target) -> RunOptions {
 }
 
 /// The conversation checks a session failed (`conversation.N`).
-fn failed_checks(report: &ScenarioReport) -> BTreeSet<String> {
+pub(crate) fn failed_checks(report: &ScenarioReport) -> BTreeSet<String> {
     report.sessions[0]
         .failures
         .iter()
@@ -193,58 +192,5 @@ steps:
         expectation.message.contains("leftover"),
         "{}",
         expectation.message
-    );
-}
-
-#[tokio::test]
-async fn the_old_split_answer_assessment_fails_barge_in_and_one_turn_per_utterance() {
-    // Its split rests on the order of the chunks: alone on the machine.
-    let _serial = MACHINE_SATURATING.lock().await;
-    let _alone = machine_alone();
-    let mut old = load("regressions/split-answers.yaml");
-    assert!(
-        old.warnings.iter().any(|w| w.contains("two utterances")),
-        "the loader warns about the pauses: {:#?}",
-        old.warnings
-    );
-    // The greeting and the first eight answers (all but the first of two
-    // clips each). Whether Maya's reply to a first half starts while the
-    // second half streams depends on the pipeline's latency at the moment:
-    // three answers once gave no such overlap (one hunt run of three), while
-    // eight gave overlaps in two or more answers in each run tried.
-    let until = old
-        .scenario
-        .steps
-        .iter()
-        .enumerate()
-        .filter(|(_, s)| matches!(s, scenario::Step::WaitQuiet(_)))
-        .nth(8)
-        .map(|(i, _)| i + 1)
-        .unwrap();
-    old.scenario.steps.truncate(until);
-    // Its expectations were written when a leftover frame could meet them;
-    // under the strict rule a fast reply that lands during a clip ends the
-    // session before the overlap this test is about. The conversation checks
-    // judge it either way.
-    for step in &mut old.scenario.steps {
-        if let scenario::Step::Expect(expect) = step {
-            expect.reach_back = true;
-        }
-    }
-    let clips = [(old.path.as_path(), &old.clips)];
-    let run = Run::start(
-        run_options(Target::Local(Box::new(options(SCALE)))),
-        &old.scenario.parameters,
-        &clips,
-    )
-    .await
-    .unwrap();
-    let report = run.scenario(&old).await.unwrap();
-    run.finish(Vec::new(), Vec::new()).await;
-    let failed = failed_checks(&report);
-    assert!(
-        failed.contains("conversation.1") && failed.contains("conversation.2"),
-        "{failed:?}\n{:#?}",
-        report.sessions[0].failures
     );
 }

@@ -7,6 +7,7 @@ mod nova_support;
 mod security_support;
 mod support;
 
+mod assessment_regression;
 mod buddy;
 mod buddy_python_client;
 mod buddy_troubleshooting;
