@@ -58,6 +58,14 @@ pub struct Settings {
     /// `RELAY_SETTLE_MS`: how long relayed audio waits for earlier chunks that
     /// concurrent invocations write late (a jitter buffer).
     pub relay_settle: Duration,
+    /// `LEAVE_GRACE_MS`: how long an owner whose client has gone waits for an
+    /// `end_speaking` the client sent just before it left. API Gateway does
+    /// not order a connection's last messages and its `$disconnect`, and the
+    /// message's invocation can meet a cold start (100-300 ms on AWS; more on
+    /// a loaded local machine), so a wait of two jitter-buffer periods (100
+    /// ms) lost the assessment of a candidate who ended the test and closed
+    /// the page at once (the chaos case socket-drop-after-end, 1 run in 12).
+    pub leave_grace: Duration,
     /// `GEMINI_COMPRESSION_TRIGGER_TOKENS` (0: off) and
     /// `GEMINI_COMPRESSION_TARGET_TOKENS` (default: half the trigger).
     pub compression: Option<ContextCompression>,
@@ -99,6 +107,9 @@ impl Settings {
             session_ttl_seconds: var("SESSION_TTL_SECONDS", "7200").parse().unwrap_or(7200),
             relay_poll: Duration::from_millis(var("RELAY_POLL_MS", "25").parse().unwrap_or(25)),
             relay_settle: Duration::from_millis(var("RELAY_SETTLE_MS", "50").parse().unwrap_or(50)),
+            leave_grace: Duration::from_millis(
+                var("LEAVE_GRACE_MS", "3000").parse().unwrap_or(3000),
+            ),
             compression: compression(
                 std::env::var("GEMINI_COMPRESSION_TRIGGER_TOKENS")
                     .ok()

@@ -3,7 +3,7 @@
 //! client) or the session's failure, and the relay items purged whatever
 //! happened.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use serde_json::{Value, json};
@@ -114,10 +114,19 @@ impl Owner<'_> {
         self.inbox.purge().await;
     }
 
-    /// Whether an `end_speaking` is waiting in the relay (read before the
-    /// owner learnt the client had gone).
+    /// Whether the client sent `end_speaking` before it left: the relay is
+    /// read until the leave grace passes (`LEAVE_GRACE_MS`; the message's
+    /// invocation may run after `$disconnect`'s), and no later than the
+    /// margin the assessment needs before the function's deadline.
     async fn ended_before_leaving(&mut self) -> bool {
-        for _ in 0..2 {
+        let settings = &self.call.deps.settings;
+        let latest = self
+            .deadline
+            .checked_sub(self.margin)
+            .unwrap_or(self.deadline);
+        let until = (Instant::now() + settings.leave_grace).min(latest);
+        let poll = settings.relay_settle.max(Duration::from_millis(10));
+        loop {
             match self.inbox.take().await {
                 Ok(items) if items.iter().any(|i| matches!(i, RelayItem::End)) => return true,
                 Ok(_) => {}
@@ -125,9 +134,11 @@ impl Owner<'_> {
                     tracing::warn!(session = %self.session.session_id, "relay read failed: {e}")
                 }
             }
-            tokio::time::sleep(self.call.deps.settings.relay_settle).await;
+            if Instant::now() + poll > until {
+                return false;
+            }
+            tokio::time::sleep(poll).await;
         }
-        false
     }
 
     /// Asks for the assessment (one retry on an invalid answer), stores it
