@@ -72,11 +72,11 @@ pub struct Settings {
 }
 
 /// The default compression trigger: every turn is billed for the whole
-/// context, and a 14-minute assessment's last prompt holds about 23,600
-/// tokens (2026-12-07, the full-assessment scenario), growing about 1,760 a
-/// minute. 16,000 tokens keeps about the last 9 minutes; the examiner's
-/// script needs less, and the assessment is written from the stored
-/// transcript, not from the Live context.
+/// context, and a 14-minute assessment's last prompt holds about 30,200
+/// tokens (2026-12-07, the full-assessment scenario, audio at 32 tokens a
+/// second), growing about 2,270 a minute. 16,000 tokens keeps about the last
+/// 7 minutes; the examiner's script needs less, and the assessment is written
+/// from the stored transcript, not from the Live context.
 pub const DEFAULT_COMPRESSION_TRIGGER_TOKENS: u64 = 16_000;
 
 /// Compression from the two variables.
