@@ -228,10 +228,7 @@ fn model_components(
             (
                 "thinking tokens",
                 model.thinking_tokens,
-                // Per `per` tokens, as the other rates are.
-                price
-                    .filter(|p| p.thinking_billed_as.is_some())
-                    .map(|p| p.thinking_unit_price() * p.per),
+                price.and_then(|p| p.thinking_usd()),
             ),
         ];
         for (kind, tokens, usd) in kinds {

@@ -191,12 +191,12 @@ pub enum ThinkingRate {
 }
 
 impl ModelPrice {
-    /// The price of one thinking token (0 where thinking is not billed or
-    /// the rate it is billed at is not priced).
-    pub fn thinking_unit_price(&self) -> f64 {
+    /// The price of `per` thinking tokens: the rate `thinking_billed_as`
+    /// names (`None` where thinking is not billed, or that rate is unpriced).
+    pub fn thinking_usd(&self) -> Option<f64> {
         match self.thinking_billed_as {
-            Some(ThinkingRate::TextOut) => self.text_out_usd.unwrap_or(0.0) / self.per,
-            None => 0.0,
+            Some(ThinkingRate::TextOut) => self.text_out_usd,
+            None => None,
         }
     }
 
@@ -446,9 +446,9 @@ mod tests {
             );
         }
         let flash = table.model("gemini-2.5-flash").unwrap();
-        assert_eq!(flash.thinking_unit_price(), 2.50 / 1e6);
+        assert_eq!(flash.thinking_usd(), Some(2.50));
         let live = table.model("gemini-live-2.5-flash-native-audio").unwrap();
-        assert_eq!(live.thinking_unit_price(), 0.0);
+        assert_eq!(live.thinking_usd(), None);
         assert!(
             live.provenance().contains("unconfirmed:"),
             "{}",
