@@ -79,20 +79,17 @@ fn model_provenance(usage: &Usage, pricing: &PricingTable) -> Vec<String> {
             continue;
         }
         let rules = pricing.token_rules(provider);
-        let mut note = format!(
-            "{} audio tokens (as the mocks count them): {} a second heard, {} spoken; {} \
-             (checked {})",
+        notes.push(format!(
+            "{} audio tokens (as the mocks count them): {} a second heard, {} spoken; {}.",
             provider.name(),
             rules.audio_in_per_second,
             rules.audio_out_per_second,
-            rules.source,
-            rules.checked
-        );
-        if let Some(unconfirmed) = &rules.unconfirmed {
-            note.push_str(&format!("; unconfirmed: {unconfirmed}"));
-        }
-        note.push('.');
-        notes.push(note);
+            pricing::provenance(
+                &rules.source,
+                Some(&rules.checked),
+                rules.unconfirmed.as_deref()
+            )
+        ));
     }
     notes
 }

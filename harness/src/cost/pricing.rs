@@ -202,15 +202,25 @@ impl ModelPrice {
 
     /// The source, with the date it was checked and what is unconfirmed.
     pub fn provenance(&self) -> String {
-        let mut text = self.source.clone();
-        if let Some(checked) = &self.checked {
-            text.push_str(&format!(" (checked {checked})"));
-        }
-        if let Some(unconfirmed) = &self.unconfirmed {
-            text.push_str(&format!("; unconfirmed: {unconfirmed}"));
-        }
-        text
+        provenance(
+            &self.source,
+            self.checked.as_deref(),
+            self.unconfirmed.as_deref(),
+        )
     }
+}
+
+/// A line of the table as the reports cite it: its source, the date it was
+/// checked and what could not be confirmed (model prices and token rules).
+pub fn provenance(source: &str, checked: Option<&str>, unconfirmed: Option<&str>) -> String {
+    let mut text = source.to_owned();
+    if let Some(checked) = checked {
+        text.push_str(&format!(" (checked {checked})"));
+    }
+    if let Some(unconfirmed) = unconfirmed {
+        text.push_str(&format!("; unconfirmed: {unconfirmed}"));
+    }
+    text
 }
 
 /// The pricing table.
