@@ -6,7 +6,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use harness::contract::Contract;
+use harness::contract::asyncapi::Contract;
 use harness::metrics::Metrics;
 use serde_json::json;
 

@@ -19,8 +19,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
-use harness::load_plan::{self, LoadPlan, PlannedRequest, substitute, substitute_text};
-use harness::openapi::Contract;
+use harness::contract::openapi::Contract;
+use harness::load::plan::{self, LoadPlan, PlannedRequest, substitute, substitute_text};
 use harness::stack::{LocalStack, StackOptions};
 use hdrhistogram::Histogram;
 use serde_json::{Value, json};
@@ -412,7 +412,7 @@ async fn main() -> anyhow::Result<()> {
         .find(|a| a.ends_with(".yaml") || a.ends_with(".yml"))
         .map(PathBuf::from)
         .unwrap_or_else(|| workspace().join("scenarios/http/seed002-load.yaml"));
-    let plan = load_plan::load(&plan_path)?;
+    let plan = plan::load(&plan_path)?;
     let mut options = StackOptions::new(workspace().join("backend/template.yaml"));
     options.functions_dir = functions_dir();
     options.load.parameter_overrides = plan.parameters.clone();

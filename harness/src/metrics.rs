@@ -103,7 +103,7 @@ pub trait MetricsTap: Send + Sync + std::fmt::Debug {
     /// An error of a kind (see [`Metrics::error`]).
     fn error(&self, kind: &str);
     /// A contract verdict (see [`Metrics::conformance`]).
-    fn conformance(&self, verdict: &crate::contract::Verdict);
+    fn conformance(&self, verdict: &crate::contract::asyncapi::Verdict);
 }
 
 /// The metrics of a run (shared by every session).
@@ -164,8 +164,8 @@ impl Metrics {
     }
 
     /// Counts a contract verdict.
-    pub fn conformance(&self, verdict: &crate::contract::Verdict) {
-        use crate::contract::Verdict;
+    pub fn conformance(&self, verdict: &crate::contract::asyncapi::Verdict) {
+        use crate::contract::asyncapi::Verdict;
         if let Some(tap) = &self.tap {
             tap.conformance(verdict);
             return;

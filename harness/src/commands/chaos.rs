@@ -7,8 +7,8 @@ use std::io::Write as _;
 use std::process::ExitCode;
 
 use super::{CommandError, build_functions, stack_options};
-use crate::chaos::{self, ChaosOptions, CheckOptions};
 use crate::cli::ChaosArgs;
+use crate::suites::chaos::{self, ChaosOptions, CheckOptions};
 
 /// The time scale the suite runs at unless told otherwise.
 const DEFAULT_SCALE: f64 = 10.0;

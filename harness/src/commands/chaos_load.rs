@@ -1,5 +1,5 @@
 //! `harness chaos --sessions N` and `harness chaos --find-max`: load with
-//! correctness (see [`crate::chaos::load`]); prints a line per step and the
+//! correctness (see [`crate::suites::chaos::load`]); prints a line per step and the
 //! largest N held, and writes `chaos-load.json` and `chaos-load.md`.
 
 use std::fmt::Write as _;
@@ -7,9 +7,9 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use super::CommandError;
-use crate::chaos::ChaosOptions;
-use crate::chaos::load::{self, LoadStep};
 use crate::cli::ChaosArgs;
+use crate::suites::chaos::ChaosOptions;
+use crate::suites::chaos::load::{self, LoadStep};
 
 fn line(step: &LoadStep) -> String {
     let verdict = if step.held() { "HELD" } else { "NOT HELD" };
@@ -93,7 +93,7 @@ pub(super) async fn run(
         options.time_scale
     )?;
     out.flush()?;
-    let fail = |e: crate::chaos::ChaosError| CommandError::Usage(e.to_string());
+    let fail = |e: crate::suites::chaos::ChaosError| CommandError::Usage(e.to_string());
     let (steps, largest) = if args.find_max {
         let (steps, largest) = load::find_max(options, &scenario, args.max_sessions, |step| {
             let _ = writeln!(out, "{}", line(step));

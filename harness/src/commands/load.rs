@@ -8,15 +8,15 @@ use std::process::ExitCode;
 
 use super::{CommandError, build_functions, stack_options};
 use crate::cli::{LoadArgs, MergeArgs};
+use crate::load::plan::PlanKind;
 use crate::load::summary::LoadSummary;
 use crate::load::{self, LoadOptions};
-use crate::load_plan::PlanKind;
 use crate::replay::Target;
 use crate::report::model::RunReport;
 
 /// `harness load`.
 pub(super) async fn run(args: &LoadArgs, quiet: bool) -> Result<ExitCode, CommandError> {
-    let plan = crate::load_plan::load(&args.plan)?;
+    let plan = load::plan::load(&args.plan)?;
     let stack = stack_options(&args.stack)?;
     let spec_dir = args.spec_dir.clone().unwrap_or_else(|| {
         stack

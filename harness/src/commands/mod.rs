@@ -48,7 +48,7 @@ pub enum CommandError {
     Template(#[from] crate::template::TemplateError),
     /// A load plan.
     #[error(transparent)]
-    Plan(#[from] crate::load_plan::PlanError),
+    Plan(#[from] crate::load::plan::PlanError),
     /// A load run.
     #[error(transparent)]
     Load(#[from] crate::load::LoadError),
@@ -57,7 +57,7 @@ pub enum CommandError {
     Merge(#[from] crate::load::summary::MergeError),
     /// A reproduction that could not run.
     #[error(transparent)]
-    Repro(#[from] crate::repro::ReproError),
+    Repro(#[from] crate::suites::repro::ReproError),
 }
 
 /// Runs a parsed command line.

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 
 use super::{CommandError, build_functions, stack_options};
 use crate::cli::ReproArgs;
-use crate::repro::{self, Case, ReproContext};
+use crate::suites::repro::{self, Case, ReproContext};
 
 fn describe(out: &mut impl std::io::Write, case: &Case) -> std::io::Result<()> {
     writeln!(out, "{}  (seed {}) {}", case.id, case.seed, case.title)?;

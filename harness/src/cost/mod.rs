@@ -10,8 +10,10 @@
 //! - [`rules`]: metering units, Lambda rounding, GB-seconds, free tiers;
 //! - [`pricing`]: the pricing table (pricing/pricing.toml or `--pricing FILE`);
 //! - [`bill`]: usage priced line by line, per session and per month;
-//! - [`seeds`]: the seeds' own cost tables against the measured figures;
 //! - [`render`]: the cost section on the terminal and in report.md.
+//!
+//! The seeds' own cost tables, compared with the measured figures, are the
+//! product suite [`crate::suites::seed_costs`].
 //!
 //! [`assess`] puts them together into the report's [`CostReport`].
 
@@ -23,10 +25,11 @@ pub mod live_cost;
 pub mod pricing;
 pub mod render;
 pub mod rules;
-pub mod seeds;
 pub mod usage;
 
 use mocks::token_rules::Provider;
+
+use crate::suites::seed_costs;
 
 use crate::report::model::{CostReport, CostTable};
 use pricing::PricingTable;
@@ -173,7 +176,7 @@ pub fn assess(usage: &Usage, pricing: &PricingTable, options: &CostOptions) -> C
         usage.websocket.iter().any(|w| w.api == api)
             || usage.lambda.iter().any(|f| f.function == function)
     };
-    let measured = seeds::Measured {
+    let measured = seed_costs::Measured {
         per_session: &per_session,
         session_seconds: if normalised_seconds > 0.0 {
             normalised_seconds
@@ -185,7 +188,7 @@ pub fn assess(usage: &Usage, pricing: &PricingTable, options: &CostOptions) -> C
         estimate: usage.source == UsageSource::Observed,
         live: live.as_ref(),
     };
-    let seed_comparisons = seeds::compare(&measured, pricing);
+    let seed_comparisons = seed_costs::compare(&measured, pricing);
     CostReport {
         pricing_date: pricing.table.date.clone(),
         pricing_source: pricing.origin.clone(),

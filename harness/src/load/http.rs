@@ -14,8 +14,8 @@ use goose::prelude::*;
 use serde_json::{Value, json};
 
 use super::{LoadError, Shared};
-use crate::load_plan::{LoadPlan, PlannedRequest, substitute, substitute_text};
-use crate::openapi::Contract;
+use crate::contract::openapi::Contract;
+use crate::load::plan::{LoadPlan, PlannedRequest, substitute, substitute_text};
 
 /// The password of the accounts a plan's setup creates.
 const PASSWORD: &str = "load-test-password";

@@ -1,4 +1,4 @@
-//! `harness load`: a load plan ([`crate::load_plan`]) run with goose as the
+//! `harness load`: a load plan ([`plan`]) run with goose as the
 //! driver against the local stack or a deployed API.
 //!
 //! - HTTP plans: each request of the mix is a goose request (goose's client,
@@ -23,6 +23,7 @@
 //! load summary `load.json`, and goose's own `goose.html` / `goose.json`.
 
 mod http;
+pub mod plan;
 pub mod schedule;
 pub mod summary;
 pub mod thresholds;
@@ -36,7 +37,7 @@ use std::time::{Duration, Instant};
 use goose::config::GooseConfiguration;
 use goose::prelude::*;
 
-use crate::load_plan::{LoadPlan, PlanKind};
+use crate::load::plan::{LoadPlan, PlanKind};
 use crate::replay::{Run, RunError, RunOptions, Target};
 use crate::report::model::{RunReport, ScenarioReport, SessionReport};
 use crate::scenario::LoadedScenario;

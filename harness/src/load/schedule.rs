@@ -11,7 +11,7 @@ use std::time::Duration;
 use tokio::sync::Mutex;
 use tokio::time::Instant;
 
-use crate::load_plan::OpenArrival;
+use crate::load::plan::OpenArrival;
 
 /// One slice of a plan: slice `index` (from 0) of `count`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -158,7 +158,7 @@ impl Pacer {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::load_plan::ArrivalStage;
+    use crate::load::plan::ArrivalStage;
     use crate::scenario::duration::Span;
     use proptest::prelude::*;
 

@@ -13,7 +13,7 @@ use std::time::Duration;
 use goose::prelude::*;
 
 use super::Shared;
-use crate::contract::{Contract, Verdict};
+use crate::contract::asyncapi::{Contract, Verdict};
 use crate::metrics::{Metrics, MetricsTap};
 use crate::replay::session::{self, SessionPlan};
 use crate::scenario::LoadedScenario;

@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 
 use chrono::Utc;
 
-use crate::contract::{self, Contract, ContractError};
+use crate::contract::asyncapi::{self as contract, Contract, ContractError};
 use crate::cost::collect::{session_totals, usage_from_stack};
 use crate::cost::pricing::PricingTable;
 use crate::cost::{CostOptions, assess};

@@ -8,7 +8,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::contract::Violation;
+use crate::contract::asyncapi::Violation;
 pub use crate::metrics::ConformanceTally;
 use crate::metrics::{Sample, Summary};
 

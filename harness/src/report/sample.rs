@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use serde_json::json;
 
 use super::model::*;
-use crate::contract::Violation;
+use crate::contract::asyncapi::Violation;
 use crate::metrics::{Sample, Summary};
 
 fn session(index: u32, failures: Vec<Failure>, close: Option<(u16, &str)>) -> SessionReport {

@@ -11,8 +11,8 @@ use std::time::Duration;
 use crate::support::*;
 use aws_sdk_dynamodb::primitives::Blob;
 use aws_sdk_dynamodb::types::AttributeValue;
-use harness::chaos::invariants::{ChatLedger, Erasure, Invariant};
-use harness::chaos::{self, ChaosOptions, CheckOptions, ClientFacts, Scope};
+use harness::suites::chaos::invariants::{ChatLedger, Erasure, Invariant};
+use harness::suites::chaos::{self, ChaosOptions, CheckOptions, ClientFacts, Scope};
 
 const PLANTED: &str = "chaos-planted-";
 

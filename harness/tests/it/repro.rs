@@ -5,7 +5,7 @@
 //! the workspace (../shared/seeds).
 
 use crate::support::*;
-use harness::repro::{self, ReproContext};
+use harness::suites::repro::{self, ReproContext};
 
 fn context() -> ReproContext {
     let mut base = options(1.0);

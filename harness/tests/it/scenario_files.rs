@@ -39,7 +39,7 @@ fn every_scenario_and_suite_and_load_plan_loads() {
             harness::scenario::load_suite(&path)
                 .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         } else if is_load_plan(&path) {
-            harness::load_plan::load(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            harness::load::plan::load(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         } else {
             harness::scenario::load(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         }

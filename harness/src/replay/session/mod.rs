@@ -22,7 +22,7 @@ use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 use super::inbox::Inbox;
-use crate::contract::{Contract, Verdict};
+use crate::contract::asyncapi::{Contract, Verdict};
 use crate::cost::rules::{WEBSOCKET_MESSAGE_UNIT_BYTES, metered_units};
 use crate::metrics::Metrics;
 use crate::report::model::{CloseReport, Failure, SessionReport};

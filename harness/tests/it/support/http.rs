@@ -5,7 +5,7 @@
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use harness::openapi::Contract;
+use harness::contract::openapi::Contract;
 use harness::stack::LocalStack;
 use reqwest::header::HeaderMap;
 use serde_json::{Value, json};

@@ -15,9 +15,9 @@ use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Message;
 
 use super::ChaosError;
-use crate::repro::client::{Handshake, Socket, handshake};
 use crate::scenario::audio::{Clip, encode_chunk};
 use crate::scenario::model::ChunkFormat;
+use crate::suites::repro::client::{Handshake, Socket, handshake};
 
 /// What a client saw, kept by its reader.
 #[derive(Debug, Default, Clone)]

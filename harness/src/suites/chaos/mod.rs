@@ -11,7 +11,7 @@
 //! - [`collect`]: the snapshot of a running stack;
 //! - [`client`]: the WebSocket client the cases drive;
 //! - [`faults`]: DynamoDB throttling hooks and waiting for quiet;
-//! - [`cases`]: the cases on the speaking API; [`other_cases`]: chat, GDPR, Nova Sonic;
+//! - [`cases`]: the cases, one module per API;
 //! - [`load`]: N concurrent full sessions with correctness, and the ramp;
 //! - [`report`]: the results table.
 
@@ -21,7 +21,6 @@ pub mod collect;
 pub mod faults;
 pub mod invariants;
 pub mod load;
-pub mod other_cases;
 pub mod report;
 
 use std::collections::BTreeSet;
@@ -127,9 +126,7 @@ pub struct CaseInfo {
 
 /// Every case, in the order the suite runs them.
 pub fn catalogue() -> Vec<CaseInfo> {
-    let mut all = cases::CASES.to_vec();
-    all.extend_from_slice(other_cases::CASES);
-    all
+    cases::all()
 }
 
 /// What one case found.
@@ -223,11 +220,7 @@ pub async fn run_case(
         problems: Vec::new(),
         checked: BTreeSet::new(),
     };
-    let outcome = match case.id {
-        id if cases::CASES.iter().any(|c| c.id == id) => cases::run(id, &mut ctx).await,
-        id if other_cases::CASES.iter().any(|c| c.id == id) => other_cases::run(id, &mut ctx).await,
-        other => Err(ChaosError::UnknownCase(other.to_owned())),
-    };
+    let outcome = cases::run(case.id, &mut ctx).await;
     faults::clear_all(stack).await?;
     if let Err(e) = outcome {
         ctx.problems.push(format!("the case could not run: {e}"));

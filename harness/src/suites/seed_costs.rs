@@ -13,8 +13,8 @@
 
 use mocks::token_rules::Provider;
 
-use super::pricing::{PriceKey, PricingTable};
-use super::service_total;
+use crate::cost::pricing::{PriceKey, PricingTable};
+use crate::cost::service_total;
 use crate::report::model::{CostTable, SeedComparison, SeedLine};
 
 /// A claim within 25% of the reference holds.
@@ -38,7 +38,7 @@ pub struct Measured<'a> {
     /// Secrets Manager or model usage).
     pub estimate: bool,
     /// Gemini Live's turns and how one session's Live lines were obtained.
-    pub live: Option<&'a super::live_cost::LiveCost>,
+    pub live: Option<&'a crate::cost::live_cost::LiveCost>,
 }
 
 fn usd(value: f64) -> String {

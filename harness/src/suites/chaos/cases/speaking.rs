@@ -7,11 +7,11 @@ use std::time::Duration;
 use mocks::vertex::{FaultRule, VertexFault};
 use serde_json::json;
 
-use super::client::Client;
-use super::collect::table_name;
-use super::faults::{self, ThrottleHook};
-use super::invariants::Invariant;
-use super::{CaseInfo, ChaosError, Ctx};
+use crate::suites::chaos::client::Client;
+use crate::suites::chaos::collect::table_name;
+use crate::suites::chaos::faults::{self, ThrottleHook};
+use crate::suites::chaos::invariants::Invariant;
+use crate::suites::chaos::{CaseInfo, ChaosError, Ctx};
 
 /// The speaking API.
 pub const API: &str = "SpeakingWebSocketApi";
@@ -198,7 +198,7 @@ async fn end(client: &mut Client) -> Result<Option<String>, ChaosError> {
         .and_then(|m| m["assessment"]["assessment_id"].as_str().map(str::to_owned)))
 }
 
-fn keep(ctx: &mut Ctx<'_>, seen: &super::client::Seen) {
+fn keep(ctx: &mut Ctx<'_>, seen: &crate::suites::chaos::client::Seen) {
     ctx.facts
         .delivered_assessments
         .extend(seen.assessments.iter().cloned());
@@ -384,9 +384,9 @@ async fn model_failure(ctx: &mut Ctx<'_>) -> Result<(), ChaosError> {
 
 /// Assessments stored for a user.
 pub async fn stored_assessments(ctx: &Ctx<'_>, user: &str) -> Result<usize, ChaosError> {
-    let client = super::collect::store_client(ctx.stack).await;
+    let client = crate::suites::chaos::collect::store_client(ctx.stack).await;
     let table = table_name(ctx.stack, "AssessmentsTable")?;
-    Ok(super::collect::scan_all(&client, &table)
+    Ok(crate::suites::chaos::collect::scan_all(&client, &table)
         .await?
         .iter()
         .filter(|item| item.get("user_id").and_then(|v| v.as_s().ok()) == Some(&user.to_owned()))
@@ -395,9 +395,9 @@ pub async fn stored_assessments(ctx: &Ctx<'_>, user: &str) -> Result<usize, Chao
 
 /// The statuses of a user's sessions.
 pub async fn session_statuses(ctx: &Ctx<'_>, user: &str) -> Result<Vec<String>, ChaosError> {
-    let client = super::collect::store_client(ctx.stack).await;
+    let client = crate::suites::chaos::collect::store_client(ctx.stack).await;
     let table = table_name(ctx.stack, "SessionsTable")?;
-    Ok(super::collect::scan_all(&client, &table)
+    Ok(crate::suites::chaos::collect::scan_all(&client, &table)
         .await?
         .iter()
         .filter(|item| item.get("user_id").and_then(|v| v.as_s().ok()) == Some(&user.to_owned()))
