@@ -1,10 +1,20 @@
-//! `mocks`: runs the fake upstreams on their own (the local stack starts them
-//! in-process). Prints one JSON line with each mock's URLs, then serves until
-//! Ctrl-C or SIGTERM.
+//! `mocks`: runs every fake upstream on its own, each on a loopback port:
+//! Vertex AI (Gemini Live, generateContent, service-account auth), Bedrock
+//! Runtime (Nova Sonic, Converse, InvokeModel), Secrets Manager (with the
+//! Vertex service-account key stored), SNS, the identity provider (JWKS and
+//! minted tokens), the App Store / Google Play purchase checks and the e-mail
+//! API. The local stack starts the same mocks in-process. Prints one JSON line
+//! with each mock's URLs and the environment a function needs to use them,
+//! then serves until Ctrl-C or SIGTERM.
 
 use anyhow::Context as _;
 use clap::Parser;
+use mocks::bedrock::{BedrockConfig, BedrockMock};
+use mocks::email::EmailMock;
+use mocks::identity::{IdentityConfig, IdentityMock};
 use mocks::secrets::SecretsMock;
+use mocks::sns::SnsMock;
+use mocks::stores::StoresMock;
 use mocks::vertex::{VertexConfig, VertexMock};
 
 /// Fake upstreams speaking the real wire protocols.
@@ -17,6 +27,21 @@ struct Args {
     /// Port of the Secrets Manager mock (0: any free port).
     #[arg(long, env = "MOCKS_SECRETS_PORT", default_value_t = 0)]
     secrets_port: u16,
+    /// Port of the Bedrock Runtime mock (0: any free port).
+    #[arg(long, env = "MOCKS_BEDROCK_PORT", default_value_t = 0)]
+    bedrock_port: u16,
+    /// Port of the SNS mock (0: any free port).
+    #[arg(long, env = "MOCKS_SNS_PORT", default_value_t = 0)]
+    sns_port: u16,
+    /// Port of the identity provider mock (0: any free port).
+    #[arg(long, env = "MOCKS_IDENTITY_PORT", default_value_t = 0)]
+    identity_port: u16,
+    /// Port of the App Store / Google Play mock (0: any free port).
+    #[arg(long, env = "MOCKS_STORES_PORT", default_value_t = 0)]
+    stores_port: u16,
+    /// Port of the e-mail API mock (0: any free port).
+    #[arg(long, env = "MOCKS_EMAIL_PORT", default_value_t = 0)]
+    email_port: u16,
     /// Divides every upstream time limit (>= 1).
     #[arg(long, env = "MOCKS_TIME_SCALE", default_value_t = 1.0)]
     time_scale: f64,
@@ -51,6 +76,28 @@ async fn main() -> anyhow::Result<()> {
         .await
         .context("starting the Secrets Manager mock")?;
     secrets.put_secret(&args.gcp_secret_name, &vertex.service_account_json());
+    let bedrock = BedrockMock::start(BedrockConfig {
+        port: args.bedrock_port,
+        time_scale: args.time_scale,
+        ..BedrockConfig::default()
+    })
+    .await
+    .context("starting the Bedrock Runtime mock")?;
+    let sns = SnsMock::start(args.sns_port)
+        .await
+        .context("starting the SNS mock")?;
+    let identity = IdentityMock::start(IdentityConfig {
+        port: args.identity_port,
+        ..IdentityConfig::default()
+    })
+    .await
+    .context("starting the identity provider mock")?;
+    let stores = StoresMock::start(args.stores_port, "")
+        .await
+        .context("starting the App Store / Google Play mock")?;
+    let email = EmailMock::start(args.email_port)
+        .await
+        .context("starting the e-mail API mock")?;
     let ready = serde_json::json!({
         "vertex": {
             "base_url_template": vertex.base_url_template(),
@@ -62,11 +109,35 @@ async fn main() -> anyhow::Result<()> {
             "control_url": format!("{}/_mock/secrets/", secrets.base_url()),
             "gcp_secret_name": args.gcp_secret_name,
         },
+        "bedrock": {
+            "base_url": bedrock.base_url(),
+            "control_url": format!("{}/_mock/bedrock/", bedrock.base_url()),
+        },
+        "sns": {
+            "base_url": sns.base_url(),
+            "control_url": format!("{}/_mock/sns/", sns.base_url()),
+        },
+        "identity": {
+            "base_url": identity.base_url(),
+            "jwks_url": identity.jwks_url(),
+            "issuer": identity.issuer(),
+            "control_url": format!("{}/_mock/identity/", identity.base_url()),
+        },
+        "stores": {
+            "base_url": stores.base_url(),
+            "control_url": format!("{}/_mock/stores/", stores.base_url()),
+        },
+        "email": {
+            "base_url": email.base_url(),
+            "control_url": format!("{}/_mock/email/", email.base_url()),
+        },
         "time_scale": args.time_scale,
         // What the backend's functions need in their environment to use the mocks.
         "env": {
             "VERTEX_BASE_URL_TEMPLATE": vertex.base_url_template(),
             "AWS_ENDPOINT_URL_SECRETS_MANAGER": secrets.base_url(),
+            "AWS_ENDPOINT_URL_BEDROCK_RUNTIME": bedrock.base_url(),
+            "AWS_ENDPOINT_URL_SNS": sns.base_url(),
             "GCP_CREDENTIALS_SECRET": args.gcp_secret_name,
         },
     });
@@ -74,6 +145,11 @@ async fn main() -> anyhow::Result<()> {
     shutdown_signal().await?;
     vertex.stop().await;
     secrets.stop().await;
+    bedrock.stop().await;
+    sns.stop().await;
+    identity.stop().await;
+    stores.stop().await;
+    email.stop().await;
     Ok(())
 }
 

@@ -31,7 +31,13 @@ impl DockerDynamo {
         let container = GenericImage::new(name, tag)
             .with_exposed_port(8000.tcp())
             .with_wait_for(WaitFor::message_on_stdout("Initializing DynamoDB Local"))
-            .with_cmd(["-jar", "DynamoDBLocal.jar", "-inMemory", "-sharedDb"])
+            .with_cmd([
+                "-jar",
+                "DynamoDBLocal.jar",
+                "-inMemory",
+                "-sharedDb",
+                "-disableTelemetry",
+            ])
             .start()
             .await
             .map_err(|e| {

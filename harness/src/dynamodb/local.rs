@@ -262,15 +262,20 @@ impl DynamoDbLocal {
             .prefix("speechgate-dynamodb-java-")
             .tempdir()
             .map_err(|e| DynamoError::Start(format!("no temporary folder: {e}")))?;
+        // Absolute paths: DynamoDB Local runs in its temporary folder.
+        let absolute = |path: &Path| {
+            std::path::absolute(path)
+                .map_err(|e| DynamoError::Start(format!("cannot resolve {}: {e}", path.display())))
+        };
         let mut command = Command::new("java");
         command
             .arg(format!("-Djava.io.tmpdir={}", java_tmp.path().display()))
             .arg(format!(
                 "-Djava.library.path={}",
-                installation.library_dir.display()
+                absolute(&installation.library_dir)?.display()
             ))
             .arg("-jar")
-            .arg(&installation.jar);
+            .arg(absolute(&installation.jar)?);
         match storage {
             Storage::InMemory => {
                 command.arg("-inMemory");
@@ -279,11 +284,14 @@ impl DynamoDbLocal {
                 std::fs::create_dir_all(dir).map_err(|e| {
                     DynamoError::Start(format!("cannot create {}: {e}", dir.display()))
                 })?;
-                command.arg("-dbPath").arg(dir);
+                command.arg("-dbPath").arg(absolute(dir)?);
             }
         }
         let mut child = command
-            .args(["-sharedDb", "-port", &port.to_string()])
+            .args(["-sharedDb", "-disableTelemetry", "-port", &port.to_string()])
+            // Its metadata file (dynamodb-local-metadata.json) lands here, not
+            // in the caller's folder.
+            .current_dir(java_tmp.path())
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())

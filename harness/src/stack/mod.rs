@@ -190,6 +190,31 @@ pub fn default_functions_dir() -> PathBuf {
 }
 
 /// The running stack.
+///
+/// # Example
+/// Start everything a SAM template declares (DynamoDB Local with its tables,
+/// the mocks, the Lambda emulator running the function binaries, the API
+/// Gateway emulators), talk to a WebSocket API, read what was billed, stop:
+/// ```no_run
+/// use harness::{LocalStack, StackOptions, TimeScale};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let mut options = StackOptions::new("backend/template.yaml");
+/// // Every time limit (API Gateway's, Lambda's, the models') divided by 12.
+/// options.time_scale = TimeScale::new(12.0)?;
+/// let stack = LocalStack::start(options).await?;
+/// let speaking = stack
+///     .websocket("SpeakingWebSocketApi")
+///     .expect("the template declares it");
+/// println!("connect a client to {}", speaking.url());
+/// println!("DynamoDB Local (metered) at {}", stack.dynamodb_endpoint());
+/// println!("Vertex AI mock at {}", stack.mocks().vertex.base_url());
+/// let meters = stack.stop_metered().await;
+/// println!("{meters:?}");
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Debug)]
 pub struct LocalStack {
     template: Template,

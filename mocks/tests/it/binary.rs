@@ -1,5 +1,6 @@
-//! The `mocks` binary: prints one JSON line with the mocks' URLs, serves the
-//! seeded service-account secret, and exits cleanly on SIGTERM.
+//! The `mocks` binary: prints one JSON line with every mock's URLs, serves the
+//! seeded service-account secret and each mock's own API, and exits cleanly
+//! on SIGTERM.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
@@ -45,6 +46,32 @@ async fn prints_urls_serves_and_stops_on_sigterm() {
     assert_eq!(
         ready["secrets"]["gcp_secret_name"],
         "gemini-vertex-ai-credentials"
+    );
+
+    // Every other mock the binary says it starts answers on its own port.
+    for (mock, path, field) in [
+        ("bedrock", "/_mock/bedrock/streams", None),
+        ("sns", "/_mock/sns/messages", None),
+        ("identity", "/.well-known/jwks.json", Some("keys")),
+        ("stores", "/_mock/stores/checks", None),
+        ("email", "/_mock/email/messages", None),
+    ] {
+        let base = ready[mock]["base_url"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no {mock} base_url in {ready}"));
+        let (status, body) = http(base, "GET", path, &[], "").await;
+        assert_eq!(status, 200, "{mock} {path}: {body}");
+        if let Some(field) = field {
+            assert!(json_of(&body)[field].is_array(), "{mock} {path}: {body}");
+        }
+    }
+    assert_eq!(
+        ready["env"]["AWS_ENDPOINT_URL_BEDROCK_RUNTIME"],
+        ready["bedrock"]["base_url"]
+    );
+    assert_eq!(
+        ready["env"]["AWS_ENDPOINT_URL_SNS"],
+        ready["sns"]["base_url"]
     );
 
     let killed = Command::new("kill")
