@@ -129,6 +129,23 @@ pub fn optional_integer(
     }
 }
 
+/// Base64 16-bit PCM in `audio_field` at the rate in `rate_field` (8-48
+/// kHz, 16 kHz when absent), as 16 kHz mono samples.
+pub fn pcm_audio(
+    object: &Map<String, Value>,
+    audio_field: &'static str,
+    rate_field: &'static str,
+) -> Result<Vec<i16>, FieldError> {
+    let audio = optional_string(object, audio_field)?.ok_or(FieldError::Missing(audio_field))?;
+    let rate = optional_integer(object, rate_field, 8_000..=48_000)?.unwrap_or(16_000);
+    crate::audio::decode_chunk(&audio, Some(&format!("audio/pcm;rate={rate}"))).map_err(|e| {
+        FieldError::Bad {
+            field: audio_field,
+            problem: e.to_string().replace("Invalid audio: ", "is not usable: "),
+        }
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

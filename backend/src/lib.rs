@@ -9,27 +9,27 @@
 //!   registry, MessageSender, rate limit, keep-alive, Converse replies;
 //! - [`buddy`]: the "Buddy" patient assistant API (seed 001) on Nova Sonic,
 //!   with [`buddy::patients`], the patient context from DynamoDB;
-//! - [`nova_stream`]: seed 003's `nova-sonic-stream` route, Maya on Nova Sonic;
-//! - [`nova_sonic`]: Amazon Nova Sonic through aws-sdk-bedrockruntime's
-//!   bidirectional stream, and the session owner both Nova Sonic APIs share;
-//! - [`alerts`]: SNS alerts (model failures, a patient in distress);
-//! - [`client_json`]: reading client messages with precise errors;
+//! - [`maya_nova_sonic`]: seed 003's `nova-sonic-stream` route, Maya on
+//!   Nova Sonic;
+//! - [`nova_sonic`]: the Amazon Nova Sonic client (aws-sdk-bedrockruntime's
+//!   bidirectional stream) and the session owner both Nova Sonic APIs share;
+//! - [`session_owner`]: the session-owner design the speaking and Nova Sonic
+//!   functions share: the per-event routine, session items, the relay
+//!   through DynamoDB and the owner's jitter buffer, hand-offs, deadlines;
 //! - [`http_api`]: the IELTS HTTP API (seeds 002, 003) behind a REST API:
 //!   accounts, assessments on Nova Micro, QR login, purchases, GDPR, admin;
-//! - [`relay`]: the session-owner relay through DynamoDB (shared by the
-//!   speaking and Nova Sonic functions);
-//! - [`ownership`]: what every session-owning function shares (deadline and
-//!   margin, the `$disconnect` hand-off, the client's connection);
-//! - [`inbox`]: the owner's side of the relay (a jitter buffer that hands
-//!   items over in receive order, however late they were written);
-//! - [`sessions`]: session items with guarded status transitions and TTL;
+//! - [`alerts`]: SNS alerts (model failures, a patient in distress);
+//! - [`client_json`]: reading client messages with precise errors;
 //! - [`vertex`]: Vertex AI credentials, Gemini Live client, generateContent;
 //! - [`credentials`]: the GCP service account from Secrets Manager, cached;
 //! - [`audio`]: client audio (WAV or raw PCM) to 16 kHz mono PCM;
 //! - [`management`]: posting to, reading and closing WebSocket connections
 //!   through the API Gateway management API;
 //! - [`dynamo_json`]: JSON documents as DynamoDB items;
+//! - [`dynamo_query`]: every page of a DynamoDB Query;
 //! - [`echo`]: the diagnostic echo function (`ws-echo`) behind a WebSocket API and an HTTP API;
+//! - [`config`]: reading a function's configuration from its environment;
+//! - [`clock`]: the wall clock (epoch time, timestamps, the invocation's deadline);
 //! - [`telemetry`]: JSON logs as Lambda collects them.
 
 pub mod alerts;
@@ -37,17 +37,17 @@ pub mod audio;
 pub mod buddy;
 pub mod chat;
 pub mod client_json;
+pub mod clock;
+pub mod config;
 pub mod credentials;
 pub mod dynamo_json;
+pub mod dynamo_query;
 pub mod echo;
 pub mod http_api;
-pub mod inbox;
 pub mod management;
+pub mod maya_nova_sonic;
 pub mod nova_sonic;
-pub mod nova_stream;
-pub mod ownership;
-pub mod relay;
-pub mod sessions;
+pub mod session_owner;
 pub mod speaking;
 pub mod telemetry;
 pub mod vertex;

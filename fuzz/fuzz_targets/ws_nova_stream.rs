@@ -6,7 +6,7 @@ use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
     let body = String::from_utf8_lossy(data);
-    if let Err(error) = backend::nova_stream::messages::parse(&body) {
+    if let Err(error) = backend::maya_nova_sonic::messages::parse(&body) {
         assert!(!error.is_empty());
     }
 });

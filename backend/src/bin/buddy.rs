@@ -2,41 +2,31 @@
 
 use backend::alerts::Alerts;
 use backend::buddy::patients::PatientStore;
-use backend::buddy::{BuddyDeps, DEFAULT_VOICE, handle};
-use backend::management::Connections;
-use backend::nova_sonic::SonicSettings;
-use backend::relay::Relay;
-use backend::sessions::Sessions;
+use backend::buddy::{BuddyConfig, BuddyDeps, handle};
+use backend::session_owner::route::OwnerClients;
 use lambda_runtime::{Error, service_fn};
-
-fn required(name: &str) -> Result<String, Error> {
-    std::env::var(name).map_err(|_| format!("environment variable {name} is required").into())
-}
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     backend::telemetry::init();
+    let settings = BuddyConfig::from_env()?;
     let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
     let dynamodb = aws_sdk_dynamodb::Client::new(&config);
-    let alerts = std::env::var("ALERTS_TOPIC_ARN")
-        .ok()
-        .filter(|arn| !arn.is_empty())
-        .map(|arn| Alerts::new(aws_sdk_sns::Client::new(&config), arn));
+    let [patients, family, routines] = settings.patient_tables;
     let deps = BuddyDeps {
-        sessions: Sessions::new(dynamodb.clone(), required("SESSIONS_TABLE")?),
-        relay: Relay::new(dynamodb.clone(), required("RELAY_TABLE")?),
-        connections: Connections::new(config.clone()),
-        patients: PatientStore::new(
-            dynamodb.clone(),
-            required("PATIENTS_TABLE")?,
-            required("FAMILY_TABLE")?,
-            required("ROUTINES_TABLE")?,
+        owner: OwnerClients::new(
+            &config,
+            &dynamodb,
+            settings.sessions_table,
+            settings.relay_table,
         ),
+        patients: PatientStore::new(dynamodb.clone(), patients, family, routines),
         bedrock: aws_sdk_bedrockruntime::Client::new(&config),
-        alerts,
-        conversations_table: required("CONVERSATIONS_TABLE")?,
+        alerts: (settings.alerts_topic_arn)
+            .map(|arn| Alerts::new(aws_sdk_sns::Client::new(&config), arn)),
+        conversations_table: settings.conversations_table,
         dynamodb,
-        settings: SonicSettings::from_env(DEFAULT_VOICE),
+        settings: settings.sonic,
     };
     lambda_runtime::run(service_fn(|event| handle(&deps, event))).await
 }

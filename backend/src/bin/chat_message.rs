@@ -3,7 +3,6 @@
 
 use backend::chat::assistant::Assistant;
 use backend::chat::message::{MessageDeps, handle};
-use backend::chat::registry::Registry;
 use backend::chat::{MessageSettings, RegistrySettings};
 use backend::management::Connections;
 use lambda_runtime::{Error, service_fn};
@@ -15,11 +14,7 @@ async fn main() -> Result<(), Error> {
     let settings = MessageSettings::from_env()?;
     let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
     let deps = MessageDeps {
-        registry: Registry::new(
-            aws_sdk_dynamodb::Client::new(&config),
-            registry.table,
-            registry.ttl_seconds,
-        ),
+        registry: registry.registry(&config),
         connections: Connections::new(config.clone()),
         assistant: Assistant::new(
             aws_sdk_bedrockruntime::Client::new(&config),

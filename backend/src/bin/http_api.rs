@@ -8,19 +8,19 @@ use lambda_http::{Error, service_fn};
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     backend::telemetry::init();
+    let settings = Settings::from_env();
+    let tables = Tables::from_env()?;
     let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-    let secret = std::env::var("GOOGLE_PLAY_CREDENTIALS_SECRET")
-        .unwrap_or_else(|_| "google-play-service-account".to_owned());
     let deps = HttpDeps {
         db: aws_sdk_dynamodb::Client::new(&config),
         bedrock: aws_sdk_bedrockruntime::Client::new(&config),
         google_credentials: GcpCredentials::new(
             aws_sdk_secretsmanager::Client::new(&config),
-            secret,
+            settings.google.credentials_secret.clone(),
         ),
         http: reqwest::Client::new(),
-        tables: Tables::from_env()?,
-        settings: Settings::from_env(),
+        tables,
+        settings,
     };
     lambda_http::run(service_fn(|event| handle(&deps, event))).await
 }

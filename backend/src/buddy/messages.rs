@@ -5,7 +5,6 @@
 
 use serde_json::{Value, json};
 
-use crate::audio;
 use crate::client_json::{self, FieldError};
 use crate::nova_sonic::owner::{Ending, Presenter};
 use crate::nova_sonic::protocol::OUTPUT_SAMPLE_RATE;
@@ -66,18 +65,9 @@ fn parse_fields(body: &str) -> Result<ClientMessage, FieldError> {
         "textInput" => Ok(ClientMessage::TextInput {
             text: client_json::required_string(&object, "text", MAX_TEXT_CHARS)?,
         }),
-        "audioInput" => {
-            let audio = client_json::optional_string(&object, "audio")?
-                .ok_or(FieldError::Missing("audio"))?;
-            let rate = client_json::optional_integer(&object, "sampleRate", 8_000..=48_000)?
-                .unwrap_or(16_000);
-            let samples = audio::decode_chunk(&audio, Some(&format!("audio/pcm;rate={rate}")))
-                .map_err(|e| FieldError::Bad {
-                    field: "audio",
-                    problem: e.to_string().replace("Invalid audio: ", "is not usable: "),
-                })?;
-            Ok(ClientMessage::AudioInput { samples })
-        }
+        "audioInput" => Ok(ClientMessage::AudioInput {
+            samples: client_json::pcm_audio(&object, "audio", "sampleRate")?,
+        }),
         "endSession" => Ok(ClientMessage::EndSession),
         other => Err(FieldError::Unknown {
             field: "action",

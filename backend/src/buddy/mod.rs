@@ -25,22 +25,21 @@ use std::collections::HashMap;
 use std::time::Instant;
 
 use aws_lambda_events::apigw::{ApiGatewayProxyResponse, ApiGatewayWebsocketProxyRequest};
-use chrono::Utc;
 use lambda_runtime::{Error, LambdaEvent};
 use serde_json::{Map, Value, json};
 
 use crate::alerts::Alerts;
 use crate::audio;
+use crate::clock::{now_epoch_s, now_rfc3339};
+use crate::config::{ConfigError, EnvVars};
 use crate::dynamo_json;
-use crate::management::{Connections, endpoint_for};
 use crate::nova_sonic::SonicSettings;
 use crate::nova_sonic::owner::{Ending, Outcome};
 use crate::nova_sonic::session::{self, Start, client_error};
-use crate::ownership::{
-    Peer, deadline_instant, disconnect_reason, hand_off_disconnect, now_epoch_s, ok_response,
-};
-use crate::relay::{Relay, RelayItem, order_key};
-use crate::sessions::{Session, SessionStatus, Sessions};
+use crate::session_owner::peer::Peer;
+use crate::session_owner::relay::RelayItem;
+use crate::session_owner::route::{Message, OwnerClients, route};
+use crate::session_owner::session_item::Session;
 use messages::{BuddyPresenter, ClientMessage, errors};
 use patients::{PatientError, PatientStore};
 
@@ -49,15 +48,47 @@ pub const KIND: &str = "buddy";
 /// Buddy's voice when `NOVA_SONIC_VOICE` is unset.
 pub const DEFAULT_VOICE: &str = "matthew";
 
+/// The function's configuration, from the environment.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BuddyConfig {
+    /// `SESSIONS_TABLE`.
+    pub sessions_table: String,
+    /// `RELAY_TABLE`.
+    pub relay_table: String,
+    /// `PATIENTS_TABLE`, `FAMILY_TABLE`, `ROUTINES_TABLE`.
+    pub patient_tables: [String; 3],
+    /// `CONVERSATIONS_TABLE`: transcripts.
+    pub conversations_table: String,
+    /// `ALERTS_TOPIC_ARN`, if set.
+    pub alerts_topic_arn: Option<String>,
+    /// Model, voice, polling, TTL (`NOVA_SONIC_VOICE` defaults to [`DEFAULT_VOICE`]).
+    pub sonic: SonicSettings,
+}
+
+impl BuddyConfig {
+    /// Reads the environment; names a missing table.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        let vars = EnvVars::process();
+        Ok(Self {
+            sessions_table: vars.required("SESSIONS_TABLE")?,
+            relay_table: vars.required("RELAY_TABLE")?,
+            patient_tables: [
+                vars.required("PATIENTS_TABLE")?,
+                vars.required("FAMILY_TABLE")?,
+                vars.required("ROUTINES_TABLE")?,
+            ],
+            conversations_table: vars.required("CONVERSATIONS_TABLE")?,
+            alerts_topic_arn: vars.optional("ALERTS_TOPIC_ARN"),
+            sonic: SonicSettings::from_vars(DEFAULT_VOICE, &vars),
+        })
+    }
+}
+
 /// The function's dependencies, built once per instance.
 #[derive(Debug)]
 pub struct BuddyDeps {
-    /// Sessions table.
-    pub sessions: Sessions,
-    /// Relay table.
-    pub relay: Relay,
-    /// Management API.
-    pub connections: Connections,
+    /// Sessions table, relay table, management API.
+    pub owner: OwnerClients,
     /// Patients, family and routines.
     pub patients: PatientStore,
     /// Bedrock Runtime.
@@ -77,59 +108,26 @@ pub async fn handle(
     deps: &BuddyDeps,
     event: LambdaEvent<ApiGatewayWebsocketProxyRequest>,
 ) -> Result<ApiGatewayProxyResponse, Error> {
-    let deadline = deadline_instant(event.context.deadline);
-    let request = event.payload;
-    let context = &request.request_context;
-    let route = context.route_key.clone().unwrap_or_default();
-    let connection_id = context.connection_id.clone().unwrap_or_default();
-    if route == "$connect" {
-        return Ok(ok_response());
-    }
-    let endpoint = endpoint_for(context)?;
-    let session_id = Session::id_for(KIND, &connection_id);
-    if route == "$disconnect" {
-        let order = order_key(context.request_time_epoch, "disconnect");
-        let reason = disconnect_reason(context);
-        hand_off_disconnect(&deps.sessions, &deps.relay, &session_id, &order, &reason).await?;
-        return Ok(ok_response());
-    }
-    let peer = Peer {
-        connections: &deps.connections,
-        endpoint: &endpoint,
-        connection_id: &connection_id,
-    };
-    let order = order_key(
-        context.request_time_epoch,
-        context.message_id.as_deref().unwrap_or_default(),
-    );
-    let relayed = match messages::parse(request.body.as_deref().unwrap_or_default()) {
+    route(KIND, &deps.owner, event, async |message| {
+        on_message(deps, message).await
+    })
+    .await
+}
+
+async fn on_message(deps: &BuddyDeps, message: Message<'_>) -> Result<(), Error> {
+    let item = match messages::parse(&message.body) {
         Err(problem) => {
-            peer.tell(&messages::error(&problem)).await;
-            None
+            message.peer.tell(&messages::error(&problem)).await;
+            return Ok(());
         }
         Ok(ClientMessage::InitSession { patient_id }) => {
-            init_session(deps, &peer, &patient_id, deadline).await?;
-            None
+            return init_session(deps, &message.peer, &patient_id, message.deadline).await;
         }
-        Ok(ClientMessage::TextInput { text }) => Some(RelayItem::Text(text)),
-        Ok(ClientMessage::AudioInput { samples }) => {
-            Some(RelayItem::Audio(audio::pcm_bytes(&samples)))
-        }
-        Ok(ClientMessage::EndSession) => Some(RelayItem::End),
+        Ok(ClientMessage::TextInput { text }) => RelayItem::Text(text),
+        Ok(ClientMessage::AudioInput { samples }) => RelayItem::Audio(audio::pcm_bytes(&samples)),
+        Ok(ClientMessage::EndSession) => RelayItem::End,
     };
-    if let Some(item) = relayed {
-        session::hand_to_owner(
-            &deps.sessions,
-            &deps.relay,
-            &peer,
-            &session_id,
-            &order,
-            &item,
-            messages::error,
-        )
-        .await?;
-    }
-    Ok(ok_response())
+    Ok(message.hand_to_owner(&item, messages::error).await?)
 }
 
 async fn init_session(
@@ -154,29 +152,25 @@ async fn init_session(
     };
     let patient = &context.patient;
     let now = now_epoch_s();
-    let session = Session {
-        session_id: Session::id_for(KIND, peer.connection_id),
-        kind: KIND.to_owned(),
-        connection_id: peer.connection_id.to_owned(),
-        user_id: patient.patient_id.clone(),
-        status: SessionStatus::Active,
-        created_at: now,
-        expires_at: now + deps.settings.session_ttl_seconds,
-        details: HashMap::from([
+    let session = Session::active(
+        KIND,
+        peer.connection_id,
+        &patient.patient_id,
+        now,
+        deps.settings.session_ttl_seconds,
+        HashMap::from([
             ("patient_name".to_owned(), patient.name.clone()),
             ("model".to_owned(), deps.settings.model_id.clone()),
         ]),
-    };
+    );
     let mut alert_details = Map::new();
     alert_details.insert("patientId".to_owned(), json!(patient.patient_id));
     alert_details.insert("patientName".to_owned(), json!(patient.name));
     alert_details.insert("sessionId".to_owned(), json!(session.session_id));
     alert_details.insert("connectionId".to_owned(), json!(peer.connection_id));
-    let started_at = Utc::now().to_rfc3339();
+    let started_at = now_rfc3339();
     let outcome = session::start(Start {
-        sessions: &deps.sessions,
-        relay: &deps.relay,
-        connections: &deps.connections,
+        clients: &deps.owner,
         bedrock: &deps.bedrock,
         settings: &deps.settings,
         alerts: deps.alerts.as_ref(),
@@ -213,7 +207,7 @@ async fn init_session(
         tracing::error!(session = %session.session_id, "storing the conversation failed: {e}");
     }
     session::conclude(
-        &deps.sessions,
+        &deps.owner.sessions,
         &session.session_id,
         &outcome,
         &[("conversation_id", conversation_id)],
@@ -245,7 +239,7 @@ pub fn conversation_record(
         "patientId": session.user_id,
         "patientName": patient_name,
         "startedAt": started_at,
-        "endedAt": Utc::now().to_rfc3339(),
+        "endedAt": now_rfc3339(),
         "endedBy": outcome.ending.label(),
         "model": model,
         "streams": outcome.streams,
@@ -273,6 +267,7 @@ mod tests {
     use crate::nova_sonic::output::TokenTotals;
     use crate::nova_sonic::protocol::Role;
     use crate::nova_sonic::turns::TranscriptLine;
+    use crate::session_owner::session_item::SessionStatus;
 
     #[test]
     fn the_record_holds_the_transcript_and_no_audio() {

@@ -15,6 +15,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use serde::Deserialize;
 
 use crate::dynamo_json;
+use crate::dynamo_query::query_all;
 
 /// A patient item.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -174,32 +175,18 @@ impl PatientStore {
         table: &str,
         patient_id: &str,
     ) -> Result<Vec<T>, PatientError> {
-        let mut found = Vec::new();
-        let mut start = None;
-        loop {
-            let page = self
-                .client
-                .query()
-                .table_name(table)
-                .key_condition_expression("patientId = :p")
-                .expression_attribute_values(":p", AttributeValue::S(patient_id.to_owned()))
-                .set_exclusive_start_key(start.take())
-                .send()
-                .await
-                .map_err(|e| PatientError::Store {
-                    table: table.to_owned(),
-                    operation: "Query",
-                    message: DisplayErrorContext(e).to_string(),
-                })?;
-            for item in page.items() {
-                found.push(parse(table, item)?);
-            }
-            match page.last_evaluated_key {
-                Some(key) if !key.is_empty() => start = Some(key),
-                _ => break,
-            }
-        }
-        Ok(found)
+        let query = self
+            .client
+            .query()
+            .table_name(table)
+            .key_condition_expression("patientId = :p")
+            .expression_attribute_values(":p", AttributeValue::S(patient_id.to_owned()));
+        let items = query_all(query).await.map_err(|e| PatientError::Store {
+            table: table.to_owned(),
+            operation: "Query",
+            message: DisplayErrorContext(e).to_string(),
+        })?;
+        items.iter().map(|item| parse(table, item)).collect()
     }
 }
 

@@ -17,14 +17,27 @@ use aws_lambda_events::encodings::Body;
 use lambda_runtime::{Error, LambdaEvent};
 use serde_json::Value;
 
-use super::now_ms;
 use super::registry::Registry;
+use super::{RegistrySettings, SettingsError};
+use crate::clock::now_epoch_ms;
 
 /// Dependencies of the connect and disconnect functions.
 #[derive(Debug)]
 pub struct ConnectionDeps {
     /// The connections table.
     pub registry: Registry,
+}
+
+impl ConnectionDeps {
+    /// Built from the environment ([`RegistrySettings`]) and the AWS
+    /// configuration, as both functions start.
+    pub async fn from_env() -> Result<Self, SettingsError> {
+        let settings = RegistrySettings::from_env()?;
+        let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+        Ok(Self {
+            registry: settings.registry(&config),
+        })
+    }
 }
 
 fn response(status: i64, body: Option<&str>) -> ApiGatewayProxyResponse {
@@ -61,7 +74,7 @@ pub async fn connect(
     };
     match deps
         .registry
-        .register(&connection_id, &user_id, now_ms())
+        .register(&connection_id, &user_id, now_epoch_ms())
         .await
     {
         Ok(ttl) => {

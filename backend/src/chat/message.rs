@@ -22,10 +22,10 @@ use serde_json::Value;
 
 use super::assistant::Assistant;
 use super::messages::{self, ChatMessage, ClientMessage, ErrorCode, errors};
-use super::now_ms;
 use super::rate_limit::{RateLimit, retry_after_seconds};
 use super::registry::{Admission, Registry, UserConnection};
 use super::sender::MessageSender;
+use crate::clock::now_epoch_ms;
 use crate::management::{Connections, endpoint_for};
 
 /// Dependencies of the message function, built once per instance.
@@ -82,7 +82,7 @@ pub async fn handle(
         connection_id,
         message_id,
     };
-    let now = now_ms();
+    let now = now_epoch_ms();
     match messages::parse(request.body.as_deref().unwrap_or_default()) {
         Ok(ClientMessage::Ping) => {
             let answer = ping(&call, now).await;
@@ -125,7 +125,7 @@ async fn chat(call: &Call<'_>, chat: ChatMessage, now: i64) {
     let limit = &deps.rate_limit;
     let (user_id, ttl) = match deps
         .registry
-        .admit(&call.connection_id, limit, now_ms)
+        .admit(&call.connection_id, limit, now_epoch_ms)
         .await
     {
         Ok(Admission::Accepted { user_id, ttl }) => (user_id, ttl),
@@ -215,7 +215,7 @@ async fn chat(call: &Call<'_>, chat: ChatMessage, now: i64) {
         }
     }
     let answer = messages::chat_reply(id, &chat.session_id, &reply);
-    let delivery = call.sender.fan_out(&targets, &answer, now_ms()).await;
+    let delivery = call.sender.fan_out(&targets, &answer, now_epoch_ms()).await;
     tracing::info!(
         message = %id,
         delivered = delivery.delivered.len(),

@@ -38,53 +38,18 @@ pub mod rate_limit;
 pub mod registry;
 pub mod sender;
 
-use std::str::FromStr;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
+use crate::config::{ConfigError, EnvVars};
 use jwt::{DEFAULT_LEEWAY_SECONDS, JwtSettings};
 use rate_limit::RateLimit;
-
-/// Milliseconds since the epoch.
-pub fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or_default()
-}
-
-/// A required, non-empty environment variable.
-pub fn required_env(name: &str) -> Result<String, SettingsError> {
-    std::env::var(name)
-        .ok()
-        .filter(|value| !value.trim().is_empty())
-        .ok_or_else(|| SettingsError::Missing(name.to_owned()))
-}
-
-fn optional_env(name: &str) -> Option<String> {
-    std::env::var(name)
-        .ok()
-        .filter(|value| !value.trim().is_empty())
-}
-
-fn parsed_env<T: FromStr>(name: &str, default: T) -> Result<T, SettingsError> {
-    match optional_env(name) {
-        None => Ok(default),
-        Some(text) => text
-            .trim()
-            .parse()
-            .map_err(|_| SettingsError::Invalid(name.to_owned(), text)),
-    }
-}
 
 /// A configuration problem (the function cannot start).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SettingsError {
-    /// A required variable is not set.
-    #[error("environment variable {0} is required")]
-    Missing(String),
-    /// A variable does not parse.
-    #[error("environment variable {0}={1:?} is not valid")]
-    Invalid(String, String),
+    /// A variable is missing or does not parse.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
     /// No key to verify tokens with.
     #[error("set JWT_SECRET, JWT_SECRET_NAME or JWKS_URL: the authorizer has no key")]
     NoKeys,
@@ -106,15 +71,16 @@ pub struct AuthorizerSettings {
 impl AuthorizerSettings {
     /// Reads the environment.
     pub fn from_env() -> Result<Self, SettingsError> {
+        let vars = EnvVars::process();
         let settings = Self {
             jwt: JwtSettings {
-                issuer: required_env("JWT_ISSUER")?,
-                audience: required_env("JWT_AUDIENCE")?,
-                leeway_seconds: parsed_env("JWT_LEEWAY_SECONDS", DEFAULT_LEEWAY_SECONDS)?,
+                issuer: vars.required("JWT_ISSUER")?,
+                audience: vars.required("JWT_AUDIENCE")?,
+                leeway_seconds: vars.parsed("JWT_LEEWAY_SECONDS", DEFAULT_LEEWAY_SECONDS)?,
             },
-            secret: optional_env("JWT_SECRET"),
-            secret_name: optional_env("JWT_SECRET_NAME"),
-            jwks_url: optional_env("JWKS_URL"),
+            secret: vars.optional("JWT_SECRET"),
+            secret_name: vars.optional("JWT_SECRET_NAME"),
+            jwks_url: vars.optional("JWKS_URL"),
         };
         if settings.secret.is_none()
             && settings.secret_name.is_none()
@@ -136,11 +102,21 @@ pub struct RegistrySettings {
 }
 
 impl RegistrySettings {
+    /// The registry these settings describe.
+    pub fn registry(self, config: &aws_config::SdkConfig) -> registry::Registry {
+        registry::Registry::new(
+            aws_sdk_dynamodb::Client::new(config),
+            self.table,
+            self.ttl_seconds,
+        )
+    }
+
     /// Reads the environment.
     pub fn from_env() -> Result<Self, SettingsError> {
+        let vars = EnvVars::process();
         Ok(Self {
-            table: required_env("CONNECTIONS_TABLE")?,
-            ttl_seconds: parsed_env("CONNECTION_TTL_SECONDS", registry::DEFAULT_TTL_SECONDS)?,
+            table: vars.required("CONNECTIONS_TABLE")?,
+            ttl_seconds: vars.parsed("CONNECTION_TTL_SECONDS", registry::DEFAULT_TTL_SECONDS)?,
         })
     }
 }
@@ -159,22 +135,23 @@ pub struct MessageSettings {
 impl MessageSettings {
     /// Reads the environment.
     pub fn from_env() -> Result<Self, SettingsError> {
+        let vars = EnvVars::process();
         let max_messages: u32 =
-            parsed_env("RATE_LIMIT_MESSAGES", rate_limit::DEFAULT_MAX_MESSAGES)?;
-        let window: u64 = parsed_env(
+            vars.parsed("RATE_LIMIT_MESSAGES", rate_limit::DEFAULT_MAX_MESSAGES)?;
+        let window: u64 = vars.parsed(
             "RATE_LIMIT_WINDOW_SECONDS",
             rate_limit::DEFAULT_WINDOW_SECONDS,
         )?;
         if max_messages == 0 || window == 0 {
-            return Err(SettingsError::Invalid(
+            return Err(ConfigError::Invalid(
                 "RATE_LIMIT_MESSAGES / RATE_LIMIT_WINDOW_SECONDS".to_owned(),
                 "0".to_owned(),
-            ));
+            )
+            .into());
         }
         Ok(Self {
-            model_id: optional_env("CHAT_MODEL_ID")
-                .unwrap_or_else(|| assistant::DEFAULT_MODEL_ID.to_owned()),
-            max_tokens: parsed_env("CHAT_MAX_TOKENS", assistant::DEFAULT_MAX_TOKENS)?,
+            model_id: vars.text("CHAT_MODEL_ID", assistant::DEFAULT_MODEL_ID),
+            max_tokens: vars.parsed("CHAT_MAX_TOKENS", assistant::DEFAULT_MAX_TOKENS)?,
             rate_limit: RateLimit {
                 max_messages,
                 window: Duration::from_secs(window),

@@ -17,6 +17,7 @@ use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkErro
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 
 use super::rate_limit::{Decision, RateLimit};
+use crate::dynamo_query::query_all;
 
 /// Seed 004: "TTL enabled for automatic cleanup after 10 minutes".
 pub const DEFAULT_TTL_SECONDS: i64 = 600;
@@ -240,38 +241,30 @@ impl Registry {
         &self,
         user_id: &str,
     ) -> Result<Vec<UserConnection>, RegistryError> {
-        let mut found = Vec::new();
-        let mut start: Option<HashMap<String, AttributeValue>> = None;
-        loop {
-            let answer = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .index_name(USER_INDEX)
-                .key_condition_expression("userId = :user")
-                .expression_attribute_values(":user", AttributeValue::S(user_id.to_owned()))
-                .set_exclusive_start_key(start.take())
-                .send()
-                .await
-                .map_err(|e| store_error("Query", e))?;
-            for item in answer.items() {
-                let id = item.get("connectionId").and_then(|v| v.as_s().ok());
+        let query = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(USER_INDEX)
+            .key_condition_expression("userId = :user")
+            .expression_attribute_values(":user", AttributeValue::S(user_id.to_owned()));
+        let items = query_all(query)
+            .await
+            .map_err(|e| store_error("Query", e))?;
+        Ok(items
+            .iter()
+            .filter_map(|item| {
+                let id = item.get("connectionId").and_then(|v| v.as_s().ok())?;
                 let ttl = item
                     .get("ttl")
                     .and_then(|v| v.as_n().ok())
                     .and_then(|n| n.parse().ok());
-                if let Some(id) = id {
-                    found.push(UserConnection {
-                        connection_id: id.clone(),
-                        ttl: ttl.unwrap_or_default(),
-                    });
-                }
-            }
-            match answer.last_evaluated_key {
-                Some(key) if !key.is_empty() => start = Some(key),
-                _ => return Ok(found),
-            }
-        }
+                Some(UserConnection {
+                    connection_id: id.clone(),
+                    ttl: ttl.unwrap_or_default(),
+                })
+            })
+            .collect())
     }
 
     /// Applies the rate limit to a message arriving now (`clock` gives epoch

@@ -13,6 +13,7 @@ use super::problem::{ApiError, ApiResult};
 use super::reports::report_json;
 use super::store::{self, conditional_failed, decode_cursor, encode_cursor, get_s, s, store_error};
 use super::{ApiResponse, HttpDeps};
+use crate::clock;
 use crate::dynamo_json;
 
 /// `GET /api/admin/users` (`limit`, `cursor`).
@@ -108,7 +109,7 @@ pub async fn update_user(
         .table_name(&deps.tables.users)
         .key("user_id", s(id))
         .condition_expression("attribute_exists(user_id) AND attribute_exists(email)")
-        .expression_attribute_values(":now", s(store::now_iso()))
+        .expression_attribute_values(":now", s(clock::now_rfc3339_millis()))
         .return_values(ReturnValue::AllNew);
     if let Some(role) = &body.role {
         sets.push("#role = :role");
@@ -203,7 +204,7 @@ pub async fn update_report(
         .expression_attribute_names("#status", "status")
         .expression_attribute_values(":status", s(&body.status))
         .expression_attribute_values(":resolution", s(body.resolution.trim()))
-        .expression_attribute_values(":now", s(store::now_iso()))
+        .expression_attribute_values(":now", s(clock::now_rfc3339_millis()))
         .return_values(ReturnValue::AllNew)
         .send()
         .await;

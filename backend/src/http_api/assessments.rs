@@ -22,6 +22,7 @@ use super::scoring::{BandTable, mark, out_of_40};
 use super::store::{self, Item, decode_cursor, encode_cursor, get_item, get_s, s, store_error};
 use super::writing::{self, MAX_ESSAY_CHARS, TaskType};
 use super::{ApiResponse, HttpDeps, questions};
+use crate::clock;
 use crate::dynamo_json;
 
 /// The assessment types the history can be filtered by.
@@ -109,7 +110,7 @@ pub async fn writing(deps: &HttpDeps, request: &ApiRequest) -> ApiResult<ApiResp
         tracing::error!("writing assessment refused: {e}");
         ApiError::Upstream("The writing assessment could not be completed. Try again.".into())
     })?;
-    let timestamp = store::now_iso();
+    let timestamp = clock::now_rfc3339_millis();
     let word_count = writing::word_count(&body.essay);
     let answer = json!({
         "assessment_id": assessment_id,
@@ -225,7 +226,7 @@ pub async fn comprehension(
             "The feedback could not be written. Try again.".into(),
         ));
     }
-    let timestamp = store::now_iso();
+    let timestamp = clock::now_rfc3339_millis();
     let answer = json!({
         "assessment_id": assessment_id,
         "type": skill,

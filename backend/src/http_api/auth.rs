@@ -18,6 +18,7 @@ use super::store::{
     store_error,
 };
 use super::{ApiResponse, HttpDeps, entitlements};
+use crate::clock;
 
 /// How long a login session lives (seed 002: 24 hours).
 pub const SESSION_TTL_SECONDS: i64 = 24 * 60 * 60;
@@ -128,7 +129,7 @@ pub async fn find_user_by_email(deps: &HttpDeps, email: &str) -> ApiResult<Optio
 /// Starts a login session for a user: the bearer token and its expiry (epoch s).
 pub async fn create_session(deps: &HttpDeps, user_id: &str, via: &str) -> ApiResult<(String, i64)> {
     let token = store::random_token();
-    let now = store::now_s();
+    let now = clock::now_epoch_s();
     let expires_at = now + SESSION_TTL_SECONDS;
     let item: Item = [
         ("session_id", s(store::digest(&token))),
@@ -173,7 +174,7 @@ pub async fn authenticate(deps: &HttpDeps, request: &ApiRequest) -> ApiResult<Pr
         .await?
         .filter(|item| get_s(item, "session_type") == Some(LOGIN_SESSION))
         .ok_or_else(|| ApiError::Unauthorized("Invalid session".into()))?;
-    let now = store::now_s();
+    let now = clock::now_epoch_s();
     if get_n(&session, "expires_at").unwrap_or(0) <= now {
         delete_item(&deps.db, &deps.tables.sessions, "session_id", &session_id).await?;
         return Err(ApiError::Unauthorized("Session expired".into()));
@@ -244,7 +245,7 @@ pub async fn register(deps: &HttpDeps, request: &ApiRequest) -> ApiResult<ApiRes
     let email = normalise_email(&body.email);
     let hash = hash_password(deps.settings.bcrypt_cost, &body.password).await?;
     let user_id = store::new_id();
-    let now = store::now_iso();
+    let now = clock::now_rfc3339_millis();
     let role = if deps.settings.admin_emails.contains(&email) {
         "admin"
     } else {
@@ -369,7 +370,7 @@ async fn check_login_throttle(deps: &HttpDeps, email: &str) -> ApiResult<bool> {
     let Some(item) = get_item(&deps.db, &deps.tables.sessions, "session_id", &key).await? else {
         return Ok(false);
     };
-    let now = store::now_s();
+    let now = clock::now_epoch_s();
     let until = get_n(&item, "expires_at").unwrap_or(0);
     if until > now && get_n(&item, "failures").unwrap_or(0) >= MAX_FAILED_LOGINS {
         return Err(ApiError::TooManyRequests {
@@ -384,7 +385,7 @@ async fn check_login_throttle(deps: &HttpDeps, email: &str) -> ApiResult<bool> {
 /// there is none or it has ended (DynamoDB's TTL deletes it later).
 async fn record_login_failure(deps: &HttpDeps, email: &str) -> ApiResult<()> {
     let key = login_throttle_key(email);
-    let now = store::now_s();
+    let now = clock::now_epoch_s();
     let counted = deps
         .db
         .update_item()
@@ -460,7 +461,7 @@ pub async fn update_profile(deps: &HttpDeps, request: &ApiRequest) -> ApiResult<
         .update_expression("SET full_name = :name, updated_at = :now")
         .condition_expression("attribute_exists(user_id)")
         .expression_attribute_values(":name", s(body.full_name.trim()))
-        .expression_attribute_values(":now", s(store::now_iso()))
+        .expression_attribute_values(":now", s(clock::now_rfc3339_millis()))
         .return_values(aws_sdk_dynamodb::types::ReturnValue::AllNew)
         .send()
         .await;

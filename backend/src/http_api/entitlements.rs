@@ -10,6 +10,7 @@ use super::input::ApiRequest;
 use super::problem::{ApiError, ApiResult};
 use super::store::{self, Item, get_n, get_s};
 use super::{ApiResponse, HttpDeps};
+use crate::clock;
 
 /// A subscription tier.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -125,7 +126,7 @@ pub async fn effective_tier(deps: &HttpDeps, user: &Item) -> ApiResult<Tier> {
         .and_then(Tier::parse)
         .unwrap_or(Tier::Free);
     let user_id = get_s(user, "user_id").unwrap_or_default();
-    let now = store::now_ms();
+    let now = clock::now_epoch_ms();
     Ok(user_entitlements(deps, user_id)
         .await?
         .iter()
@@ -154,7 +155,7 @@ pub async fn require(deps: &HttpDeps, principal: &Principal, feature: Feature) -
 pub async fn list(deps: &HttpDeps, request: &ApiRequest) -> ApiResult<ApiResponse> {
     let principal = authenticate(deps, request).await?;
     let tier = effective_tier(deps, &principal.user).await?;
-    let now = store::now_ms();
+    let now = clock::now_epoch_ms();
     let items: Vec<Value> = user_entitlements(deps, &principal.user_id)
         .await?
         .iter()

@@ -12,6 +12,7 @@ use super::input::{ApiRequest, Checks, MAX_JSON_BODY};
 use super::problem::{ApiError, ApiResult};
 use super::store::{self, get_s};
 use super::{ApiResponse, HttpDeps};
+use crate::clock;
 
 /// The phrase a deletion must carry.
 pub const CONFIRMATION: &str = "DELETE MY ACCOUNT";
@@ -50,7 +51,7 @@ fn user_tables(
 pub async fn export(deps: &HttpDeps, request: &ApiRequest) -> ApiResult<ApiResponse> {
     let principal = authenticate(deps, request).await?;
     let mut document = Map::new();
-    document.insert("exported_at".into(), json!(store::now_iso()));
+    document.insert("exported_at".into(), json!(clock::now_rfc3339_millis()));
     document.insert(
         "user".into(),
         Value::Object(store::to_json(&principal.user, &["password_hash"])),

@@ -12,6 +12,7 @@ use super::input::ApiRequest;
 use super::problem::{ApiError, ApiResult};
 use super::store::{self, get_s, s};
 use super::{ApiResponse, HttpDeps};
+use crate::clock;
 use crate::dynamo_json;
 
 /// The API's version (the OpenAPI document's `info.version`).
@@ -42,7 +43,7 @@ pub async fn health(deps: &HttpDeps) -> ApiResult<ApiResponse> {
     match probe {
         Ok(_) => Ok(ApiResponse::json(
             200,
-            &json!({"status": "ok", "environment": deps.settings.environment, "checks": {"dynamodb": "ok"}, "time": store::now_iso()}),
+            &json!({"status": "ok", "environment": deps.settings.environment, "checks": {"dynamodb": "ok"}, "time": clock::now_rfc3339_millis()}),
         )),
         Err(e) => {
             tracing::error!(
@@ -78,7 +79,7 @@ pub async fn config(deps: &HttpDeps, request: &ApiRequest) -> ApiResult<ApiRespo
 pub async fn dashboard(deps: &HttpDeps, request: &ApiRequest) -> ApiResult<ApiResponse> {
     let principal = authenticate(deps, request).await?;
     let tier = effective_tier(deps, &principal.user).await?;
-    let now = store::now_ms();
+    let now = clock::now_epoch_ms();
     let entitlements: Vec<Value> = user_entitlements(deps, &principal.user_id)
         .await?
         .iter()

@@ -41,6 +41,7 @@ use http::HeaderMap;
 use lambda_http::{Body, Request, RequestExt, Response};
 use serde_json::Value;
 
+use crate::config::EnvVars;
 use crate::credentials::GcpCredentials;
 use input::ApiRequest;
 use problem::{ApiError, ApiResult};
@@ -67,6 +68,9 @@ pub struct GoogleSettings {
     pub api_url: String,
     /// `GOOGLE_PLAY_PACKAGE_NAME`.
     pub package_name: String,
+    /// `GOOGLE_PLAY_CREDENTIALS_SECRET`: the Secrets Manager secret of the
+    /// service account.
+    pub credentials_secret: String,
 }
 
 /// E-mail settings (SendGrid's v3 API).
@@ -117,14 +121,13 @@ fn list(text: &str) -> Vec<String> {
 impl Settings {
     /// Reads the environment, with the template's defaults.
     pub fn from_env() -> Self {
-        let var =
-            |name: &str, default: &str| std::env::var(name).unwrap_or_else(|_| default.to_owned());
+        let vars = EnvVars::process();
+        let var = |name: &str, default: &str| vars.text(name, default);
         Self {
             environment: var("ENVIRONMENT", "production"),
             region: var("AWS_REGION", "us-east-1"),
-            bcrypt_cost: var("BCRYPT_COST", "12")
-                .parse()
-                .unwrap_or(bcrypt::DEFAULT_COST)
+            bcrypt_cost: vars
+                .parsed_or("BCRYPT_COST", bcrypt::DEFAULT_COST)
                 .clamp(4, 31),
             admin_emails: list(&var("ADMIN_EMAILS", ""))
                 .into_iter()
@@ -132,7 +135,7 @@ impl Settings {
                 .collect(),
             cors_origins: list(&var("CORS_ALLOWED_ORIGINS", "")),
             public_app_url: var("PUBLIC_APP_URL", "https://www.ieltsaiprep.com"),
-            speaking_websocket_url: std::env::var("SPEAKING_WEBSOCKET_URL").ok(),
+            speaking_websocket_url: vars.optional("SPEAKING_WEBSOCKET_URL"),
             model_id: var("BEDROCK_MODEL_ID", "amazon.nova-micro-v1:0"),
             apple: AppleSettings {
                 verify_url: var(
@@ -152,6 +155,10 @@ impl Settings {
                     "https://androidpublisher.googleapis.com",
                 ),
                 package_name: var("GOOGLE_PLAY_PACKAGE_NAME", "com.ieltsaiprep.app"),
+                credentials_secret: var(
+                    "GOOGLE_PLAY_CREDENTIALS_SECRET",
+                    "google-play-service-account",
+                ),
             },
             email: EmailSettings {
                 api_url: var("EMAIL_API_URL", "https://api.sendgrid.com"),

@@ -19,6 +19,7 @@ use super::input::{ApiRequest, Checks, MAX_JSON_BODY};
 use super::problem::{ApiError, ApiResult};
 use super::store::{self, Item, conditional_failed, n, s, store_error};
 use super::{ApiResponse, HttpDeps};
+use crate::clock;
 
 /// The audience of the Google Play JWT.
 const ANDROID_PUBLISHER: &str = "https://androidpublisher.googleapis.com/";
@@ -56,7 +57,7 @@ async fn grant(
     verified: &Verified,
     tier: Tier,
 ) -> ApiResult<ApiResponse> {
-    let now = store::now_iso();
+    let now = clock::now_rfc3339_millis();
     let item: Item = [
         ("entitlement_id", s(&verified.entitlement_id)),
         ("user_id", s(&principal.user_id)),
@@ -93,7 +94,7 @@ async fn grant(
     Ok(ApiResponse::json(
         200,
         &json!({
-            "entitlement": entitlement_json(&item, store::now_ms()),
+            "entitlement": entitlement_json(&item, clock::now_epoch_ms()),
             "subscription_tier": tier.as_str(),
         }),
     ))
@@ -205,7 +206,7 @@ pub fn read_apple_answer(answer: &Value, bundle_id: &str) -> ApiResult<Verified>
 }
 
 fn require_unexpired(verified: &Verified) -> ApiResult<()> {
-    if verified.expires_at_ms <= store::now_ms() {
+    if verified.expires_at_ms <= clock::now_epoch_ms() {
         return Err(ApiError::InvalidReceipt(
             "The subscription in this purchase has expired".into(),
         ));
@@ -258,7 +259,7 @@ async fn play_token(deps: &HttpDeps) -> ApiResult<String> {
         })?;
     let mut header = Header::new(Algorithm::RS256);
     header.kid = Some(account.private_key_id.clone());
-    let now = store::now_s();
+    let now = clock::now_epoch_s();
     let claims = PlayClaims {
         iss: &account.client_email,
         sub: &account.client_email,

@@ -16,6 +16,7 @@ use super::store::{
     self, Item, conditional_failed, get_bool, get_item, get_n, get_s, n, s, store_error,
 };
 use super::{ApiResponse, HttpDeps};
+use crate::clock;
 
 /// How long a QR token works (seed 002: 5 minutes).
 pub const QR_TTL_SECONDS: i64 = 5 * 60;
@@ -24,7 +25,7 @@ pub const QR_TTL_SECONDS: i64 = 5 * 60;
 pub async fn generate(deps: &HttpDeps, request: &ApiRequest) -> ApiResult<ApiResponse> {
     let principal = authenticate(deps, request).await?;
     let token = store::random_token();
-    let now = store::now_s();
+    let now = clock::now_epoch_s();
     let expires_at = now + QR_TTL_SECONDS;
     let mut item: Item = [
         ("token", s(&token)),
@@ -64,7 +65,7 @@ pub async fn redeem(deps: &HttpDeps, request: &ApiRequest) -> ApiResult<ApiRespo
     let mut checks = Checks::default();
     checks.text("token", &body.token, 1, 128);
     checks.finish()?;
-    let now = store::now_s();
+    let now = clock::now_epoch_s();
     let claimed = deps
         .db
         .update_item()

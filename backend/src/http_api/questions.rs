@@ -18,6 +18,7 @@ use super::store::{
 };
 use super::writing::TaskType;
 use super::{ApiResponse, HttpDeps};
+use crate::clock;
 use crate::dynamo_json;
 
 /// The modules a reading or listening set belongs to.
@@ -257,7 +258,7 @@ pub async fn create(deps: &HttpDeps, request: &ApiRequest) -> ApiResult<ApiRespo
         "question_id": store::new_id(),
         "assessment_type": body.assessment_type,
         "title": body.title.trim(),
-        "created_at": store::now_iso(),
+        "created_at": clock::now_rfc3339_millis(),
     });
     let optional = [
         ("test_type", body.test_type.map(Value::from)),
@@ -369,7 +370,7 @@ pub async fn put_rubric(deps: &HttpDeps, request: &ApiRequest, id: &str) -> ApiR
         "rubric_id": id,
         "title": body.title.trim(),
         "descriptors": body.descriptors,
-        "updated_at": store::now_iso(),
+        "updated_at": clock::now_rfc3339_millis(),
     });
     let item = dynamo_json::to_item(document.as_object().expect("an object"));
     store::put_item(&deps.db, &deps.tables.rubrics, item).await?;

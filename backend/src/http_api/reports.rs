@@ -13,6 +13,7 @@ use super::model::ModelReply;
 use super::problem::{ApiError, ApiResult};
 use super::store::{self, Item, get_item, get_s, n, s};
 use super::{ApiResponse, HttpDeps};
+use crate::clock;
 
 /// How long safety logs are kept (TTL).
 pub const SAFETY_LOG_TTL_SECONDS: i64 = 90 * 24 * 60 * 60;
@@ -54,11 +55,14 @@ pub async fn log_model_call(deps: &HttpDeps, event: SafetyEvent<'_>) {
     let mut item: Item = [
         ("log_id", s(store::new_id())),
         ("user_id", s(event.user_id)),
-        ("timestamp", s(store::now_iso())),
+        ("timestamp", s(clock::now_rfc3339_millis())),
         ("model", s(&deps.settings.model_id)),
         ("task", s(event.task)),
         ("input_chars", n(event.input_chars as i64)),
-        ("expires_at", n(store::now_s() + SAFETY_LOG_TTL_SECONDS)),
+        (
+            "expires_at",
+            n(clock::now_epoch_s() + SAFETY_LOG_TTL_SECONDS),
+        ),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v))
@@ -153,7 +157,7 @@ pub async fn create(deps: &HttpDeps, request: &ApiRequest) -> ApiResult<ApiRespo
             body.target_type, body.target_id
         )));
     }
-    let now = store::now_iso();
+    let now = clock::now_rfc3339_millis();
     let mut item: Item = [
         ("report_id", s(store::new_id())),
         ("user_id", s(&principal.user_id)),

@@ -13,6 +13,7 @@ use super::input::{ApiRequest, Checks, MAX_JSON_BODY};
 use super::problem::{ApiError, ApiResult};
 use super::store::{self, Item, conditional_failed, get_n, get_s, n, s, store_error};
 use super::{ApiResponse, EmailSettings, HttpDeps};
+use crate::clock;
 
 /// How long a reset link works.
 pub const RESET_TTL_SECONDS: i64 = 60 * 60;
@@ -74,12 +75,12 @@ pub async fn request_reset(deps: &HttpDeps, request: &ApiRequest) -> ApiResult<A
     let email = normalise_email(&body.email);
     if let Some(user) = find_user_by_email(deps, &email).await? {
         let token = store::random_token();
-        let expires_at = store::now_s() + RESET_TTL_SECONDS;
+        let expires_at = clock::now_epoch_s() + RESET_TTL_SECONDS;
         let item: Item = [
             ("session_id", s(reset_key(&token))),
             ("user_id", s(get_s(&user, "user_id").unwrap_or_default())),
             ("session_type", s(RESET_TOKEN)),
-            ("created_at", n(store::now_s())),
+            ("created_at", n(clock::now_epoch_s())),
             ("expires_at", n(expires_at)),
         ]
         .into_iter()
@@ -148,7 +149,7 @@ pub async fn confirm_reset(deps: &HttpDeps, request: &ApiRequest) -> ApiResult<A
         Err(e) if conditional_failed(&e) => return Err(invalid()),
         Err(e) => return Err(store_error("consume reset token", e)),
     };
-    if get_n(&token, "expires_at").unwrap_or(0) <= store::now_s() {
+    if get_n(&token, "expires_at").unwrap_or(0) <= clock::now_epoch_s() {
         return Err(invalid());
     }
     let user_id = get_s(&token, "user_id").unwrap_or_default().to_owned();
@@ -161,7 +162,7 @@ pub async fn confirm_reset(deps: &HttpDeps, request: &ApiRequest) -> ApiResult<A
         .update_expression("SET password_hash = :hash, updated_at = :now")
         .condition_expression("attribute_exists(user_id)")
         .expression_attribute_values(":hash", s(hash))
-        .expression_attribute_values(":now", s(store::now_iso()))
+        .expression_attribute_values(":now", s(clock::now_rfc3339_millis()))
         .send()
         .await;
     match updated {

@@ -9,12 +9,14 @@ use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkErro
 use aws_sdk_dynamodb::types::AttributeValue;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use chrono::{SecondsFormat, Utc};
+
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
 use super::problem::{ApiError, ApiResult, internal};
+use crate::config::{ConfigError, EnvVars};
 use crate::dynamo_json;
+use crate::dynamo_query;
 
 /// A DynamoDB item.
 pub type Item = HashMap<String, AttributeValue>;
@@ -44,10 +46,9 @@ pub struct Tables {
 
 impl Tables {
     /// Reads the names from the environment; names the first missing variable.
-    pub fn from_env() -> Result<Self, String> {
-        let var = |name: &str| {
-            std::env::var(name).map_err(|_| format!("environment variable {name} is required"))
-        };
+    pub fn from_env() -> Result<Self, ConfigError> {
+        let vars = EnvVars::process();
+        let var = |name: &str| vars.required(name);
         Ok(Self {
             users: var("USERS_TABLE")?,
             sessions: var("SESSIONS_TABLE")?,
@@ -153,26 +154,16 @@ pub async fn query_all(
     key: &str,
     value: &str,
 ) -> ApiResult<Vec<Item>> {
-    let mut items = Vec::new();
-    let mut start = None;
-    loop {
-        let page = db
-            .query()
-            .table_name(table)
-            .index_name(index)
-            .key_condition_expression("#k = :v")
-            .expression_attribute_names("#k", key)
-            .expression_attribute_values(":v", s(value))
-            .set_exclusive_start_key(start)
-            .send()
-            .await
-            .map_err(|e| store_error("query", e))?;
-        items.extend(page.items.unwrap_or_default());
-        match page.last_evaluated_key {
-            Some(key) if !key.is_empty() => start = Some(key),
-            _ => return Ok(items),
-        }
-    }
+    let query = db
+        .query()
+        .table_name(table)
+        .index_name(index)
+        .key_condition_expression("#k = :v")
+        .expression_attribute_names("#k", key)
+        .expression_attribute_values(":v", s(value));
+    dynamo_query::query_all(query)
+        .await
+        .map_err(|e| store_error("query", e))
 }
 
 /// A pagination cursor: the string attributes of a `LastEvaluatedKey`.
@@ -201,21 +192,6 @@ pub fn decode_cursor(cursor: &str, allowed: &[&str]) -> ApiResult<Item> {
         key.insert((*name).to_owned(), s(text));
     }
     Ok(key)
-}
-
-/// Seconds since the epoch.
-pub fn now_s() -> i64 {
-    Utc::now().timestamp()
-}
-
-/// Milliseconds since the epoch.
-pub fn now_ms() -> i64 {
-    Utc::now().timestamp_millis()
-}
-
-/// Now as RFC 3339 with milliseconds (`2025-01-31T10:00:00.000Z`): sorts as text.
-pub fn now_iso() -> String {
-    Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
 /// A random UUID (version 4).

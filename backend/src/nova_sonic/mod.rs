@@ -1,24 +1,30 @@
-//! Amazon Nova Sonic (speech to speech) through aws-sdk-bedrockruntime's
-//! bidirectional stream, and the session owner both Nova Sonic WebSocket
-//! APIs share (Buddy, seed 001; `nova-sonic-stream`, seed 003).
+//! The Amazon Nova Sonic (speech to speech) client, through
+//! aws-sdk-bedrockruntime's bidirectional stream, and the session owner both
+//! Nova Sonic WebSocket APIs share (Buddy, seed 001; `nova-sonic-stream`,
+//! seed 003, [`crate::maya_nova_sonic`]).
 //!
 //! - [`protocol`]: the input events, in Bedrock's order and limits;
 //! - [`output`]: the output events, parsed;
-//! - [`stream`]: one stream through the SDK, with its errors classified;
+//! - [`bidi_stream`]: one bidirectional stream through the SDK, with its
+//!   errors classified;
 //! - [`turns`]: output events to client deliveries and the transcript;
 //! - [`owner`]: the session owner (relay in, model out, reopen at the
 //!   8-minute limit, deadline, alerts);
 //! - [`session`]: starting a session (stream, record, ready message) and
 //!   concluding it, with the errors both APIs send.
 
+pub mod bidi_stream;
 pub mod output;
 pub mod owner;
 pub mod protocol;
 pub mod session;
-pub mod stream;
 pub mod turns;
 
 use std::time::Duration;
+
+use crate::config::EnvVars;
+use crate::session_owner::relay::RelaySettings;
+use crate::session_owner::session_item::DEFAULT_TTL_SECONDS;
 
 /// The model when `NOVA_SONIC_MODEL_ID` is not set: Nova 2 Sonic. Nova Sonic
 /// v1 (`amazon.nova-sonic-v1:0`) reached its end of life on 2026-09-14 and
@@ -75,10 +81,9 @@ pub struct SonicSettings {
     /// `NOVA_SONIC_ENDPOINTING` (`HIGH`, `MEDIUM`, `LOW`): sent to models that
     /// take it; unset (or not one of those) leaves the model's default.
     pub endpointing: Option<Endpointing>,
-    /// `RELAY_POLL_MS`: how often the owner reads the relay (default 25 ms).
+    /// `RELAY_POLL_MS` ([`RelaySettings::poll`]).
     pub relay_poll: Duration,
-    /// `RELAY_SETTLE_MS`: how long relayed audio waits for chunks written
-    /// late by concurrent invocations (default 300 ms; see [`crate::inbox`]).
+    /// `RELAY_SETTLE_MS` ([`RelaySettings::settle`]).
     pub relay_settle: Duration,
     /// `SESSION_TTL_SECONDS`: how long a session item lives (default 2 h).
     pub session_ttl_seconds: i64,
@@ -93,35 +98,32 @@ impl SonicSettings {
 
     /// Reads the environment; `default_voice` when `NOVA_SONIC_VOICE` is unset.
     pub fn from_env(default_voice: &str) -> Self {
-        Self::from_lookup(default_voice, |name| std::env::var(name).ok())
+        Self::from_vars(default_voice, &EnvVars::process())
     }
 
     /// The same from any variable lookup (tests).
     pub fn from_lookup(default_voice: &str, var: impl Fn(&str) -> Option<String>) -> Self {
-        let text = |name: &str, default: &str| {
-            var(name)
-                .filter(|v| !v.trim().is_empty())
-                .unwrap_or_else(|| default.to_owned())
-        };
+        Self::from_vars(default_voice, &EnvVars::from_lookup(var))
+    }
+
+    /// The same from `vars`.
+    pub fn from_vars(default_voice: &str, vars: &EnvVars<'_>) -> Self {
+        let relay = RelaySettings::from_vars(vars);
         Self {
-            model_id: text("NOVA_SONIC_MODEL_ID", DEFAULT_MODEL_ID),
-            voice_id: text("NOVA_SONIC_VOICE", default_voice),
-            endpointing: var("NOVA_SONIC_ENDPOINTING").and_then(|v| {
+            model_id: vars.text("NOVA_SONIC_MODEL_ID", DEFAULT_MODEL_ID),
+            voice_id: vars.text("NOVA_SONIC_VOICE", default_voice),
+            endpointing: vars.optional("NOVA_SONIC_ENDPOINTING").and_then(|v| {
                 let parsed = Endpointing::parse(&v);
-                if parsed.is_none() && !v.trim().is_empty() {
+                if parsed.is_none() {
                     tracing::warn!(
                         "NOVA_SONIC_ENDPOINTING={v:?} is not HIGH, MEDIUM or LOW: the model's default applies"
                     );
                 }
                 parsed
             }),
-            relay_poll: Duration::from_millis(
-                text("RELAY_POLL_MS", "25").parse().unwrap_or(25).max(1),
-            ),
-            relay_settle: Duration::from_millis(
-                text("RELAY_SETTLE_MS", "300").parse().unwrap_or(300),
-            ),
-            session_ttl_seconds: text("SESSION_TTL_SECONDS", "7200").parse().unwrap_or(7200),
+            relay_poll: relay.poll,
+            relay_settle: relay.settle,
+            session_ttl_seconds: vars.parsed_or("SESSION_TTL_SECONDS", DEFAULT_TTL_SECONDS),
         }
     }
 }

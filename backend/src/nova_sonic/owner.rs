@@ -15,15 +15,15 @@ use std::time::{Duration, Instant};
 use serde_json::{Map, Value, json};
 
 use super::Endpointing;
+use super::bidi_stream::{SonicError, SonicStream};
 use super::output::{OutputEvent, TokenTotals};
 use super::protocol::PromptSettings;
-use super::stream::{SonicError, SonicStream};
 use super::turns::{Delivery, TranscriptLine, TurnTracker};
 use crate::alerts::{Alert, AlertKind, Alerts, is_distress};
-use crate::inbox::RelayInbox;
 use crate::management::{Connections, ManagementError};
-use crate::ownership::{stop_margin, until_stop};
-use crate::relay::RelayItem;
+use crate::session_owner::deadline::{stop_margin, until_stop};
+use crate::session_owner::relay::RelayItem;
+use crate::session_owner::relay_inbox::RelayInbox;
 
 /// Largest piece of PCM per audio message (far below API Gateway's 32 KB frames).
 pub const AUDIO_PIECE_BYTES: usize = 16_000;

@@ -9,14 +9,15 @@ use std::time::Instant;
 use serde_json::{Map, Value, json};
 
 use super::SonicSettings;
+use super::bidi_stream::{SonicError, SonicStream};
 use super::owner::{self, Ending, OPEN_TIMEOUT, Outcome, OwnerSetup, Presenter};
-use super::stream::{SonicError, SonicStream};
 use crate::alerts::{Alert, AlertKind, Alerts};
-use crate::inbox::RelayInbox;
-use crate::management::Connections;
-use crate::ownership::{Peer, live_session, now_epoch_s};
-use crate::relay::{Relay, RelayError, RelayItem};
-use crate::sessions::{Session, SessionError, SessionStatus, Sessions};
+use crate::clock::now_epoch_s;
+use crate::session_owner::TableError;
+use crate::session_owner::peer::Peer;
+use crate::session_owner::relay_inbox::RelayInbox;
+use crate::session_owner::route::OwnerClients;
+use crate::session_owner::session_item::{Session, SessionError, SessionStatus, Sessions};
 
 /// The errors both Nova Sonic APIs send, verbatim.
 pub mod errors {
@@ -28,7 +29,7 @@ pub mod errors {
     /// Any other Nova Sonic failure.
     pub const MODEL_FAILED: &str = "Nova Sonic invocation failed; please start a new session";
     /// Input before the session starts (the speaking API's wording).
-    pub const NO_ACTIVE_SESSION: &str = "No active session";
+    pub const NO_ACTIVE_SESSION: &str = crate::session_owner::hand_off::NO_ACTIVE_SESSION;
     /// A second start on the same connection.
     pub const ALREADY_ACTIVE: &str = "Session already active";
 }
@@ -42,25 +43,10 @@ pub fn client_error(error: &SonicError) -> &'static str {
     }
 }
 
-/// Why starting failed (the client has been told nothing; the invocation errs).
-#[derive(Debug, thiserror::Error)]
-pub enum StartError {
-    /// The sessions table.
-    #[error(transparent)]
-    Session(#[from] SessionError),
-    /// The relay table.
-    #[error(transparent)]
-    Relay(#[from] RelayError),
-}
-
 /// Everything a start needs.
 pub struct Start<'a> {
-    /// Sessions table.
-    pub sessions: &'a Sessions,
-    /// Relay table.
-    pub relay: &'a Relay,
-    /// Management API clients.
-    pub connections: &'a Connections,
+    /// Sessions table, relay table, management API.
+    pub clients: &'a OwnerClients,
     /// Bedrock Runtime.
     pub bedrock: &'a aws_sdk_bedrockruntime::Client,
     /// Model, voice, polling, TTL.
@@ -91,16 +77,17 @@ pub struct Start<'a> {
     pub error_message: fn(&str) -> Value,
 }
 
-/// Starts and owns a session. `Ok(None)`: refused (the client was told why).
-pub async fn start(start: Start<'_>) -> Result<Option<Outcome>, StartError> {
+/// Starts and owns a session. `Ok(None)`: refused (the client was told
+/// why); `Err`: a table failed (the client has been told nothing).
+pub async fn start(start: Start<'_>) -> Result<Option<Outcome>, TableError> {
     let peer = Peer {
-        connections: start.connections,
+        connections: &start.clients.connections,
         endpoint: &start.endpoint,
         connection_id: &start.session.connection_id,
     };
     let session_id = start.session.session_id.clone();
     let now = now_epoch_s();
-    if let Some(existing) = start.sessions.get(&session_id).await?
+    if let Some(existing) = start.clients.sessions.get(&session_id).await?
         && existing.is_live(now)
     {
         peer.tell(&(start.error_message)(errors::ALREADY_ACTIVE))
@@ -138,7 +125,7 @@ pub async fn start(start: Start<'_>) -> Result<Option<Outcome>, StartError> {
             return Ok(None);
         }
     };
-    match start.sessions.create(&start.session, now).await {
+    match start.clients.sessions.create(&start.session, now).await {
         Ok(()) => {}
         Err(SessionError::AlreadyActive) => {
             stream.close();
@@ -152,10 +139,11 @@ pub async fn start(start: Start<'_>) -> Result<Option<Outcome>, StartError> {
         }
     }
     // Leftovers of an earlier session on this connection must not leak in.
-    start.relay.purge(&session_id).await?;
+    start.clients.relay.purge(&session_id).await?;
     if peer.post(&start.ready).await.is_err() {
         stream.close();
         let _ = start
+            .clients
             .sessions
             .transition(
                 &session_id,
@@ -168,7 +156,7 @@ pub async fn start(start: Start<'_>) -> Result<Option<Outcome>, StartError> {
         return Ok(None);
     }
     let setup = OwnerSetup {
-        connections: start.connections,
+        connections: &start.clients.connections,
         endpoint: start.endpoint.clone(),
         connection_id: start.session.connection_id.clone(),
         bedrock: start.bedrock,
@@ -176,7 +164,7 @@ pub async fn start(start: Start<'_>) -> Result<Option<Outcome>, StartError> {
         voice_id: start.settings.voice_id.clone(),
         endpointing: start.settings.endpointing,
         system_prompt: start.system_prompt,
-        inbox: RelayInbox::new(start.relay.clone(), session_id)
+        inbox: RelayInbox::new(start.clients.relay.clone(), session_id)
             .with_settle(start.settings.relay_settle),
         relay_poll: start.settings.relay_poll,
         deadline: start.deadline,
@@ -188,26 +176,6 @@ pub async fn start(start: Start<'_>) -> Result<Option<Outcome>, StartError> {
         opening_turn: start.opening_turn,
     };
     Ok(Some(owner::run(setup, stream).await))
-}
-
-/// Hands a later message's input to the session's owner, or tells the
-/// client "No active session".
-pub async fn hand_to_owner(
-    sessions: &Sessions,
-    relay: &Relay,
-    peer: &Peer<'_>,
-    session_id: &str,
-    order: &str,
-    item: &RelayItem,
-    error_message: fn(&str) -> Value,
-) -> Result<(), StartError> {
-    match live_session(sessions, session_id).await? {
-        Some(_) => Ok(relay.send(session_id, order, item, now_epoch_s()).await?),
-        None => {
-            peer.tell(&error_message(errors::NO_ACTIVE_SESSION)).await;
-            Ok(())
-        }
-    }
 }
 
 /// Moves the session item to the status its ending calls for, with `extra`

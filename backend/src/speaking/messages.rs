@@ -136,7 +136,7 @@ pub fn parse(body: &str) -> Result<ClientMessage, MessageError> {
 /// The verbatim errors seed 000 documents and the ones this API adds.
 pub mod errors {
     /// Audio or end before start (seed 000).
-    pub const NO_ACTIVE_SESSION: &str = "No active session";
+    pub const NO_ACTIVE_SESSION: &str = crate::session_owner::hand_off::NO_ACTIVE_SESSION;
     /// Credentials missing or invalid, or Vertex refused them (seed 000).
     pub const VERTEX_INIT_FAILED: &str = "Failed to initialize Vertex AI";
     /// A second `start_speaking` on the same connection.

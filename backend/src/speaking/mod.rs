@@ -26,21 +26,33 @@ use aws_lambda_events::apigw::{ApiGatewayProxyResponse, ApiGatewayWebsocketProxy
 use lambda_runtime::{Error, LambdaEvent};
 
 use crate::audio;
+use crate::clock::now_epoch_s;
+use crate::config::{ConfigError, EnvVars};
 use crate::credentials::GcpCredentials;
-use crate::management::{Connections, ManagementError, endpoint_for};
-pub use crate::ownership::now_epoch_s;
-use crate::ownership::{deadline_instant, disconnect_reason, hand_off_disconnect, ok_response};
-use crate::relay::{Relay, RelayItem, order_key};
-use crate::sessions::{Session, SessionError, SessionStatus, Sessions};
+use crate::management::ManagementError;
+use crate::session_owner::relay::{RelayItem, RelaySettings};
+use crate::session_owner::route::{Message, OwnerClients, route};
+use crate::session_owner::session_item::{
+    DEFAULT_TTL_SECONDS, Session, SessionError, SessionStatus,
+};
 use crate::vertex::live::{ContextCompression, LiveConfig, LiveSession};
 use messages::{ClientMessage, StartSpeaking, errors};
 
 /// The session kind in the sessions table.
 pub const KIND: &str = "speaking";
 
-/// Settings from the environment.
+/// The function's configuration, from the environment.
 #[derive(Debug, Clone)]
 pub struct Settings {
+    /// `SESSIONS_TABLE`.
+    pub sessions_table: String,
+    /// `RELAY_TABLE`.
+    pub relay_table: String,
+    /// `ASSESSMENTS_TABLE`.
+    pub assessments_table: String,
+    /// `GCP_CREDENTIALS_SECRET`: the Secrets Manager secret of the GCP
+    /// service account.
+    pub gcp_credentials_secret: String,
     /// `VERTEX_BASE_URL_TEMPLATE` (with `{region}`).
     pub vertex_base_url: String,
     /// `GEMINI_LIVE_MODEL`.
@@ -53,10 +65,10 @@ pub struct Settings {
     pub silence_ms: u32,
     /// `SESSION_TTL_SECONDS`: how long a session item lives.
     pub session_ttl_seconds: i64,
-    /// `RELAY_POLL_MS`: how often the owner reads the relay while audio flows.
+    /// `RELAY_POLL_MS` ([`RelaySettings::poll`]).
     pub relay_poll: Duration,
-    /// `RELAY_SETTLE_MS`: how long relayed audio waits for earlier chunks that
-    /// concurrent invocations write late (a jitter buffer).
+    /// `RELAY_SETTLE_MS` ([`RelaySettings::settle`]; the template sets 50 ms
+    /// for this function).
     pub relay_settle: Duration,
     /// `LEAVE_GRACE_MS`: how long an owner whose client has gone waits for an
     /// `end_speaking` the client sent just before it left. API Gateway does
@@ -94,52 +106,49 @@ fn compression(trigger: Option<&str>, target: Option<&str>) -> Option<ContextCom
 }
 
 impl Settings {
-    /// Reads the environment, with defaults.
-    pub fn from_env() -> Self {
-        let var =
-            |name: &str, default: &str| std::env::var(name).unwrap_or_else(|_| default.to_owned());
-        Self {
-            vertex_base_url: var("VERTEX_BASE_URL_TEMPLATE", crate::vertex::DEFAULT_BASE_URL),
-            live_model: var("GEMINI_LIVE_MODEL", "gemini-live-2.5-flash-native-audio"),
-            assessment_model: var("GEMINI_ASSESSMENT_MODEL", "gemini-2.5-flash"),
-            voice: var("MAYA_VOICE", "Aoede"),
-            silence_ms: var("TURN_SILENCE_MS", "800").parse().unwrap_or(800),
-            session_ttl_seconds: var("SESSION_TTL_SECONDS", "7200").parse().unwrap_or(7200),
-            relay_poll: Duration::from_millis(var("RELAY_POLL_MS", "25").parse().unwrap_or(25)),
-            relay_settle: Duration::from_millis(var("RELAY_SETTLE_MS", "50").parse().unwrap_or(50)),
-            leave_grace: Duration::from_millis(
-                var("LEAVE_GRACE_MS", "3000").parse().unwrap_or(3000),
-            ),
+    /// Reads the environment, with defaults; names a missing table.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_vars(&EnvVars::process())
+    }
+
+    /// The same from `vars`.
+    pub fn from_vars(vars: &EnvVars<'_>) -> Result<Self, ConfigError> {
+        let relay = RelaySettings::from_vars(vars);
+        Ok(Self {
+            sessions_table: vars.required("SESSIONS_TABLE")?,
+            relay_table: vars.required("RELAY_TABLE")?,
+            assessments_table: vars.required("ASSESSMENTS_TABLE")?,
+            gcp_credentials_secret: vars.required("GCP_CREDENTIALS_SECRET")?,
+            vertex_base_url: vars.text("VERTEX_BASE_URL_TEMPLATE", crate::vertex::DEFAULT_BASE_URL),
+            live_model: vars.text("GEMINI_LIVE_MODEL", "gemini-live-2.5-flash-native-audio"),
+            assessment_model: vars.text("GEMINI_ASSESSMENT_MODEL", "gemini-2.5-flash"),
+            voice: vars.text("MAYA_VOICE", "Aoede"),
+            silence_ms: vars.parsed_or("TURN_SILENCE_MS", 800),
+            session_ttl_seconds: vars.parsed_or("SESSION_TTL_SECONDS", DEFAULT_TTL_SECONDS),
+            relay_poll: relay.poll,
+            relay_settle: relay.settle,
+            leave_grace: Duration::from_millis(vars.parsed_or("LEAVE_GRACE_MS", 3000)),
             compression: compression(
-                std::env::var("GEMINI_COMPRESSION_TRIGGER_TOKENS")
-                    .ok()
+                vars.optional("GEMINI_COMPRESSION_TRIGGER_TOKENS")
                     .as_deref(),
-                std::env::var("GEMINI_COMPRESSION_TARGET_TOKENS")
-                    .ok()
-                    .as_deref(),
+                vars.optional("GEMINI_COMPRESSION_TARGET_TOKENS").as_deref(),
             ),
-        }
+        })
     }
 }
 
 /// The function's dependencies, built once per instance.
 #[derive(Debug)]
 pub struct SpeakingDeps {
-    /// Sessions table.
-    pub sessions: Sessions,
-    /// Relay table.
-    pub relay: Relay,
-    /// Management API.
-    pub connections: Connections,
+    /// Sessions table, relay table, management API.
+    pub owner: OwnerClients,
     /// GCP credentials.
     pub credentials: GcpCredentials,
     /// HTTP client for generateContent.
     pub http: reqwest::Client,
     /// DynamoDB client for the assessments table.
     pub dynamodb: aws_sdk_dynamodb::Client,
-    /// `ASSESSMENTS_TABLE`.
-    pub assessments_table: String,
-    /// Settings.
+    /// Configuration.
     pub settings: Settings,
 }
 
@@ -155,6 +164,7 @@ impl Call<'_> {
     /// Posts a message; `Err(Gone)` when the client has left.
     pub(crate) async fn post(&self, message: &serde_json::Value) -> Result<(), ManagementError> {
         self.deps
+            .owner
             .connections
             .post_json(&self.endpoint, &self.connection_id, message)
             .await
@@ -173,46 +183,30 @@ pub async fn handle(
     deps: &SpeakingDeps,
     event: LambdaEvent<ApiGatewayWebsocketProxyRequest>,
 ) -> Result<ApiGatewayProxyResponse, Error> {
-    let deadline = deadline_instant(event.context.deadline);
-    let request = event.payload;
-    let context = &request.request_context;
-    let route = context.route_key.clone().unwrap_or_default();
-    let connection_id = context.connection_id.clone().unwrap_or_default();
-    if route == "$connect" {
-        return Ok(ok_response());
-    }
+    route(KIND, &deps.owner, event, async |message| {
+        on_message(deps, message).await
+    })
+    .await
+}
+
+async fn on_message(deps: &SpeakingDeps, message: Message<'_>) -> Result<(), Error> {
     let call = Call {
         deps,
-        endpoint: endpoint_for(context)?,
-        session_id: Session::id_for(KIND, &connection_id),
-        connection_id,
+        endpoint: message.peer.endpoint.to_owned(),
+        connection_id: message.peer.connection_id.to_owned(),
+        session_id: message.session_id,
     };
-    if route == "$disconnect" {
-        let reason = disconnect_reason(context);
-        let order = order_key(context.request_time_epoch, "disconnect");
-        hand_off_disconnect(
-            &deps.sessions,
-            &deps.relay,
-            &call.session_id,
-            &order,
-            &reason,
-        )
-        .await?;
-        return Ok(ok_response());
-    }
-    let order = order_key(
-        context.request_time_epoch,
-        context.message_id.as_deref().unwrap_or_default(),
-    );
-    match messages::parse(request.body.as_deref().unwrap_or_default()) {
+    let order = message.order;
+    match messages::parse(&message.body) {
         Err(problem) => call.post_error(&problem.to_string()).await,
-        Ok(ClientMessage::Start(start)) => self::start(&call, start, deadline).await?,
+        Ok(ClientMessage::Start(start)) => self::start(&call, start, message.deadline).await?,
         Ok(ClientMessage::Audio(chunk)) => {
             if let Some(session) = live_session(&call).await? {
                 match audio::decode_chunk(&chunk.audio, chunk.mime_type.as_deref()) {
                     Ok(pcm) => {
                         let item = RelayItem::Audio(audio::pcm_bytes(&pcm));
-                        deps.relay
+                        deps.owner
+                            .relay
                             .send(&session.session_id, &order, &item, now_epoch_s())
                             .await?;
                     }
@@ -222,18 +216,19 @@ pub async fn handle(
         }
         Ok(ClientMessage::End) => {
             if let Some(session) = ending_session(&call).await? {
-                deps.relay
+                deps.owner
+                    .relay
                     .send(&session.session_id, &order, &RelayItem::End, now_epoch_s())
                     .await?;
             }
         }
     }
-    Ok(ok_response())
+    Ok(())
 }
 
 /// The live session of this connection, or "No active session" to the client.
 async fn live_session(call: &Call<'_>) -> Result<Option<Session>, Error> {
-    let session = call.deps.sessions.get(&call.session_id).await?;
+    let session = call.deps.owner.sessions.get(&call.session_id).await?;
     match session.filter(|s| s.is_live(now_epoch_s())) {
         Some(session) => Ok(Some(session)),
         None => {
@@ -248,7 +243,7 @@ async fn live_session(call: &Call<'_>) -> Result<Option<Session>, Error> {
 /// its `$disconnect` overtook the `end_speaking`): its owner may still
 /// assess it. Otherwise "No active session" to the client.
 async fn ending_session(call: &Call<'_>) -> Result<Option<Session>, Error> {
-    let session = call.deps.sessions.get(&call.session_id).await?;
+    let session = call.deps.owner.sessions.get(&call.session_id).await?;
     let now = now_epoch_s();
     match session {
         Some(s) if s.is_live(now) => Ok(Some(s)),
@@ -271,7 +266,7 @@ async fn start(call: &Call<'_>, start: StartSpeaking, deadline: Instant) -> Resu
                 return Ok(());
             }
         };
-    if let Some(existing) = deps.sessions.get(&call.session_id).await?
+    if let Some(existing) = deps.owner.sessions.get(&call.session_id).await?
         && existing.is_live(now_epoch_s())
     {
         call.post_error(errors::ALREADY_ACTIVE).await;
@@ -322,17 +317,15 @@ async fn start(call: &Call<'_>, start: StartSpeaking, deadline: Instant) -> Resu
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v))
     .collect();
-    let session = Session {
-        session_id: call.session_id.clone(),
-        kind: KIND.to_owned(),
-        connection_id: call.connection_id.clone(),
-        user_id: start.user_id.clone(),
-        status: SessionStatus::Active,
-        created_at: now,
-        expires_at: now + deps.settings.session_ttl_seconds,
+    let session = Session::active(
+        KIND,
+        &call.connection_id,
+        &start.user_id,
+        now,
+        deps.settings.session_ttl_seconds,
         details,
-    };
-    match deps.sessions.create(&session, now).await {
+    );
+    match deps.owner.sessions.create(&session, now).await {
         Ok(()) => {}
         Err(SessionError::AlreadyActive) => {
             live.close().await;
@@ -345,11 +338,12 @@ async fn start(call: &Call<'_>, start: StartSpeaking, deadline: Instant) -> Resu
         }
     }
     // Leftovers of an earlier session on this connection must not leak in.
-    deps.relay.purge(&call.session_id).await?;
+    deps.owner.relay.purge(&call.session_id).await?;
     let ready =
         messages::session_ready(region.as_str(), &call.session_id, &deps.settings.live_model);
     if call.post(&ready).await.is_err() {
         let _ = deps
+            .owner
             .sessions
             .transition(
                 &call.session_id,

@@ -6,12 +6,11 @@
 
 use std::time::{Duration, Instant};
 
-use chrono::Utc;
 use serde_json::Value;
 
 use super::SpeakingDeps;
 use crate::dynamo_json;
-use crate::sessions::SessionError;
+use crate::session_owner::session_item::SessionError;
 
 /// The first pause before trying again (then doubled).
 const RETRY_FIRST: Duration = Duration::from_millis(200);
@@ -53,14 +52,14 @@ pub(crate) async fn store_assessment(
     let mut item = dynamo_json::to_item(object);
     item.insert(
         "timestamp".to_owned(),
-        aws_sdk_dynamodb::types::AttributeValue::S(Utc::now().to_rfc3339()),
+        aws_sdk_dynamodb::types::AttributeValue::S(crate::clock::now_rfc3339()),
     );
     let mut pause = RETRY_FIRST;
     loop {
         let attempt = deps
             .dynamodb
             .put_item()
-            .table_name(&deps.assessments_table)
+            .table_name(&deps.settings.assessments_table)
             .set_item(Some(item.clone()))
             .condition_expression("attribute_not_exists(assessment_id)")
             .send()
@@ -86,7 +85,7 @@ pub(crate) async fn store_assessment(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sessions::SessionStatus;
+    use crate::session_owner::session_item::SessionStatus;
 
     #[tokio::test]
     async fn store_failures_are_retried_and_answers_are_not() {

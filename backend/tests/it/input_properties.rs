@@ -156,7 +156,7 @@ proptest! {
         if let Err(e) = backend::buddy::messages::parse(&body) {
             assert_clear("buddy", &body, &e);
         }
-        if let Err(e) = backend::nova_stream::messages::parse(&body) {
+        if let Err(e) = backend::maya_nova_sonic::messages::parse(&body) {
             assert_clear("nova-sonic-stream", &body, &e);
         }
         if let Err(e) = backend::chat::messages::parse(&body) {

@@ -1,4 +1,4 @@
-//! The backend's Nova Sonic client (`backend::nova_sonic::stream`) through the
+//! The backend's Nova Sonic client (`backend::nova_sonic::bidi_stream`) through the
 //! real aws-sdk-bedrockruntime against the Bedrock mock: typed and spoken
 //! turns streaming both ways, a stream reopened with its history after the
 //! 8-minute limit, and each failure classified as the client must hear it.
@@ -8,9 +8,9 @@ use std::time::Duration;
 use aws_sdk_bedrockruntime::Client;
 use aws_sdk_bedrockruntime::config::retry::RetryConfig;
 use aws_sdk_bedrockruntime::config::{Credentials, Region};
+use backend::nova_sonic::bidi_stream::{SonicError, SonicStream};
 use backend::nova_sonic::output::OutputEvent;
 use backend::nova_sonic::protocol::PromptSettings;
-use backend::nova_sonic::stream::{SonicError, SonicStream};
 use backend::nova_sonic::turns::{Delivery, TurnTracker};
 use mocks::bedrock::{BedrockConfig, BedrockFault, BedrockMock, FaultRule, StreamState};
 use mocks::speech::{self, Vad, VadConfig, VadEvent};

@@ -132,12 +132,12 @@ mod tests {
     #[test]
     fn warnings_are_told_from_other_lines() {
         let warnings = [
-            r#"{"level":"WARN","fields":{"message":"audio relayed out of order"},"target":"backend::inbox"}"#,
+            r#"{"level":"WARN","fields":{"message":"audio relayed out of order"},"target":"backend::session_owner::relay_inbox"}"#,
             r#"{"timestamp":"2026-12-07T15:48:14Z","level":"ERROR","message":"Vertex AI initialisation failed"}"#,
             r#"{"level": "WARN", "message": "spaced JSON"}"#,
             "2026-12-07T15:48:14.145Z 6cea58e4 Task timed out after 30.00 seconds",
             "thread 'main' panicked at backend/src/bin/speaking.rs:12:5:",
-            "2026-12-07T15:48:14.145611Z  WARN backend::inbox: relay delete failed",
+            "2026-12-07T15:48:14.145611Z  WARN backend::session_owner::relay_inbox: relay delete failed",
             "ERROR something broke",
         ];
         for line in warnings {

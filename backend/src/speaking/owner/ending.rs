@@ -5,13 +5,12 @@
 
 use std::time::{Duration, Instant};
 
-use chrono::Utc;
 use serde_json::{Value, json};
 
 use super::{CLOSING_GRACE, Ending, Owner, QUIET_ENOUGH, Step};
-use crate::ownership::now_epoch_s;
-use crate::relay::RelayItem;
-use crate::sessions::SessionStatus;
+use crate::clock::{now_epoch_s, now_rfc3339};
+use crate::session_owner::relay::RelayItem;
+use crate::session_owner::session_item::SessionStatus;
 use crate::speaking::assessment;
 use crate::speaking::messages::{self, errors};
 use crate::speaking::storing::{store_assessment, with_retries};
@@ -64,7 +63,7 @@ impl Owner<'_> {
     pub(super) async fn finish(mut self, mut live: LiveSession, ending: Ending) {
         let now = now_epoch_s();
         let session_id = self.session.session_id.clone();
-        let sessions = &self.call.deps.sessions;
+        let sessions = &self.call.deps.owner.sessions;
         match &ending {
             Ending::Completed | Ending::TimeLimit => {
                 self.closing_grace(&mut live).await;
@@ -235,8 +234,13 @@ impl Owner<'_> {
         let mut client_left = false;
         for from in [SessionStatus::Active, SessionStatus::Disconnected] {
             let moved = with_retries(|| {
-                deps.sessions
-                    .transition(&session_id, from, SessionStatus::Completed, now, &extra)
+                deps.owner.sessions.transition(
+                    &session_id,
+                    from,
+                    SessionStatus::Completed,
+                    now,
+                    &extra,
+                )
             })
             .await;
             if moved.is_ok() {
@@ -262,7 +266,8 @@ impl Owner<'_> {
         let extra = [("ended_by", reason.to_owned())];
         for from in [SessionStatus::Active, SessionStatus::Disconnected] {
             let moved = with_retries(|| {
-                deps.sessions
+                deps.owner
+                    .sessions
                     .transition(session_id, from, SessionStatus::Failed, now, &extra)
             })
             .await;
@@ -302,7 +307,7 @@ impl Owner<'_> {
             "region": self.config.region,
             "duration_seconds": (self.began.elapsed().as_secs_f64() * 10.0).round() / 10.0,
             "ended_by": if time_limit { "time_limit" } else { "completed" },
-            "completed_at": Utc::now().to_rfc3339(),
+            "completed_at": now_rfc3339(),
             "usage": self.usage,
             "resumptions": self.resumptions,
         });

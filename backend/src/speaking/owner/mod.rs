@@ -15,14 +15,15 @@ use std::time::{Duration, Instant};
 use base64::Engine as _;
 use serde_json::Value;
 
+use super::Call;
 use super::assessment::{Speaker, TranscriptLine};
 use super::messages::{self, StartSpeaking};
-use super::{Call, now_epoch_s};
-use crate::inbox::RelayInbox;
+use crate::clock::now_epoch_s;
 use crate::management::ManagementError;
-use crate::ownership::{stop_margin, until_stop};
-use crate::relay::RelayItem;
-use crate::sessions::Session;
+use crate::session_owner::deadline::{stop_margin, until_stop};
+use crate::session_owner::relay::RelayItem;
+use crate::session_owner::relay_inbox::RelayInbox;
+use crate::session_owner::session_item::Session;
 use crate::vertex::auth::ServiceAccount;
 use crate::vertex::generate::GenerateUsage;
 use crate::vertex::live::{LiveConfig, LiveEvent, LiveSession, LiveUsage};
@@ -36,7 +37,7 @@ discusses more abstract questions linked to Part 2. Ask one question at a time, 
 candidate to finish, never give scores or feedback during the test, and close the test politely.";
 
 /// The turn that makes Maya start.
-const OPENING_TURN: &str = "The candidate is ready. Please begin the IELTS speaking test now.";
+pub const OPENING_TURN: &str = "The candidate is ready. Please begin the IELTS speaking test now.";
 /// Largest PCM piece per `maya_audio` message (keeps messages far below 128 KB).
 const AUDIO_PIECE_BYTES: usize = 16_000;
 /// How long to let Maya finish after the candidate ends.
@@ -104,7 +105,7 @@ impl<'a> Owner<'a> {
     ) -> Self {
         // Room to assess and answer before the function's deadline.
         let margin = stop_margin(deadline);
-        let inbox = RelayInbox::new(call.deps.relay.clone(), session.session_id.clone())
+        let inbox = RelayInbox::new(call.deps.owner.relay.clone(), session.session_id.clone())
             .with_settle(call.deps.settings.relay_settle);
         Self {
             call,

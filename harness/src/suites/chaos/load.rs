@@ -152,7 +152,7 @@ pub async fn run_step(
 }
 
 /// The lines of `logs` (by function) that say audio reached the model out of
-/// order (see `backend::inbox`), each prefixed with its function.
+/// order (see `backend::session_owner::relay_inbox`), each prefixed with its function.
 fn late_audio_warnings(logs: &BTreeMap<String, Vec<String>>) -> Vec<String> {
     logs.iter()
         .flat_map(|(function, lines)| {

@@ -21,23 +21,22 @@ use std::collections::HashMap;
 use std::time::Instant;
 
 use aws_lambda_events::apigw::{ApiGatewayProxyResponse, ApiGatewayWebsocketProxyRequest};
-use chrono::Utc;
 use lambda_runtime::{Error, LambdaEvent};
 use serde_json::{Map, Value, json};
 
 use crate::alerts::Alerts;
 use crate::audio;
+use crate::clock::{now_epoch_s, now_rfc3339};
+use crate::config::{ConfigError, EnvVars};
 use crate::dynamo_json;
-use crate::management::{Connections, endpoint_for};
 use crate::nova_sonic::SonicSettings;
 use crate::nova_sonic::owner::{Ending, Outcome};
 use crate::nova_sonic::protocol::Role;
 use crate::nova_sonic::session::{self, Start, client_error};
-use crate::ownership::{
-    Peer, deadline_instant, disconnect_reason, hand_off_disconnect, now_epoch_s, ok_response,
-};
-use crate::relay::{Relay, RelayItem, order_key};
-use crate::sessions::{Session, SessionStatus, Sessions};
+use crate::session_owner::peer::Peer;
+use crate::session_owner::relay::RelayItem;
+use crate::session_owner::route::{Message, OwnerClients, route};
+use crate::session_owner::session_item::Session;
 use messages::{ClientMessage, MayaPresenter};
 
 /// The session kind in the sessions table.
@@ -45,17 +44,42 @@ pub const KIND: &str = "nova_sonic_stream";
 /// Maya's voice when `NOVA_SONIC_VOICE` is unset.
 pub const DEFAULT_VOICE: &str = "tiffany";
 /// The hidden cue that makes Maya open the test.
-pub const OPENING_TURN: &str = "The candidate is ready. Please begin the IELTS speaking test now.";
+pub const OPENING_TURN: &str = crate::speaking::owner::OPENING_TURN;
+
+/// The function's configuration, from the environment.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StreamConfig {
+    /// `SESSIONS_TABLE`.
+    pub sessions_table: String,
+    /// `RELAY_TABLE`.
+    pub relay_table: String,
+    /// `ASSESSMENTS_TABLE`: where transcripts go.
+    pub assessments_table: String,
+    /// `ALERTS_TOPIC_ARN`, if set.
+    pub alerts_topic_arn: Option<String>,
+    /// Model, voice, polling, TTL (`NOVA_SONIC_VOICE` defaults to [`DEFAULT_VOICE`]).
+    pub sonic: SonicSettings,
+}
+
+impl StreamConfig {
+    /// Reads the environment; names a missing table.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        let vars = EnvVars::process();
+        Ok(Self {
+            sessions_table: vars.required("SESSIONS_TABLE")?,
+            relay_table: vars.required("RELAY_TABLE")?,
+            assessments_table: vars.required("ASSESSMENTS_TABLE")?,
+            alerts_topic_arn: vars.optional("ALERTS_TOPIC_ARN"),
+            sonic: SonicSettings::from_vars(DEFAULT_VOICE, &vars),
+        })
+    }
+}
 
 /// The function's dependencies, built once per instance.
 #[derive(Debug)]
 pub struct StreamDeps {
-    /// Sessions table.
-    pub sessions: Sessions,
-    /// Relay table.
-    pub relay: Relay,
-    /// Management API.
-    pub connections: Connections,
+    /// Sessions table, relay table, management API.
+    pub owner: OwnerClients,
     /// Bedrock Runtime.
     pub bedrock: aws_sdk_bedrockruntime::Client,
     /// The alerts topic (`ALERTS_TOPIC_ARN`), if set: model failures.
@@ -73,57 +97,26 @@ pub async fn handle(
     deps: &StreamDeps,
     event: LambdaEvent<ApiGatewayWebsocketProxyRequest>,
 ) -> Result<ApiGatewayProxyResponse, Error> {
-    let deadline = deadline_instant(event.context.deadline);
-    let request = event.payload;
-    let context = &request.request_context;
-    let route = context.route_key.clone().unwrap_or_default();
-    let connection_id = context.connection_id.clone().unwrap_or_default();
-    if route == "$connect" {
-        return Ok(ok_response());
-    }
-    let endpoint = endpoint_for(context)?;
-    let session_id = Session::id_for(KIND, &connection_id);
-    if route == "$disconnect" {
-        let order = order_key(context.request_time_epoch, "disconnect");
-        let reason = disconnect_reason(context);
-        hand_off_disconnect(&deps.sessions, &deps.relay, &session_id, &order, &reason).await?;
-        return Ok(ok_response());
-    }
-    let peer = Peer {
-        connections: &deps.connections,
-        endpoint: &endpoint,
-        connection_id: &connection_id,
-    };
-    let order = order_key(
-        context.request_time_epoch,
-        context.message_id.as_deref().unwrap_or_default(),
-    );
-    let relayed = match messages::parse(request.body.as_deref().unwrap_or_default()) {
+    route(KIND, &deps.owner, event, async |message| {
+        on_message(deps, message).await
+    })
+    .await
+}
+
+async fn on_message(deps: &StreamDeps, message: Message<'_>) -> Result<(), Error> {
+    let item = match messages::parse(&message.body) {
         Err(problem) => {
-            peer.tell(&messages::error(&problem)).await;
-            None
+            message.peer.tell(&messages::error(&problem)).await;
+            return Ok(());
         }
         Ok(ClientMessage::Start { user_id }) => {
-            start(deps, &peer, &user_id, deadline).await?;
-            None
+            return start(deps, &message.peer, &user_id, message.deadline).await;
         }
-        Ok(ClientMessage::Audio { samples }) => Some(RelayItem::Audio(audio::pcm_bytes(&samples))),
-        Ok(ClientMessage::Text { text }) => Some(RelayItem::Text(text)),
-        Ok(ClientMessage::End) => Some(RelayItem::End),
+        Ok(ClientMessage::Audio { samples }) => RelayItem::Audio(audio::pcm_bytes(&samples)),
+        Ok(ClientMessage::Text { text }) => RelayItem::Text(text),
+        Ok(ClientMessage::End) => RelayItem::End,
     };
-    if let Some(item) = relayed {
-        session::hand_to_owner(
-            &deps.sessions,
-            &deps.relay,
-            &peer,
-            &session_id,
-            &order,
-            &item,
-            messages::error,
-        )
-        .await?;
-    }
-    Ok(ok_response())
+    Ok(message.hand_to_owner(&item, messages::error).await?)
 }
 
 async fn start(
@@ -133,24 +126,20 @@ async fn start(
     deadline: Instant,
 ) -> Result<(), Error> {
     let now = now_epoch_s();
-    let session = Session {
-        session_id: Session::id_for(KIND, peer.connection_id),
-        kind: KIND.to_owned(),
-        connection_id: peer.connection_id.to_owned(),
-        user_id: user_id.to_owned(),
-        status: SessionStatus::Active,
-        created_at: now,
-        expires_at: now + deps.settings.session_ttl_seconds,
-        details: HashMap::from([("model".to_owned(), deps.settings.model_id.clone())]),
-    };
+    let session = Session::active(
+        KIND,
+        peer.connection_id,
+        user_id,
+        now,
+        deps.settings.session_ttl_seconds,
+        HashMap::from([("model".to_owned(), deps.settings.model_id.clone())]),
+    );
     let mut alert_details = Map::new();
     alert_details.insert("userId".to_owned(), json!(user_id));
     alert_details.insert("sessionId".to_owned(), json!(session.session_id));
     alert_details.insert("connectionId".to_owned(), json!(peer.connection_id));
     let outcome = session::start(Start {
-        sessions: &deps.sessions,
-        relay: &deps.relay,
-        connections: &deps.connections,
+        clients: &deps.owner,
         bedrock: &deps.bedrock,
         settings: &deps.settings,
         alerts: deps.alerts.as_ref(),
@@ -180,7 +169,7 @@ async fn start(
         tracing::error!(session = %session.session_id, "storing the transcript failed: {e}");
     }
     session::conclude(
-        &deps.sessions,
+        &deps.owner.sessions,
         &session.session_id,
         &outcome,
         &[("transcript_id", transcript_id.clone())],
@@ -225,7 +214,7 @@ pub fn transcript_record(
         "assessment_id": transcript_id,
         "session_id": session.session_id,
         "user_id": session.user_id,
-        "timestamp": Utc::now().to_rfc3339(),
+        "timestamp": now_rfc3339(),
         "type": "speaking_conversation",
         "model": model,
         "ended_by": outcome.ending.label(),
@@ -254,6 +243,7 @@ mod tests {
     use super::*;
     use crate::nova_sonic::output::TokenTotals;
     use crate::nova_sonic::turns::TranscriptLine;
+    use crate::session_owner::session_item::SessionStatus;
 
     #[test]
     fn transcripts_use_examiner_and_candidate() {

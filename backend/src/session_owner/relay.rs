@@ -8,18 +8,55 @@
 //!
 //! Items are ordered by the gateway's receive time (`requestTimeEpoch`, ms) and
 //! then the message id: sort key `{epoch_ms:013}#{message_id}`. The owner's
-//! side ([`crate::inbox`]) reads every item not yet consumed, never "after the
+//! side ([`super::relay_inbox`]) reads every item not yet consumed, never "after the
 //! last key seen": an invocation that commits late must not lose its item.
+//! [`RelaySettings`] is how often the owner reads and how long audio waits.
 
 use std::collections::HashMap;
+use std::time::Duration;
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::DisplayErrorContext;
 use aws_sdk_dynamodb::primitives::Blob;
 use aws_sdk_dynamodb::types::{AttributeValue, DeleteRequest, WriteRequest};
 
+use crate::config::EnvVars;
+use crate::dynamo_query::query_all;
+
 /// How long a relay item may live if nobody consumes it.
 pub const ITEM_TTL_SECONDS: i64 = 15 * 60;
+
+/// How an owner reads the relay, the same variables in every
+/// session-owning function.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RelaySettings {
+    /// `RELAY_POLL_MS`: how often the owner reads the relay while input flows.
+    pub poll: Duration,
+    /// `RELAY_SETTLE_MS`: how long relayed audio waits for earlier chunks
+    /// that concurrent invocations write late (the jitter buffer of
+    /// [`super::relay_inbox`]). A function that wants another value sets the
+    /// variable in backend/template.yaml (the speaking function: 50 ms).
+    pub settle: Duration,
+}
+
+impl RelaySettings {
+    /// `RELAY_POLL_MS` when unset.
+    pub const DEFAULT_POLL: Duration = Duration::from_millis(25);
+    /// `RELAY_SETTLE_MS` when unset: a cold start on AWS delays a write by
+    /// 100-300 ms.
+    pub const DEFAULT_SETTLE: Duration = Duration::from_millis(300);
+
+    /// Reads `RELAY_POLL_MS` (at least 1 ms) and `RELAY_SETTLE_MS`.
+    pub fn from_vars(vars: &EnvVars<'_>) -> Self {
+        let millis = |name: &str, default: Duration| {
+            Duration::from_millis(vars.parsed_or(name, default.as_millis() as u64))
+        };
+        Self {
+            poll: millis("RELAY_POLL_MS", Self::DEFAULT_POLL).max(Duration::from_millis(1)),
+            settle: millis("RELAY_SETTLE_MS", Self::DEFAULT_SETTLE),
+        }
+    }
+}
 
 /// What an invocation hands the owner.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -130,34 +167,22 @@ impl Relay {
         session_id: &str,
         after: Option<&str>,
     ) -> Result<Vec<(String, RelayItem)>, RelayError> {
-        let mut items = Vec::new();
-        let mut start: Option<HashMap<String, AttributeValue>> = None;
-        loop {
-            let mut query = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .consistent_read(true)
-                .expression_attribute_values(":s", AttributeValue::S(session_id.to_owned()))
-                .set_exclusive_start_key(start.take());
-            query = match after {
-                Some(after) => query
-                    .key_condition_expression("session_id = :s AND seq > :after")
-                    .expression_attribute_values(":after", AttributeValue::S(after.to_owned())),
-                None => query.key_condition_expression("session_id = :s"),
-            };
-            let page = query.send().await.map_err(|e| relay_error("Query", e))?;
-            for item in page.items() {
-                if let Some(parsed) = parse_item(item) {
-                    items.push(parsed);
-                }
-            }
-            match page.last_evaluated_key {
-                Some(key) if !key.is_empty() => start = Some(key),
-                _ => break,
-            }
-        }
-        Ok(items)
+        let query = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .consistent_read(true)
+            .expression_attribute_values(":s", AttributeValue::S(session_id.to_owned()));
+        let query = match after {
+            Some(after) => query
+                .key_condition_expression("session_id = :s AND seq > :after")
+                .expression_attribute_values(":after", AttributeValue::S(after.to_owned())),
+            None => query.key_condition_expression("session_id = :s"),
+        };
+        let items = query_all(query)
+            .await
+            .map_err(|e| relay_error("Query", e))?;
+        Ok(items.iter().filter_map(parse_item).collect())
     }
 
     /// Deletes consumed items (audio must not outlive its use).

@@ -12,6 +12,11 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
 use aws_sdk_dynamodb::types::AttributeValue;
 
+use crate::clock::now_epoch_s;
+
+/// `SESSION_TTL_SECONDS` when unset: how long a session item lives (2 h).
+pub const DEFAULT_TTL_SECONDS: i64 = 7200;
+
 /// What a session is in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SessionStatus {
@@ -76,6 +81,28 @@ pub struct Session {
 }
 
 impl Session {
+    /// A session of `kind` starting `now` on `connection_id`, active for
+    /// `ttl_seconds`.
+    pub fn active(
+        kind: &str,
+        connection_id: &str,
+        user_id: &str,
+        now_epoch_s: i64,
+        ttl_seconds: i64,
+        details: HashMap<String, String>,
+    ) -> Self {
+        Self {
+            session_id: Self::id_for(kind, connection_id),
+            kind: kind.to_owned(),
+            connection_id: connection_id.to_owned(),
+            user_id: user_id.to_owned(),
+            status: SessionStatus::Active,
+            created_at: now_epoch_s,
+            expires_at: now_epoch_s + ttl_seconds,
+            details,
+        }
+    }
+
     /// The session id for a connection and kind.
     pub fn id_for(kind: &str, connection_id: &str) -> String {
         format!("{kind}#{connection_id}")
@@ -211,6 +238,17 @@ impl Sessions {
             Err(e) => Err(store_error("UpdateItem", e)),
         }
     }
+}
+
+/// The session if it is live (active and not past its TTL).
+pub async fn live_session(
+    sessions: &Sessions,
+    session_id: &str,
+) -> Result<Option<Session>, SessionError> {
+    Ok(sessions
+        .get(session_id)
+        .await?
+        .filter(|s| s.is_live(now_epoch_s())))
 }
 
 fn parse(item: &HashMap<String, AttributeValue>) -> Option<Session> {

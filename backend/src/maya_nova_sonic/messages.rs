@@ -8,7 +8,6 @@
 use base64::Engine as _;
 use serde_json::{Value, json};
 
-use crate::audio;
 use crate::client_json::{self, FieldError};
 use crate::nova_sonic::owner::{Ending, Presenter};
 use crate::nova_sonic::protocol::OUTPUT_SAMPLE_RATE;
@@ -65,18 +64,9 @@ fn parse_fields(body: &str) -> Result<ClientMessage, FieldError> {
         "start" => Ok(ClientMessage::Start {
             user_id: client_json::required_string(&object, "user_id", MAX_USER_ID_CHARS)?,
         }),
-        "audio" => {
-            let audio = client_json::optional_string(&object, "audio")?
-                .ok_or(FieldError::Missing("audio"))?;
-            let rate = client_json::optional_integer(&object, "sample_rate", 8_000..=48_000)?
-                .unwrap_or(16_000);
-            let samples = audio::decode_chunk(&audio, Some(&format!("audio/pcm;rate={rate}")))
-                .map_err(|e| FieldError::Bad {
-                    field: "audio",
-                    problem: e.to_string().replace("Invalid audio: ", "is not usable: "),
-                })?;
-            Ok(ClientMessage::Audio { samples })
-        }
+        "audio" => Ok(ClientMessage::Audio {
+            samples: client_json::pcm_audio(&object, "audio", "sample_rate")?,
+        }),
         "text" => Ok(ClientMessage::Text {
             text: client_json::required_string(&object, "text", MAX_TEXT_CHARS)?,
         }),

@@ -15,9 +15,10 @@
 //! of order: [`LateAudio`] counts it and names the cause in a warning.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
-use crate::relay::{Relay, RelayError, RelayItem};
+use super::relay::{Relay, RelayError, RelayItem};
+use crate::clock::now_epoch_ms;
 
 /// How long consumed keys are remembered (a failed delete must not hand an
 /// item over twice).
@@ -44,13 +45,6 @@ pub fn releasable(held: &[(i64, bool)], now_ms: i64, settle_ms: i64) -> usize {
         .take_while(|(received, _)| now_ms - received >= settle_ms)
         .count();
     barrier + settled
-}
-
-fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or_default()
 }
 
 /// Audio handed over after audio API Gateway received later: the model
@@ -130,7 +124,7 @@ impl RelayInbox {
         {
             tracing::warn!(session = %self.session_id, "relay delete failed: {e}");
         }
-        let now = now_ms();
+        let now = now_epoch_ms();
         let oldest_kept = now - REMEMBER.as_millis() as i64;
         self.seen.retain(|key| received_ms(key) >= oldest_kept);
         let order: Vec<(i64, bool)> = self
@@ -182,7 +176,7 @@ impl RelayInbox {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::relay::order_key;
+    use crate::session_owner::relay::order_key;
     use proptest::prelude::*;
 
     #[test]
