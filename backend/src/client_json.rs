@@ -6,7 +6,7 @@ use serde_json::{Map, Value};
 
 /// Why a client message was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum FieldError {
+pub(crate) enum FieldError {
     /// Not JSON.
     #[error("Invalid message: not valid JSON")]
     NotJson,
@@ -37,7 +37,6 @@ pub enum FieldError {
     /// A field has the wrong type or value.
     #[error("Invalid message: field \"{field}\" {problem}")]
     Bad {
-        /// Field.
         field: &'static str,
         /// What is wrong.
         problem: String,
@@ -45,7 +44,7 @@ pub enum FieldError {
 }
 
 /// The message as a JSON object.
-pub fn object(body: &str) -> Result<Map<String, Value>, FieldError> {
+pub(crate) fn object(body: &str) -> Result<Map<String, Value>, FieldError> {
     match serde_json::from_str(body) {
         Ok(Value::Object(map)) => Ok(map),
         Ok(_) => Err(FieldError::NotObject),
@@ -54,7 +53,7 @@ pub fn object(body: &str) -> Result<Map<String, Value>, FieldError> {
 }
 
 /// The discriminator's value (`action`, `type`).
-pub fn discriminator(
+pub(crate) fn discriminator(
     object: &Map<String, Value>,
     field: &'static str,
     choices: &'static str,
@@ -71,7 +70,7 @@ pub fn discriminator(
 }
 
 /// An optional string field.
-pub fn optional_string(
+pub(crate) fn optional_string(
     object: &Map<String, Value>,
     field: &'static str,
 ) -> Result<Option<String>, FieldError> {
@@ -86,7 +85,7 @@ pub fn optional_string(
 }
 
 /// A required, non-blank string of at most `max_chars` characters.
-pub fn required_string(
+pub(crate) fn required_string(
     object: &Map<String, Value>,
     field: &'static str,
     max_chars: usize,
@@ -108,7 +107,7 @@ pub fn required_string(
 }
 
 /// An optional whole number within `range`.
-pub fn optional_integer(
+pub(crate) fn optional_integer(
     object: &Map<String, Value>,
     field: &'static str,
     range: std::ops::RangeInclusive<u64>,
@@ -131,7 +130,7 @@ pub fn optional_integer(
 
 /// Base64 16-bit PCM in `audio_field` at the rate in `rate_field` (8-48
 /// kHz, 16 kHz when absent), as 16 kHz mono samples.
-pub fn pcm_audio(
+pub(crate) fn pcm_audio(
     object: &Map<String, Value>,
     audio_field: &'static str,
     rate_field: &'static str,

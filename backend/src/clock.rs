@@ -6,28 +6,28 @@ use std::time::{Duration, Instant};
 use chrono::{SecondsFormat, Utc};
 
 /// Seconds since the epoch.
-pub fn now_epoch_s() -> i64 {
+pub(crate) fn now_epoch_s() -> i64 {
     Utc::now().timestamp()
 }
 
 /// Milliseconds since the epoch.
-pub fn now_epoch_ms() -> i64 {
+pub(crate) fn now_epoch_ms() -> i64 {
     Utc::now().timestamp_millis()
 }
 
 /// Now as RFC 3339 (`2025-01-31T10:00:00.123456789+00:00`).
-pub fn now_rfc3339() -> String {
+pub(crate) fn now_rfc3339() -> String {
     Utc::now().to_rfc3339()
 }
 
 /// Now as RFC 3339 with milliseconds (`2025-01-31T10:00:00.000Z`): sorts as text.
-pub fn now_rfc3339_millis() -> String {
+pub(crate) fn now_rfc3339_millis() -> String {
     Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
 /// The invocation's deadline (`Lambda-Runtime-Deadline-Ms`, epoch ms) as an
 /// instant on this process's monotonic clock.
-pub fn deadline_instant(deadline_epoch_ms: u64) -> Instant {
+pub(crate) fn deadline_instant(deadline_epoch_ms: u64) -> Instant {
     let now_ms = u64::try_from(now_epoch_ms()).unwrap_or_default();
     Instant::now() + Duration::from_millis(deadline_epoch_ms.saturating_sub(now_ms))
 }

@@ -10,11 +10,11 @@ use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
 use aws_sdk_dynamodb::types::AttributeValue;
 
 /// A DynamoDB item.
-pub type Item = HashMap<String, AttributeValue>;
+pub(crate) type Item = HashMap<String, AttributeValue>;
 
 /// Every item `query` finds, over all its pages, in the order DynamoDB
 /// returns them.
-pub async fn query_all(
+pub(crate) async fn query_all(
     query: QueryFluentBuilder,
 ) -> Result<Vec<Item>, SdkError<QueryError, HttpResponse>> {
     let mut items = Vec::new();

@@ -32,16 +32,18 @@
 //! - [`clock`]: the wall clock (epoch time, timestamps, the invocation's deadline);
 //! - [`telemetry`]: JSON logs as Lambda collects them.
 
+#![warn(unreachable_pub)]
+
 pub mod alerts;
 pub mod audio;
 pub mod buddy;
 pub mod chat;
-pub mod client_json;
-pub mod clock;
-pub mod config;
+pub(crate) mod client_json;
+pub(crate) mod clock;
+pub(crate) mod config;
 pub mod credentials;
 pub mod dynamo_json;
-pub mod dynamo_query;
+pub(crate) mod dynamo_query;
 pub mod echo;
 pub mod http_api;
 pub mod management;

@@ -34,9 +34,9 @@ pub mod jwt;
 pub mod keys;
 pub mod message;
 pub mod messages;
-pub mod rate_limit;
-pub mod registry;
-pub mod sender;
+pub(crate) mod rate_limit;
+pub(crate) mod registry;
+pub(crate) mod sender;
 
 use std::time::Duration;
 

@@ -13,9 +13,9 @@
 use std::time::Duration;
 
 /// Default limit: messages per window.
-pub const DEFAULT_MAX_MESSAGES: u32 = 20;
+pub(crate) const DEFAULT_MAX_MESSAGES: u32 = 20;
 /// Default window, seconds.
-pub const DEFAULT_WINDOW_SECONDS: u64 = 60;
+pub(crate) const DEFAULT_WINDOW_SECONDS: u64 = 60;
 
 /// The limit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -79,7 +79,7 @@ impl RateLimit {
 }
 
 /// Whole seconds a client should wait (at least 1).
-pub fn retry_after_seconds(retry_after_ms: i64) -> i64 {
+pub(crate) fn retry_after_seconds(retry_after_ms: i64) -> i64 {
     ((retry_after_ms + 999) / 1000).max(1)
 }
 

@@ -20,9 +20,9 @@ use super::rate_limit::{Decision, RateLimit};
 use crate::dynamo_query::query_all;
 
 /// Seed 004: "TTL enabled for automatic cleanup after 10 minutes".
-pub const DEFAULT_TTL_SECONDS: i64 = 600;
+pub(crate) const DEFAULT_TTL_SECONDS: i64 = 600;
 /// The GSI that finds a user's connections.
-pub const USER_INDEX: &str = "userId-index";
+pub(crate) const USER_INDEX: &str = "userId-index";
 /// How many times an admission retries after losing a race, on top of the
 /// rate limit itself: a race is lost only to a message that was accepted,
 /// and at most `max_messages` are accepted per window, so a burst of any
@@ -61,7 +61,6 @@ impl ConnectionRecord {
 /// A connection found by user.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UserConnection {
-    /// Connection id.
     pub connection_id: String,
     /// Its expiry, epoch seconds.
     pub ttl: i64,
@@ -92,7 +91,6 @@ pub enum RegistryError {
     /// DynamoDB failed (a missing table lands here: ResourceNotFoundException).
     #[error("connections table {operation} failed: {message}")]
     Store {
-        /// Operation.
         operation: &'static str,
         /// The SDK's error with context.
         message: String,

@@ -15,8 +15,7 @@ use crate::management::{Connections, ManagementError};
 
 /// What happened to one post.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Sent {
-    /// Delivered.
+pub(crate) enum Sent {
     Delivered,
     /// The connection was gone (410); its item was removed.
     Gone,
@@ -26,7 +25,7 @@ pub enum Sent {
 
 /// What a fan-out did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Delivery {
+pub(crate) struct Delivery {
     /// Connections that got the message.
     pub delivered: Vec<String>,
     /// Stale connections removed after a 410.
@@ -37,7 +36,7 @@ pub struct Delivery {
 
 /// Posts to connections of one API.
 #[derive(Debug)]
-pub struct MessageSender<'a> {
+pub(crate) struct MessageSender<'a> {
     connections: &'a Connections,
     registry: &'a Registry,
     endpoint: String,
@@ -45,7 +44,11 @@ pub struct MessageSender<'a> {
 
 impl<'a> MessageSender<'a> {
     /// A sender through the management API at `endpoint`.
-    pub fn new(connections: &'a Connections, registry: &'a Registry, endpoint: String) -> Self {
+    pub(crate) fn new(
+        connections: &'a Connections,
+        registry: &'a Registry,
+        endpoint: String,
+    ) -> Self {
         Self {
             connections,
             registry,
@@ -54,7 +57,7 @@ impl<'a> MessageSender<'a> {
     }
 
     /// Posts to one connection; a 410 removes it from the registry.
-    pub async fn send(&self, connection_id: &str, message: &Value) -> Sent {
+    pub(crate) async fn send(&self, connection_id: &str, message: &Value) -> Sent {
         match self
             .connections
             .post_json(&self.endpoint, connection_id, message)
@@ -83,7 +86,7 @@ impl<'a> MessageSender<'a> {
     }
 
     /// Posts to every given connection at once.
-    pub async fn fan_out(
+    pub(crate) async fn fan_out(
         &self,
         targets: &[UserConnection],
         message: &Value,

@@ -59,7 +59,7 @@ fn authorize(event: &Value) -> Result<Value, Error> {
 }
 
 /// Handles one HTTP API event (request or authorizer).
-pub async fn handle(event: Value) -> Result<Value, Error> {
+pub(crate) async fn handle(event: Value) -> Result<Value, Error> {
     if event.get("type").and_then(Value::as_str) == Some("REQUEST") {
         return authorize(&event);
     }

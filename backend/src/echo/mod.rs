@@ -27,7 +27,7 @@ use serde_json::{Value, json};
 
 use crate::management::{Connections, ManagementError, endpoint_for};
 
-pub mod http_probe;
+pub(crate) mod http_probe;
 
 /// The function's dependencies, built once per instance.
 #[derive(Debug)]

@@ -17,7 +17,7 @@ use crate::clock;
 use crate::dynamo_json;
 
 /// `GET /api/admin/users` (`limit`, `cursor`).
-pub async fn users(deps: &HttpDeps, request: &ApiRequest) -> ApiResult<ApiResponse> {
+pub(crate) async fn users(deps: &HttpDeps, request: &ApiRequest) -> ApiResult<ApiResponse> {
     require_admin(deps, request).await?;
     let limit = request.page_size(50, 200)?;
     let start = request
@@ -64,7 +64,7 @@ struct UserUpdate {
 }
 
 /// `PUT /api/admin/users/{id}`.
-pub async fn update_user(
+pub(crate) async fn update_user(
     deps: &HttpDeps,
     request: &ApiRequest,
     id: &str,
@@ -140,7 +140,7 @@ pub async fn update_user(
 }
 
 /// `GET /api/admin/reports` (`status`: open, resolved or dismissed; default open).
-pub async fn reports(deps: &HttpDeps, request: &ApiRequest) -> ApiResult<ApiResponse> {
+pub(crate) async fn reports(deps: &HttpDeps, request: &ApiRequest) -> ApiResult<ApiResponse> {
     require_admin(deps, request).await?;
     let status = request.query_value("status").unwrap_or("open");
     if !matches!(status, "open" | "resolved" | "dismissed") {
@@ -177,7 +177,7 @@ struct ReportUpdate {
 }
 
 /// `PUT /api/admin/reports/{id}`.
-pub async fn update_report(
+pub(crate) async fn update_report(
     deps: &HttpDeps,
     request: &ApiRequest,
     id: &str,
@@ -219,7 +219,7 @@ pub async fn update_report(
 }
 
 /// `GET /api/admin/safety-logs` (`flagged=true`, `limit`, `cursor`).
-pub async fn safety_logs(deps: &HttpDeps, request: &ApiRequest) -> ApiResult<ApiResponse> {
+pub(crate) async fn safety_logs(deps: &HttpDeps, request: &ApiRequest) -> ApiResult<ApiResponse> {
     require_admin(deps, request).await?;
     let limit = request.page_size(50, 200)?;
     let flagged = match request.query_value("flagged") {

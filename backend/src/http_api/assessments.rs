@@ -26,7 +26,7 @@ use crate::clock;
 use crate::dynamo_json;
 
 /// The assessment types the history can be filtered by.
-pub const TYPES: [&str; 4] = ["writing", "reading", "listening", "speaking"];
+pub(crate) const TYPES: [&str; 4] = ["writing", "reading", "listening", "speaking"];
 
 /// The largest body of a writing request (an essay of 20,000 characters in UTF-8, and JSON).
 const MAX_WRITING_BODY: usize = 128 * 1024;
@@ -57,7 +57,7 @@ async fn store_assessment(deps: &HttpDeps, document: &Map<String, Value>) -> Api
 }
 
 /// `POST /api/assessments/writing`.
-pub async fn writing(deps: &HttpDeps, request: &ApiRequest) -> ApiResult<ApiResponse> {
+pub(crate) async fn writing(deps: &HttpDeps, request: &ApiRequest) -> ApiResult<ApiResponse> {
     let principal = authenticate(deps, request).await?;
     let body: WritingBody = request.json(MAX_WRITING_BODY)?;
     let mut checks = Checks::default();
@@ -157,7 +157,7 @@ struct ComprehensionBody {
 }
 
 /// `POST /api/assessments/reading` and `/listening`.
-pub async fn comprehension(
+pub(crate) async fn comprehension(
     deps: &HttpDeps,
     request: &ApiRequest,
     skill: &'static str,
@@ -274,7 +274,7 @@ fn summary(item: &Item) -> Value {
 }
 
 /// `GET /api/assessments` (`type`, `limit`, `cursor`) and `GET /api/assessments/speaking`.
-pub async fn history(
+pub(crate) async fn history(
     deps: &HttpDeps,
     request: &ApiRequest,
     only: Option<&'static str>,
@@ -359,7 +359,7 @@ pub async fn history(
 }
 
 /// `GET /api/assessments/{id}`: 404 unless it is the caller's.
-pub async fn get(deps: &HttpDeps, request: &ApiRequest, id: &str) -> ApiResult<ApiResponse> {
+pub(crate) async fn get(deps: &HttpDeps, request: &ApiRequest, id: &str) -> ApiResult<ApiResponse> {
     let principal = authenticate(deps, request).await?;
     let not_found = || ApiError::NotFound("Assessment not found".into());
     if !store::plausible_id(id) {

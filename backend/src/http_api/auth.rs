@@ -21,32 +21,32 @@ use super::{ApiResponse, HttpDeps, entitlements};
 use crate::clock;
 
 /// How long a login session lives (seed 002: 24 hours).
-pub const SESSION_TTL_SECONDS: i64 = 24 * 60 * 60;
+pub(crate) const SESSION_TTL_SECONDS: i64 = 24 * 60 * 60;
 
 /// `last_accessed` is refreshed at most this often (each refresh is a write).
 const TOUCH_INTERVAL_SECONDS: i64 = 300;
 
 /// The `session_type` of login sessions in the shared sessions table.
-pub const LOGIN_SESSION: &str = "login";
+pub(crate) const LOGIN_SESSION: &str = "login";
 
 /// Marks the users-table item that reserves an e-mail address.
-pub const EMAIL_CLAIM: &str = "email_claim";
+pub(crate) const EMAIL_CLAIM: &str = "email_claim";
 
 /// Failed sign-ins to one address within [`LOGIN_FAILURE_WINDOW_SECONDS`]
 /// after which every sign-in to it is refused with 429 until the window ends
 /// (password guessing; unknown addresses count alike, so the limit tells
 /// nothing about which addresses have accounts).
-pub const MAX_FAILED_LOGINS: i64 = 5;
+pub(crate) const MAX_FAILED_LOGINS: i64 = 5;
 
 /// How long failed sign-ins are counted, from the first one.
-pub const LOGIN_FAILURE_WINDOW_SECONDS: i64 = 15 * 60;
+pub(crate) const LOGIN_FAILURE_WINDOW_SECONDS: i64 = 15 * 60;
 
 /// The `session_type` of failed sign-in counters in the sessions table.
-pub const LOGIN_THROTTLE: &str = "login_throttle";
+pub(crate) const LOGIN_THROTTLE: &str = "login_throttle";
 
 /// The signed-in caller.
 #[derive(Debug, Clone)]
-pub struct Principal {
+pub(crate) struct Principal {
     /// The user.
     pub user_id: String,
     /// Their e-mail address.
@@ -61,23 +61,23 @@ pub struct Principal {
 
 impl Principal {
     /// Whether the user has the admin role.
-    pub fn is_admin(&self) -> bool {
+    pub(crate) fn is_admin(&self) -> bool {
         self.role == "admin"
     }
 }
 
 /// The users-table key that reserves `email`.
-pub fn email_claim_key(email: &str) -> String {
+pub(crate) fn email_claim_key(email: &str) -> String {
     format!("email#{email}")
 }
 
 /// A normalised e-mail address (trimmed, lower case).
-pub fn normalise_email(email: &str) -> String {
+pub(crate) fn normalise_email(email: &str) -> String {
     email.trim().to_lowercase()
 }
 
 /// Hashes a password with bcrypt at `cost`, off the async threads.
-pub async fn hash_password(cost: u32, password: &str) -> ApiResult<String> {
+pub(crate) async fn hash_password(cost: u32, password: &str) -> ApiResult<String> {
     let password = password.to_owned();
     tokio::task::spawn_blocking(move || bcrypt::hash(password, cost))
         .await
@@ -86,7 +86,7 @@ pub async fn hash_password(cost: u32, password: &str) -> ApiResult<String> {
 }
 
 /// Whether `password` matches `hash` (false for a malformed hash).
-pub async fn verify_password(password: &str, hash: &str) -> bool {
+pub(crate) async fn verify_password(password: &str, hash: &str) -> bool {
     let (password, hash) = (password.to_owned(), hash.to_owned());
     tokio::task::spawn_blocking(move || bcrypt::verify(password, &hash).unwrap_or(false))
         .await
@@ -107,7 +107,7 @@ async fn dummy_hash(cost: u32) -> String {
 }
 
 /// The profile a client sees (never the password hash).
-pub fn profile_json(user: &Item, tier: &str) -> Value {
+pub(crate) fn profile_json(user: &Item, tier: &str) -> Value {
     json!({
         "user_id": get_s(user, "user_id"),
         "email": get_s(user, "email"),
@@ -120,14 +120,18 @@ pub fn profile_json(user: &Item, tier: &str) -> Value {
 }
 
 /// The user with this e-mail address (through `email-index`).
-pub async fn find_user_by_email(deps: &HttpDeps, email: &str) -> ApiResult<Option<Item>> {
+pub(crate) async fn find_user_by_email(deps: &HttpDeps, email: &str) -> ApiResult<Option<Item>> {
     let items =
         store::query_all(&deps.db, &deps.tables.users, "email-index", "email", email).await?;
     Ok(items.into_iter().next())
 }
 
 /// Starts a login session for a user: the bearer token and its expiry (epoch s).
-pub async fn create_session(deps: &HttpDeps, user_id: &str, via: &str) -> ApiResult<(String, i64)> {
+pub(crate) async fn create_session(
+    deps: &HttpDeps,
+    user_id: &str,
+    via: &str,
+) -> ApiResult<(String, i64)> {
     let token = store::random_token();
     let now = clock::now_epoch_s();
     let expires_at = now + SESSION_TTL_SECONDS;
@@ -148,7 +152,7 @@ pub async fn create_session(deps: &HttpDeps, user_id: &str, via: &str) -> ApiRes
 }
 
 /// The answer to a successful login (password or QR).
-pub async fn session_answer(deps: &HttpDeps, user: &Item, via: &str) -> ApiResult<Value> {
+pub(crate) async fn session_answer(deps: &HttpDeps, user: &Item, via: &str) -> ApiResult<Value> {
     let user_id = get_s(user, "user_id").unwrap_or_default().to_owned();
     let (token, expires_at) = create_session(deps, &user_id, via).await?;
     let tier = entitlements::effective_tier(deps, user).await?;
@@ -162,7 +166,7 @@ pub async fn session_answer(deps: &HttpDeps, user: &Item, via: &str) -> ApiResul
 }
 
 /// The caller's session and user, or 401.
-pub async fn authenticate(deps: &HttpDeps, request: &ApiRequest) -> ApiResult<Principal> {
+pub(crate) async fn authenticate(deps: &HttpDeps, request: &ApiRequest) -> ApiResult<Principal> {
     let token = request
         .bearer_token()
         .ok_or_else(|| ApiError::Unauthorized("Authentication required".into()))?;
@@ -215,7 +219,7 @@ pub async fn authenticate(deps: &HttpDeps, request: &ApiRequest) -> ApiResult<Pr
 }
 
 /// [`authenticate`], and 403 unless the user has the admin role.
-pub async fn require_admin(deps: &HttpDeps, request: &ApiRequest) -> ApiResult<Principal> {
+pub(crate) async fn require_admin(deps: &HttpDeps, request: &ApiRequest) -> ApiResult<Principal> {
     let principal = authenticate(deps, request).await?;
     if !principal.is_admin() {
         return Err(ApiError::Forbidden("Administrator role required".into()));
@@ -233,7 +237,7 @@ struct RegisterBody {
 }
 
 /// `POST /api/auth/register`.
-pub async fn register(deps: &HttpDeps, request: &ApiRequest) -> ApiResult<ApiResponse> {
+pub(crate) async fn register(deps: &HttpDeps, request: &ApiRequest) -> ApiResult<ApiResponse> {
     let body: RegisterBody = request.json(MAX_JSON_BODY)?;
     let mut checks = Checks::default();
     checks.email("email", body.email.trim());
@@ -319,7 +323,7 @@ struct LoginBody {
 
 /// `POST /api/auth/login`: 401 "Invalid email or password" for a wrong
 /// password and an unknown address alike.
-pub async fn login(deps: &HttpDeps, request: &ApiRequest) -> ApiResult<ApiResponse> {
+pub(crate) async fn login(deps: &HttpDeps, request: &ApiRequest) -> ApiResult<ApiResponse> {
     let body: LoginBody = request.json(MAX_JSON_BODY)?;
     let mut checks = Checks::default();
     checks.text("email", &body.email, 1, 254);
@@ -360,7 +364,7 @@ pub async fn login(deps: &HttpDeps, request: &ApiRequest) -> ApiResult<ApiRespon
 
 /// The sessions-table key counting `email`'s failed sign-ins (a digest: the
 /// table never holds the address; the item expires with its window).
-pub fn login_throttle_key(email: &str) -> String {
+pub(crate) fn login_throttle_key(email: &str) -> String {
     format!("login-failures#{}", store::digest(email))
 }
 
@@ -418,7 +422,7 @@ async fn record_login_failure(deps: &HttpDeps, email: &str) -> ApiResult<()> {
 }
 
 /// `POST /api/auth/logout`: ends the caller's session.
-pub async fn logout(deps: &HttpDeps, request: &ApiRequest) -> ApiResult<ApiResponse> {
+pub(crate) async fn logout(deps: &HttpDeps, request: &ApiRequest) -> ApiResult<ApiResponse> {
     let principal = authenticate(deps, request).await?;
     delete_item(
         &deps.db,
@@ -431,7 +435,7 @@ pub async fn logout(deps: &HttpDeps, request: &ApiRequest) -> ApiResult<ApiRespo
 }
 
 /// `GET /api/profile`.
-pub async fn profile(deps: &HttpDeps, request: &ApiRequest) -> ApiResult<ApiResponse> {
+pub(crate) async fn profile(deps: &HttpDeps, request: &ApiRequest) -> ApiResult<ApiResponse> {
     let principal = authenticate(deps, request).await?;
     let tier = entitlements::effective_tier(deps, &principal.user).await?;
     Ok(ApiResponse::json(
@@ -447,7 +451,10 @@ struct ProfileBody {
 }
 
 /// `PUT /api/profile`: the name (the only field a user edits).
-pub async fn update_profile(deps: &HttpDeps, request: &ApiRequest) -> ApiResult<ApiResponse> {
+pub(crate) async fn update_profile(
+    deps: &HttpDeps,
+    request: &ApiRequest,
+) -> ApiResult<ApiResponse> {
     let principal = authenticate(deps, request).await?;
     let body: ProfileBody = request.json(MAX_JSON_BODY)?;
     let mut checks = Checks::default();

@@ -14,7 +14,7 @@ use crate::clock;
 
 /// A subscription tier.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Tier {
+pub(crate) enum Tier {
     /// Reading and listening practice.
     Free,
     /// Plus writing assessments.
@@ -27,7 +27,7 @@ pub enum Tier {
 
 /// What a tier unlocks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Feature {
+pub(crate) enum Feature {
     /// Writing assessments (Nova Micro).
     Writing,
     /// Speaking assessments (the WebSocket APIs).
@@ -36,7 +36,7 @@ pub enum Feature {
 
 impl Tier {
     /// The stored and answered name.
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Tier::Free => "free",
             Tier::Writing => "writing",
@@ -46,14 +46,14 @@ impl Tier {
     }
 
     /// Parses a stored name.
-    pub fn parse(text: &str) -> Option<Self> {
+    pub(crate) fn parse(text: &str) -> Option<Self> {
         [Tier::Free, Tier::Writing, Tier::Speaking, Tier::Full]
             .into_iter()
             .find(|t| t.as_str() == text)
     }
 
     /// Whether it unlocks `feature`.
-    pub fn allows(self, feature: Feature) -> bool {
+    pub(crate) fn allows(self, feature: Feature) -> bool {
         matches!(
             (self, feature),
             (Tier::Full, _)
@@ -63,7 +63,7 @@ impl Tier {
     }
 
     /// The smallest tier that unlocks everything both unlock.
-    pub fn union(self, other: Tier) -> Tier {
+    pub(crate) fn union(self, other: Tier) -> Tier {
         let writing = self.allows(Feature::Writing) || other.allows(Feature::Writing);
         let speaking = self.allows(Feature::Speaking) || other.allows(Feature::Speaking);
         match (writing, speaking) {
@@ -76,14 +76,14 @@ impl Tier {
 }
 
 /// The store products (the same ids on the App Store and Google Play) and their tiers.
-pub const PRODUCTS: [(&str, Tier); 3] = [
+pub(crate) const PRODUCTS: [(&str, Tier); 3] = [
     ("ielts_writing_monthly", Tier::Writing),
     ("ielts_speaking_monthly", Tier::Speaking),
     ("ielts_full_monthly", Tier::Full),
 ];
 
 /// The tier a product grants.
-pub fn product_tier(product_id: &str) -> Option<Tier> {
+pub(crate) fn product_tier(product_id: &str) -> Option<Tier> {
     PRODUCTS
         .iter()
         .find(|(id, _)| *id == product_id)
@@ -91,12 +91,12 @@ pub fn product_tier(product_id: &str) -> Option<Tier> {
 }
 
 /// Whether an entitlement item is in force now.
-pub fn is_active(item: &Item, now_ms: i64) -> bool {
+pub(crate) fn is_active(item: &Item, now_ms: i64) -> bool {
     get_n(item, "expires_at_ms").is_some_and(|expiry| expiry > now_ms)
 }
 
 /// An entitlement as clients see it.
-pub fn entitlement_json(item: &Item, now_ms: i64) -> Value {
+pub(crate) fn entitlement_json(item: &Item, now_ms: i64) -> Value {
     json!({
         "entitlement_id": get_s(item, "entitlement_id"),
         "store": get_s(item, "store"),
@@ -109,7 +109,7 @@ pub fn entitlement_json(item: &Item, now_ms: i64) -> Value {
 }
 
 /// The user's entitlement items.
-pub async fn user_entitlements(deps: &HttpDeps, user_id: &str) -> ApiResult<Vec<Item>> {
+pub(crate) async fn user_entitlements(deps: &HttpDeps, user_id: &str) -> ApiResult<Vec<Item>> {
     store::query_all(
         &deps.db,
         &deps.tables.entitlements,
@@ -121,7 +121,7 @@ pub async fn user_entitlements(deps: &HttpDeps, user_id: &str) -> ApiResult<Vec<
 }
 
 /// The tier a user has now.
-pub async fn effective_tier(deps: &HttpDeps, user: &Item) -> ApiResult<Tier> {
+pub(crate) async fn effective_tier(deps: &HttpDeps, user: &Item) -> ApiResult<Tier> {
     let base = get_s(user, "subscription_tier")
         .and_then(Tier::parse)
         .unwrap_or(Tier::Free);
@@ -136,7 +136,11 @@ pub async fn effective_tier(deps: &HttpDeps, user: &Item) -> ApiResult<Tier> {
 }
 
 /// 403 unless the caller's tier unlocks `feature`.
-pub async fn require(deps: &HttpDeps, principal: &Principal, feature: Feature) -> ApiResult<Tier> {
+pub(crate) async fn require(
+    deps: &HttpDeps,
+    principal: &Principal,
+    feature: Feature,
+) -> ApiResult<Tier> {
     let tier = effective_tier(deps, &principal.user).await?;
     if tier.allows(feature) {
         return Ok(tier);
@@ -152,7 +156,7 @@ pub async fn require(deps: &HttpDeps, principal: &Principal, feature: Feature) -
 }
 
 /// `GET /api/entitlements`.
-pub async fn list(deps: &HttpDeps, request: &ApiRequest) -> ApiResult<ApiResponse> {
+pub(crate) async fn list(deps: &HttpDeps, request: &ApiRequest) -> ApiResult<ApiResponse> {
     let principal = authenticate(deps, request).await?;
     let tier = effective_tier(deps, &principal.user).await?;
     let now = clock::now_epoch_ms();

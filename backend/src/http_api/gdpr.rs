@@ -15,7 +15,7 @@ use super::{ApiResponse, HttpDeps};
 use crate::clock;
 
 /// The phrase a deletion must carry.
-pub const CONFIRMATION: &str = "DELETE MY ACCOUNT";
+pub(crate) const CONFIRMATION: &str = "DELETE MY ACCOUNT";
 
 /// The tables found through `user_id-index`: (export name, table, key attribute, hidden attributes).
 fn user_tables(
@@ -48,7 +48,7 @@ fn user_tables(
 }
 
 /// `GET /api/gdpr/export`.
-pub async fn export(deps: &HttpDeps, request: &ApiRequest) -> ApiResult<ApiResponse> {
+pub(crate) async fn export(deps: &HttpDeps, request: &ApiRequest) -> ApiResult<ApiResponse> {
     let principal = authenticate(deps, request).await?;
     let mut document = Map::new();
     document.insert("exported_at".into(), json!(clock::now_rfc3339_millis()));
@@ -87,7 +87,7 @@ struct DeleteBody {
 }
 
 /// `POST /api/gdpr/delete`.
-pub async fn delete(deps: &HttpDeps, request: &ApiRequest) -> ApiResult<ApiResponse> {
+pub(crate) async fn delete(deps: &HttpDeps, request: &ApiRequest) -> ApiResult<ApiResponse> {
     let principal = authenticate(deps, request).await?;
     let body: DeleteBody = request.json(MAX_JSON_BODY)?;
     let mut checks = Checks::default();

@@ -16,10 +16,10 @@ use crate::clock;
 use crate::dynamo_json;
 
 /// The API's version (the OpenAPI document's `info.version`).
-pub const API_VERSION: &str = "1.0.0";
+pub(crate) const API_VERSION: &str = "1.0.0";
 
 /// `GET /`.
-pub async fn index(deps: &HttpDeps, _request: &ApiRequest) -> ApiResult<ApiResponse> {
+pub(crate) async fn index(deps: &HttpDeps, _request: &ApiRequest) -> ApiResult<ApiResponse> {
     Ok(ApiResponse::json(
         200,
         &json!({
@@ -32,7 +32,7 @@ pub async fn index(deps: &HttpDeps, _request: &ApiRequest) -> ApiResult<ApiRespo
 }
 
 /// `GET /api/health`: 200 when DynamoDB answers, 503 otherwise.
-pub async fn health(deps: &HttpDeps) -> ApiResult<ApiResponse> {
+pub(crate) async fn health(deps: &HttpDeps) -> ApiResult<ApiResponse> {
     let probe = deps
         .db
         .get_item()
@@ -56,7 +56,7 @@ pub async fn health(deps: &HttpDeps) -> ApiResult<ApiResponse> {
 }
 
 /// `GET /api/mobile/config`.
-pub async fn config(deps: &HttpDeps, request: &ApiRequest) -> ApiResult<ApiResponse> {
+pub(crate) async fn config(deps: &HttpDeps, request: &ApiRequest) -> ApiResult<ApiResponse> {
     let products: Vec<Value> = PRODUCTS
         .iter()
         .map(|(id, tier)| json!({"product_id": id, "tier": tier.as_str(), "stores": ["apple", "google"]}))
@@ -76,7 +76,7 @@ pub async fn config(deps: &HttpDeps, request: &ApiRequest) -> ApiResult<ApiRespo
 }
 
 /// `GET /api/mobile/dashboard`.
-pub async fn dashboard(deps: &HttpDeps, request: &ApiRequest) -> ApiResult<ApiResponse> {
+pub(crate) async fn dashboard(deps: &HttpDeps, request: &ApiRequest) -> ApiResult<ApiResponse> {
     let principal = authenticate(deps, request).await?;
     let tier = effective_tier(deps, &principal.user).await?;
     let now = clock::now_epoch_ms();

@@ -18,24 +18,24 @@
 //! (mobile config and dashboard, the index and health). Plumbing:
 //! [`router`], [`input`], [`store`].
 
-pub mod admin;
-pub mod assessments;
-pub mod auth;
-pub mod entitlements;
-pub mod gdpr;
+pub(crate) mod admin;
+pub(crate) mod assessments;
+pub(crate) mod auth;
+pub(crate) mod entitlements;
+pub(crate) mod gdpr;
 pub mod input;
-pub mod mobile;
-pub mod model;
-pub mod problem;
-pub mod purchases;
-pub mod qr;
-pub mod questions;
-pub mod reports;
-pub mod reset;
+pub(crate) mod mobile;
+pub(crate) mod model;
+pub(crate) mod problem;
+pub(crate) mod purchases;
+pub(crate) mod qr;
+pub(crate) mod questions;
+pub(crate) mod reports;
+pub(crate) mod reset;
 pub mod router;
-pub mod scoring;
+pub(crate) mod scoring;
 pub mod store;
-pub mod writing;
+pub(crate) mod writing;
 
 use http::HeaderMap;
 use lambda_http::{Body, Request, RequestExt, Response};

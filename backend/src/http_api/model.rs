@@ -13,8 +13,7 @@ use super::problem::{ApiError, ApiResult};
 
 /// What the model answered.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ModelReply {
-    /// The text.
+pub(crate) struct ModelReply {
     pub text: String,
     /// Input tokens billed.
     pub input_tokens: i32,
@@ -23,7 +22,7 @@ pub struct ModelReply {
 }
 
 /// Asks the configured model once.
-pub async fn converse(
+pub(crate) async fn converse(
     deps: &HttpDeps,
     system: &str,
     user: &str,

@@ -46,10 +46,7 @@ pub enum ApiError {
     UnsupportedMediaType,
     /// The body is larger than the route accepts.
     #[error("payload too large (limit {limit} bytes)")]
-    PayloadTooLarge {
-        /// The limit.
-        limit: usize,
-    },
+    PayloadTooLarge { limit: usize },
     /// No valid session.
     #[error("unauthorized: {0}")]
     Unauthorized(String),
@@ -216,10 +213,10 @@ impl ApiError {
 }
 
 /// A result of a handler.
-pub type ApiResult<T> = Result<T, ApiError>;
+pub(crate) type ApiResult<T> = Result<T, ApiError>;
 
 /// Logs an internal failure and hides it from the client.
-pub fn internal(context: &str, error: impl std::fmt::Display) -> ApiError {
+pub(crate) fn internal(context: &str, error: impl std::fmt::Display) -> ApiError {
     tracing::error!("{context}: {error}");
     ApiError::Internal
 }

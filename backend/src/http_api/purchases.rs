@@ -29,7 +29,7 @@ const STORE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// A verified subscription.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Verified {
+pub(crate) struct Verified {
     /// `apple#{original_transaction_id}` or `google#{token digest}`.
     pub entitlement_id: String,
     /// `apple` or `google`.
@@ -141,7 +141,7 @@ async fn verify_receipt(deps: &HttpDeps, url: &str, receipt: &str) -> ApiResult<
 }
 
 /// Reads Apple's answer: the latest transaction of a product this app sells.
-pub fn read_apple_answer(answer: &Value, bundle_id: &str) -> ApiResult<Verified> {
+pub(crate) fn read_apple_answer(answer: &Value, bundle_id: &str) -> ApiResult<Verified> {
     let status = answer["status"].as_i64().unwrap_or(-1);
     match status {
         0 => {}
@@ -215,7 +215,7 @@ fn require_unexpired(verified: &Verified) -> ApiResult<()> {
 }
 
 /// `POST /api/purchases/apple`.
-pub async fn apple(deps: &HttpDeps, request: &ApiRequest) -> ApiResult<ApiResponse> {
+pub(crate) async fn apple(deps: &HttpDeps, request: &ApiRequest) -> ApiResult<ApiResponse> {
     let principal = authenticate(deps, request).await?;
     let body: AppleBody = request.json(MAX_JSON_BODY)?;
     let mut checks = Checks::default();
@@ -274,7 +274,11 @@ async fn play_token(deps: &HttpDeps) -> ApiResult<String> {
 }
 
 /// Reads a `SubscriptionPurchaseV2` for `product_id`.
-pub fn read_google_answer(answer: &Value, product_id: &str, token: &str) -> ApiResult<Verified> {
+pub(crate) fn read_google_answer(
+    answer: &Value,
+    product_id: &str,
+    token: &str,
+) -> ApiResult<Verified> {
     let line = answer["lineItems"]
         .as_array()
         .into_iter()
@@ -309,7 +313,7 @@ pub fn read_google_answer(answer: &Value, product_id: &str, token: &str) -> ApiR
 }
 
 /// `POST /api/purchases/google`.
-pub async fn google(deps: &HttpDeps, request: &ApiRequest) -> ApiResult<ApiResponse> {
+pub(crate) async fn google(deps: &HttpDeps, request: &ApiRequest) -> ApiResult<ApiResponse> {
     let principal = authenticate(deps, request).await?;
     let body: GoogleBody = request.json(MAX_JSON_BODY)?;
     let mut checks = Checks::default();

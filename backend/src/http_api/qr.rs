@@ -19,10 +19,10 @@ use super::{ApiResponse, HttpDeps};
 use crate::clock;
 
 /// How long a QR token works (seed 002: 5 minutes).
-pub const QR_TTL_SECONDS: i64 = 5 * 60;
+pub(crate) const QR_TTL_SECONDS: i64 = 5 * 60;
 
 /// `POST /api/qr/generate`.
-pub async fn generate(deps: &HttpDeps, request: &ApiRequest) -> ApiResult<ApiResponse> {
+pub(crate) async fn generate(deps: &HttpDeps, request: &ApiRequest) -> ApiResult<ApiResponse> {
     let principal = authenticate(deps, request).await?;
     let token = store::random_token();
     let now = clock::now_epoch_s();
@@ -60,7 +60,7 @@ struct RedeemBody {
 }
 
 /// `POST /api/qr/redeem`.
-pub async fn redeem(deps: &HttpDeps, request: &ApiRequest) -> ApiResult<ApiResponse> {
+pub(crate) async fn redeem(deps: &HttpDeps, request: &ApiRequest) -> ApiResult<ApiResponse> {
     let body: RedeemBody = request.json(MAX_JSON_BODY)?;
     let mut checks = Checks::default();
     checks.text("token", &body.token, 1, 128);

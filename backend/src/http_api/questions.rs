@@ -22,15 +22,15 @@ use crate::clock;
 use crate::dynamo_json;
 
 /// The modules a reading or listening set belongs to.
-pub const MODULES: [&str; 2] = ["academic", "general_training"];
+pub(crate) const MODULES: [&str; 2] = ["academic", "general_training"];
 
 /// A question for candidates: everything but the answer key.
-pub fn public_json(item: &Item) -> Map<String, Value> {
+pub(crate) fn public_json(item: &Item) -> Map<String, Value> {
     store::to_json(item, &["answer_key"])
 }
 
 /// The question `id` of `assessment_type`: 404 when missing, 400 when of another type.
-pub async fn find(deps: &HttpDeps, id: &str, assessment_type: &str) -> ApiResult<Item> {
+pub(crate) async fn find(deps: &HttpDeps, id: &str, assessment_type: &str) -> ApiResult<Item> {
     let not_found = || ApiError::NotFound(format!("Question {id} not found"));
     if !store::plausible_id(id) {
         return Err(not_found());
@@ -49,7 +49,7 @@ pub async fn find(deps: &HttpDeps, id: &str, assessment_type: &str) -> ApiResult
 }
 
 /// A question's answer key: question number to the accepted answers.
-pub fn answer_key(item: &Item) -> BTreeMap<String, Vec<String>> {
+pub(crate) fn answer_key(item: &Item) -> BTreeMap<String, Vec<String>> {
     let map = dynamo_json::from_item(item);
     map.get("answer_key")
         .and_then(Value::as_object)
@@ -73,7 +73,7 @@ pub fn answer_key(item: &Item) -> BTreeMap<String, Vec<String>> {
 }
 
 /// The descriptors of a rubric, when it exists.
-pub async fn rubric_descriptors(
+pub(crate) async fn rubric_descriptors(
     deps: &HttpDeps,
     rubric_id: &str,
 ) -> ApiResult<Option<BTreeMap<String, String>>> {
@@ -89,7 +89,7 @@ pub async fn rubric_descriptors(
 }
 
 /// `GET /api/questions` (`type` required; `limit`, `cursor`).
-pub async fn list(deps: &HttpDeps, request: &ApiRequest) -> ApiResult<ApiResponse> {
+pub(crate) async fn list(deps: &HttpDeps, request: &ApiRequest) -> ApiResult<ApiResponse> {
     authenticate(deps, request).await?;
     let limit = request.page_size(20, 100)?;
     let kind = request
@@ -132,7 +132,7 @@ pub async fn list(deps: &HttpDeps, request: &ApiRequest) -> ApiResult<ApiRespons
 }
 
 /// `GET /api/questions/{id}`.
-pub async fn get(deps: &HttpDeps, request: &ApiRequest, id: &str) -> ApiResult<ApiResponse> {
+pub(crate) async fn get(deps: &HttpDeps, request: &ApiRequest, id: &str) -> ApiResult<ApiResponse> {
     authenticate(deps, request).await?;
     let not_found = || ApiError::NotFound(format!("Question {id} not found"));
     if !store::plausible_id(id) {
@@ -250,7 +250,7 @@ fn check_question(body: &QuestionBody) -> ApiResult<()> {
 }
 
 /// `POST /api/admin/questions`.
-pub async fn create(deps: &HttpDeps, request: &ApiRequest) -> ApiResult<ApiResponse> {
+pub(crate) async fn create(deps: &HttpDeps, request: &ApiRequest) -> ApiResult<ApiResponse> {
     require_admin(deps, request).await?;
     let body: QuestionBody = request.json(MAX_JSON_BODY)?;
     check_question(&body)?;
@@ -292,7 +292,11 @@ pub async fn create(deps: &HttpDeps, request: &ApiRequest) -> ApiResult<ApiRespo
 }
 
 /// `DELETE /api/admin/questions/{id}`.
-pub async fn delete(deps: &HttpDeps, request: &ApiRequest, id: &str) -> ApiResult<ApiResponse> {
+pub(crate) async fn delete(
+    deps: &HttpDeps,
+    request: &ApiRequest,
+    id: &str,
+) -> ApiResult<ApiResponse> {
     require_admin(deps, request).await?;
     let not_found = || ApiError::NotFound(format!("Question {id} not found"));
     if !store::plausible_id(id) {
@@ -314,7 +318,7 @@ pub async fn delete(deps: &HttpDeps, request: &ApiRequest, id: &str) -> ApiResul
 }
 
 /// `GET /api/admin/rubrics`.
-pub async fn rubrics(deps: &HttpDeps, request: &ApiRequest) -> ApiResult<ApiResponse> {
+pub(crate) async fn rubrics(deps: &HttpDeps, request: &ApiRequest) -> ApiResult<ApiResponse> {
     require_admin(deps, request).await?;
     let page = deps
         .db
@@ -340,7 +344,11 @@ struct RubricBody {
 }
 
 /// `PUT /api/admin/rubrics/{id}` (ids like `writing_academic_task2`).
-pub async fn put_rubric(deps: &HttpDeps, request: &ApiRequest, id: &str) -> ApiResult<ApiResponse> {
+pub(crate) async fn put_rubric(
+    deps: &HttpDeps,
+    request: &ApiRequest,
+    id: &str,
+) -> ApiResult<ApiResponse> {
     require_admin(deps, request).await?;
     let well_formed = !id.is_empty()
         && id.len() <= 64

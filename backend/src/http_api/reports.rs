@@ -16,10 +16,10 @@ use super::{ApiResponse, HttpDeps};
 use crate::clock;
 
 /// How long safety logs are kept (TTL).
-pub const SAFETY_LOG_TTL_SECONDS: i64 = 90 * 24 * 60 * 60;
+pub(crate) const SAFETY_LOG_TTL_SECONDS: i64 = 90 * 24 * 60 * 60;
 
 /// The reasons a report may give.
-pub const REASONS: [&str; 5] = [
+pub(crate) const REASONS: [&str; 5] = [
     "inaccurate_score",
     "inappropriate_content",
     "offensive_feedback",
@@ -29,7 +29,7 @@ pub const REASONS: [&str; 5] = [
 
 /// One model call, as the safety log records it.
 #[derive(Debug, Clone)]
-pub struct SafetyEvent<'a> {
+pub(crate) struct SafetyEvent<'a> {
     /// Who.
     pub user_id: &'a str,
     /// The assessment it was for, when one was stored.
@@ -47,7 +47,7 @@ pub struct SafetyEvent<'a> {
 }
 
 /// Writes a safety log (failures are logged, never fail the request).
-pub async fn log_model_call(deps: &HttpDeps, event: SafetyEvent<'_>) {
+pub(crate) async fn log_model_call(deps: &HttpDeps, event: SafetyEvent<'_>) {
     let mut flags = event.flags.clone();
     if !event.output_valid {
         flags.push("invalid_model_output");
@@ -92,7 +92,7 @@ pub async fn log_model_call(deps: &HttpDeps, event: SafetyEvent<'_>) {
 }
 
 /// A report as clients see it.
-pub fn report_json(item: &Item) -> Value {
+pub(crate) fn report_json(item: &Item) -> Value {
     json!({
         "report_id": get_s(item, "report_id"),
         "target_type": get_s(item, "target_type"),
@@ -117,7 +117,7 @@ struct ReportBody {
 }
 
 /// `POST /api/reports`: the target must exist (an assessment must be the caller's).
-pub async fn create(deps: &HttpDeps, request: &ApiRequest) -> ApiResult<ApiResponse> {
+pub(crate) async fn create(deps: &HttpDeps, request: &ApiRequest) -> ApiResult<ApiResponse> {
     let principal = authenticate(deps, request).await?;
     let body: ReportBody = request.json(MAX_JSON_BODY)?;
     let mut checks = Checks::default();
@@ -182,7 +182,7 @@ pub async fn create(deps: &HttpDeps, request: &ApiRequest) -> ApiResult<ApiRespo
 }
 
 /// `GET /api/reports`: the caller's reports, newest first.
-pub async fn list(deps: &HttpDeps, request: &ApiRequest) -> ApiResult<ApiResponse> {
+pub(crate) async fn list(deps: &HttpDeps, request: &ApiRequest) -> ApiResult<ApiResponse> {
     let principal = authenticate(deps, request).await?;
     let mut items = store::query_all(
         &deps.db,

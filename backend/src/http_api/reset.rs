@@ -16,13 +16,13 @@ use super::{ApiResponse, EmailSettings, HttpDeps};
 use crate::clock;
 
 /// How long a reset link works.
-pub const RESET_TTL_SECONDS: i64 = 60 * 60;
+pub(crate) const RESET_TTL_SECONDS: i64 = 60 * 60;
 
 /// The `session_type` of reset tokens.
-pub const RESET_TOKEN: &str = "password_reset";
+pub(crate) const RESET_TOKEN: &str = "password_reset";
 
 /// What the request answers, account or not.
-pub const RESET_REQUESTED: &str =
+pub(crate) const RESET_REQUESTED: &str =
     "If an account exists for this email, a password reset link has been sent.";
 
 fn reset_key(token: &str) -> String {
@@ -30,7 +30,7 @@ fn reset_key(token: &str) -> String {
 }
 
 /// Sends one plain-text mail through the e-mail API.
-pub async fn send_email(
+pub(crate) async fn send_email(
     http: &reqwest::Client,
     settings: &EmailSettings,
     to: &str,
@@ -67,7 +67,7 @@ struct ResetRequest {
 }
 
 /// `POST /api/auth/password-reset`: 202 whatever the address.
-pub async fn request_reset(deps: &HttpDeps, request: &ApiRequest) -> ApiResult<ApiResponse> {
+pub(crate) async fn request_reset(deps: &HttpDeps, request: &ApiRequest) -> ApiResult<ApiResponse> {
     let body: ResetRequest = request.json(MAX_JSON_BODY)?;
     let mut checks = Checks::default();
     checks.email("email", body.email.trim());
@@ -120,7 +120,7 @@ struct ResetConfirm {
 }
 
 /// `POST /api/auth/password-reset/confirm`.
-pub async fn confirm_reset(deps: &HttpDeps, request: &ApiRequest) -> ApiResult<ApiResponse> {
+pub(crate) async fn confirm_reset(deps: &HttpDeps, request: &ApiRequest) -> ApiResult<ApiResponse> {
     let body: ResetConfirm = request.json(MAX_JSON_BODY)?;
     let mut checks = Checks::default();
     checks.text("token", &body.token, 1, 256);

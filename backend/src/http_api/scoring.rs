@@ -10,12 +10,10 @@ use std::collections::BTreeMap;
 
 /// Which conversion table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum BandTable {
+pub(crate) enum BandTable {
     /// Listening, Academic and General Training alike.
     Listening,
-    /// Academic Reading.
     AcademicReading,
-    /// General Training Reading.
     GeneralTrainingReading,
 }
 
@@ -86,7 +84,7 @@ const GENERAL_TRAINING_READING: &[(u32, f64)] = &[
 impl BandTable {
     /// The table for a skill (`reading` / `listening`) and module
     /// (`academic` / `general_training`).
-    pub fn for_test(skill: &str, module: &str) -> Option<Self> {
+    pub(crate) fn for_test(skill: &str, module: &str) -> Option<Self> {
         match (skill, module) {
             ("listening", "academic" | "general_training") => Some(Self::Listening),
             ("reading", "academic") => Some(Self::AcademicReading),
@@ -104,7 +102,7 @@ impl BandTable {
     }
 
     /// The band for a raw score out of 40 (scores above 40 count as 40).
-    pub fn band(self, raw_out_of_40: u32) -> f64 {
+    pub(crate) fn band(self, raw_out_of_40: u32) -> f64 {
         let raw = raw_out_of_40.min(40);
         self.rows()
             .iter()
@@ -114,7 +112,7 @@ impl BandTable {
 }
 
 /// A score out of `total` as a score out of 40 (rounded half up).
-pub fn out_of_40(correct: u32, total: u32) -> u32 {
+pub(crate) fn out_of_40(correct: u32, total: u32) -> u32 {
     if total == 0 {
         return 0;
     }
@@ -123,7 +121,7 @@ pub fn out_of_40(correct: u32, total: u32) -> u32 {
 }
 
 /// An answer as compared: trimmed, lower case, inner spaces collapsed.
-pub fn normalise_answer(text: &str) -> String {
+pub(crate) fn normalise_answer(text: &str) -> String {
     text.split_whitespace()
         .collect::<Vec<_>>()
         .join(" ")
@@ -132,7 +130,7 @@ pub fn normalise_answer(text: &str) -> String {
 
 /// Which questions were answered correctly.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Marked {
+pub(crate) struct Marked {
     /// Question numbers answered correctly.
     pub correct: Vec<String>,
     /// Question numbers answered wrongly or not at all.
@@ -141,7 +139,10 @@ pub struct Marked {
 
 /// Marks `answers` (question number to answer) against `key` (question
 /// number to the accepted answers).
-pub fn mark(key: &BTreeMap<String, Vec<String>>, answers: &BTreeMap<String, String>) -> Marked {
+pub(crate) fn mark(
+    key: &BTreeMap<String, Vec<String>>,
+    answers: &BTreeMap<String, String>,
+) -> Marked {
     let mut marked = Marked {
         correct: Vec::new(),
         incorrect: Vec::new(),

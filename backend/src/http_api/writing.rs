@@ -15,12 +15,12 @@ use serde_json::Value;
 use crate::speaking::assessment::{is_half_band, overall_band};
 
 /// The longest essay accepted (characters).
-pub const MAX_ESSAY_CHARS: usize = 20_000;
+pub(crate) const MAX_ESSAY_CHARS: usize = 20_000;
 
 /// An IELTS writing task.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum TaskType {
+pub(crate) enum TaskType {
     /// Academic Task 1 (describe a visual, 150 words).
     AcademicTask1,
     /// General Training Task 1 (a letter, 150 words).
@@ -33,7 +33,7 @@ pub enum TaskType {
 
 impl TaskType {
     /// The name in prompts and answers.
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Self::AcademicTask1 => "academic_task1",
             Self::GeneralTask1 => "general_task1",
@@ -43,7 +43,7 @@ impl TaskType {
     }
 
     /// `academic` or `general_training` (seed 002's assessment `subtype`).
-    pub fn module(self) -> &'static str {
+    pub(crate) fn module(self) -> &'static str {
         match self {
             Self::AcademicTask1 | Self::AcademicTask2 => "academic",
             Self::GeneralTask1 | Self::GeneralTask2 => "general_training",
@@ -51,17 +51,17 @@ impl TaskType {
     }
 
     /// Whether this is a Task 1.
-    pub fn is_task1(self) -> bool {
+    pub(crate) fn is_task1(self) -> bool {
         matches!(self, Self::AcademicTask1 | Self::GeneralTask1)
     }
 
     /// The minimum number of words the task asks for.
-    pub fn min_words(self) -> usize {
+    pub(crate) fn min_words(self) -> usize {
         if self.is_task1() { 150 } else { 250 }
     }
 
     /// The four criteria, in the order IELTS lists them.
-    pub fn criteria(self) -> [&'static str; 4] {
+    pub(crate) fn criteria(self) -> [&'static str; 4] {
         [
             if self.is_task1() {
                 "task_achievement"
@@ -76,14 +76,14 @@ impl TaskType {
 }
 
 /// The words of a text.
-pub fn word_count(text: &str) -> usize {
+pub(crate) fn word_count(text: &str) -> usize {
     text.split_whitespace()
         .filter(|w| w.chars().any(char::is_alphanumeric))
         .count()
 }
 
 /// The system prompt for a task, with the rubric's descriptors when one exists.
-pub fn system_prompt(task: TaskType, rubric: Option<&BTreeMap<String, String>>) -> String {
+pub(crate) fn system_prompt(task: TaskType, rubric: Option<&BTreeMap<String, String>>) -> String {
     let mut text = format!(
         "TASK: ielts_writing_assessment\nTASK_TYPE: {}\n\
          You are a certified IELTS writing examiner. Assess the candidate's response with the \
@@ -103,7 +103,7 @@ pub fn system_prompt(task: TaskType, rubric: Option<&BTreeMap<String, String>>) 
 }
 
 /// The user message: the task prompt (if any) and the essay after `ESSAY:`.
-pub fn user_message(prompt: Option<&str>, essay: &str) -> String {
+pub(crate) fn user_message(prompt: Option<&str>, essay: &str) -> String {
     let mut text = String::new();
     if let Some(prompt) = prompt {
         text.push_str(&format!("QUESTION: {}\n", prompt.replace('\n', " ")));
@@ -115,7 +115,7 @@ pub fn user_message(prompt: Option<&str>, essay: &str) -> String {
 
 /// A validated writing assessment.
 #[derive(Debug, Clone, PartialEq)]
-pub struct WritingResult {
+pub(crate) struct WritingResult {
     /// By the official rule from the four criteria.
     pub overall_band: f64,
     /// Band per criterion.
@@ -126,7 +126,7 @@ pub struct WritingResult {
 
 /// Why the model's answer was refused.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
-pub enum InvalidWriting {
+pub(crate) enum InvalidWriting {
     /// Not the JSON asked for.
     #[error("the model's answer is not the requested JSON: {0}")]
     Shape(String),
@@ -150,7 +150,7 @@ struct ModelAnswer {
 }
 
 /// Parses and checks the model's answer for `task`.
-pub fn validate(task: TaskType, text: &str) -> Result<WritingResult, InvalidWriting> {
+pub(crate) fn validate(task: TaskType, text: &str) -> Result<WritingResult, InvalidWriting> {
     let trimmed = text
         .trim()
         .trim_start_matches("```json")
@@ -191,7 +191,7 @@ pub fn validate(task: TaskType, text: &str) -> Result<WritingResult, InvalidWrit
 
 /// What the AI safety log flags in a candidate's text: contact details
 /// (personal data sent to a model) and instructions aimed at the model.
-pub fn input_flags(text: &str) -> Vec<&'static str> {
+pub(crate) fn input_flags(text: &str) -> Vec<&'static str> {
     let lower = text.to_lowercase();
     let mut flags = Vec::new();
     let has_email = lower.split_whitespace().any(|w| {

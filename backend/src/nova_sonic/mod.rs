@@ -15,9 +15,9 @@
 
 pub mod bidi_stream;
 pub mod output;
-pub mod owner;
+pub(crate) mod owner;
 pub mod protocol;
-pub mod session;
+pub(crate) mod session;
 pub mod turns;
 
 use std::time::Duration;

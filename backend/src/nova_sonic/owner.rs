@@ -26,16 +26,16 @@ use crate::session_owner::relay::RelayItem;
 use crate::session_owner::relay_inbox::RelayInbox;
 
 /// Largest piece of PCM per audio message (far below API Gateway's 32 KB frames).
-pub const AUDIO_PIECE_BYTES: usize = 16_000;
+pub(crate) const AUDIO_PIECE_BYTES: usize = 16_000;
 /// How long the model may take to finish its answer after the user ends.
 const CLOSING_GRACE: Duration = Duration::from_secs(3);
 /// Reopens in a row without an answered turn before the session fails.
 const MAX_REOPEN_STREAK: u32 = 3;
 /// How long `send()` may take when a stream opens.
-pub const OPEN_TIMEOUT: Duration = Duration::from_secs(15);
+pub(crate) const OPEN_TIMEOUT: Duration = Duration::from_secs(15);
 
 /// How an API shows the model's output to its clients.
-pub trait Presenter: Sync {
+pub(crate) trait Presenter: Sync {
     /// The message for one delivery (audio arrives in pieces of at most
     /// [`AUDIO_PIECE_BYTES`]).
     fn present(&self, delivery: &Delivery) -> Value;
@@ -84,7 +84,7 @@ pub struct Outcome {
 }
 
 /// Everything an owner needs.
-pub struct OwnerSetup<'a> {
+pub(crate) struct OwnerSetup<'a> {
     /// Management API clients.
     pub connections: &'a Connections,
     /// The management endpoint of the client's API.
@@ -139,7 +139,7 @@ struct Owner<'a> {
 }
 
 /// Runs a session whose stream is open, to its end.
-pub async fn run(setup: OwnerSetup<'_>, stream: SonicStream) -> Outcome {
+pub(crate) async fn run(setup: OwnerSetup<'_>, stream: SonicStream) -> Outcome {
     let began = Instant::now();
     let margin = stop_margin(setup.deadline);
     let mut owner = Owner {

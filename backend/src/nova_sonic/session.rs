@@ -20,7 +20,7 @@ use crate::session_owner::route::OwnerClients;
 use crate::session_owner::session_item::{Session, SessionError, SessionStatus, Sessions};
 
 /// The errors both Nova Sonic APIs send, verbatim.
-pub mod errors {
+pub(crate) mod errors {
     /// Seed 001's "Nova Sonic Errors": model access not granted or a wrong model id.
     pub const MODEL_NOT_AVAILABLE: &str = "Model not available";
     /// Bedrock throttled the stream.
@@ -35,7 +35,7 @@ pub mod errors {
 }
 
 /// What the client is told for a model failure.
-pub fn client_error(error: &SonicError) -> &'static str {
+pub(crate) fn client_error(error: &SonicError) -> &'static str {
     match error {
         SonicError::ModelNotAvailable(_) => errors::MODEL_NOT_AVAILABLE,
         SonicError::Throttled(_) => errors::MODEL_BUSY,
@@ -44,7 +44,7 @@ pub fn client_error(error: &SonicError) -> &'static str {
 }
 
 /// Everything a start needs.
-pub struct Start<'a> {
+pub(crate) struct Start<'a> {
     /// Sessions table, relay table, management API.
     pub clients: &'a OwnerClients,
     /// Bedrock Runtime.
@@ -57,7 +57,6 @@ pub struct Start<'a> {
     pub endpoint: String,
     /// The session to record (active, with its TTL).
     pub session: Session,
-    /// The system prompt.
     pub system_prompt: String,
     /// The message that tells the client the session is ready.
     pub ready: Value,
@@ -79,7 +78,7 @@ pub struct Start<'a> {
 
 /// Starts and owns a session. `Ok(None)`: refused (the client was told
 /// why); `Err`: a table failed (the client has been told nothing).
-pub async fn start(start: Start<'_>) -> Result<Option<Outcome>, TableError> {
+pub(crate) async fn start(start: Start<'_>) -> Result<Option<Outcome>, TableError> {
     let peer = Peer {
         connections: &start.clients.connections,
         endpoint: &start.endpoint,
@@ -181,7 +180,7 @@ pub async fn start(start: Start<'_>) -> Result<Option<Outcome>, TableError> {
 /// Moves the session item to the status its ending calls for, with `extra`
 /// attributes (the stored transcript's id). A session `$disconnect` already
 /// moved is left as it is.
-pub async fn conclude(
+pub(crate) async fn conclude(
     sessions: &Sessions,
     session_id: &str,
     outcome: &Outcome,

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 /// least a second and at most 30 s. A 15-minute function ends a 14-minute
 /// test at 14:30, and so does a time-scaled run (at `--time-scale 12` the
 /// deadline is 75 s away and the margin 2.5 s: 30 s of scenario time).
-pub fn stop_margin(deadline: Instant) -> Duration {
+pub(crate) fn stop_margin(deadline: Instant) -> Duration {
     let remaining = deadline.saturating_duration_since(Instant::now());
     (remaining / 30).clamp(Duration::from_secs(1), Duration::from_secs(30))
 }
@@ -18,7 +18,7 @@ pub fn stop_margin(deadline: Instant) -> Duration {
 /// `stopped()`): handling what came, such as posting a long turn to a slow
 /// gateway or reopening a model stream, must not eat the margin kept to end
 /// the session.
-pub async fn until_stop<T>(
+pub(crate) async fn until_stop<T>(
     stop_at: Instant,
     step: impl Future<Output = T>,
     stopped: impl FnOnce() -> T,

@@ -15,11 +15,11 @@ use crate::clock::now_epoch_s;
 
 /// What a client hears when it sends input with no live session (seed 000's
 /// wording, which the Nova Sonic APIs share).
-pub const NO_ACTIVE_SESSION: &str = "No active session";
+pub(crate) const NO_ACTIVE_SESSION: &str = "No active session";
 
 /// Hands a later message's input to the session's owner, or tells the
 /// client [`NO_ACTIVE_SESSION`] (shaped by `error_message`).
-pub async fn hand_to_owner(
+pub(crate) async fn hand_to_owner(
     sessions: &Sessions,
     relay: &Relay,
     peer: &Peer<'_>,
@@ -40,7 +40,7 @@ pub async fn hand_to_owner(
 /// How long `$disconnect` waits for the owner to take its stop item before
 /// taking the owner for gone (its instance crashed or timed out) and deleting
 /// the session's relay items itself: no audio may outlive its session.
-pub const OWNER_GRACE: Duration = Duration::from_secs(2);
+pub(crate) const OWNER_GRACE: Duration = Duration::from_secs(2);
 /// How often `$disconnect` looks whether the owner took the stop item.
 const OWNER_POLL: Duration = Duration::from_millis(50);
 
@@ -69,7 +69,7 @@ async fn taken_within(
 /// [`OWNER_GRACE`] the owner is gone (a crash, a timeout): the session's
 /// relay items, audio above all, are deleted here. Nothing to do when no
 /// session is active.
-pub async fn hand_off_disconnect(
+pub(crate) async fn hand_off_disconnect(
     sessions: &Sessions,
     relay: &Relay,
     session_id: &str,

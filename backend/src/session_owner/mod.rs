@@ -18,13 +18,13 @@
 //! - [`deadline`]: when an owner stops, ahead of the Lambda deadline;
 //! - [`peer`]: the client at the other end of the socket.
 
-pub mod deadline;
-pub mod hand_off;
-pub mod peer;
-pub mod relay;
-pub mod relay_inbox;
+pub(crate) mod deadline;
+pub(crate) mod hand_off;
+pub(crate) mod peer;
+pub(crate) mod relay;
+pub(crate) mod relay_inbox;
 pub mod route;
-pub mod session_item;
+pub(crate) mod session_item;
 
 use relay::RelayError;
 use session_item::SessionError;

@@ -24,12 +24,12 @@ use crate::config::EnvVars;
 use crate::dynamo_query::query_all;
 
 /// How long a relay item may live if nobody consumes it.
-pub const ITEM_TTL_SECONDS: i64 = 15 * 60;
+pub(crate) const ITEM_TTL_SECONDS: i64 = 15 * 60;
 
 /// How an owner reads the relay, the same variables in every
 /// session-owning function.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RelaySettings {
+pub(crate) struct RelaySettings {
     /// `RELAY_POLL_MS`: how often the owner reads the relay while input flows.
     pub poll: Duration,
     /// `RELAY_SETTLE_MS`: how long relayed audio waits for earlier chunks
@@ -41,13 +41,13 @@ pub struct RelaySettings {
 
 impl RelaySettings {
     /// `RELAY_POLL_MS` when unset.
-    pub const DEFAULT_POLL: Duration = Duration::from_millis(25);
+    pub(crate) const DEFAULT_POLL: Duration = Duration::from_millis(25);
     /// `RELAY_SETTLE_MS` when unset: a cold start on AWS delays a write by
     /// 100-300 ms.
-    pub const DEFAULT_SETTLE: Duration = Duration::from_millis(300);
+    pub(crate) const DEFAULT_SETTLE: Duration = Duration::from_millis(300);
 
     /// Reads `RELAY_POLL_MS` (at least 1 ms) and `RELAY_SETTLE_MS`.
-    pub fn from_vars(vars: &EnvVars<'_>) -> Self {
+    pub(crate) fn from_vars(vars: &EnvVars<'_>) -> Self {
         let millis = |name: &str, default: Duration| {
             Duration::from_millis(vars.parsed_or(name, default.as_millis() as u64))
         };
@@ -103,7 +103,7 @@ fn relay_error<E: std::error::Error + 'static>(operation: &'static str, error: E
 }
 
 /// The sort key of a message: receive time, then message id.
-pub fn order_key(received_at_ms: i64, message_id: &str) -> String {
+pub(crate) fn order_key(received_at_ms: i64, message_id: &str) -> String {
     format!("{:013}#{message_id}", received_at_ms.max(0))
 }
 

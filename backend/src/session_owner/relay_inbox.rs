@@ -25,7 +25,7 @@ use crate::clock::now_epoch_ms;
 const REMEMBER: Duration = Duration::from_secs(120);
 
 /// The receive time (epoch ms) in a relay sort key `{epoch_ms:013}#{message_id}`.
-pub fn received_ms(key: &str) -> i64 {
+pub(crate) fn received_ms(key: &str) -> i64 {
     key.split('#')
         .next()
         .and_then(|ms| ms.parse().ok())
@@ -35,7 +35,7 @@ pub fn received_ms(key: &str) -> i64 {
 /// How many of the held items (in receive order: receive time, is it audio)
 /// can be handed over at `now_ms`: everything up to the last item that is
 /// not audio, then audio items as long as they are at least `settle_ms` old.
-pub fn releasable(held: &[(i64, bool)], now_ms: i64, settle_ms: i64) -> usize {
+pub(crate) fn releasable(held: &[(i64, bool)], now_ms: i64, settle_ms: i64) -> usize {
     let barrier = held
         .iter()
         .rposition(|(_, audio)| !audio)
@@ -51,7 +51,7 @@ pub fn releasable(held: &[(i64, bool)], now_ms: i64, settle_ms: i64) -> usize {
 /// heard it out of order, because an invocation wrote it more than `settle`
 /// after it was received (a cold start on a busy host, a slow write).
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-pub struct LateAudio {
+pub(crate) struct LateAudio {
     /// Receive time (epoch ms) of the newest audio handed over so far.
     newest_ms: i64,
     /// Audio items handed over out of order.
@@ -63,7 +63,7 @@ pub struct LateAudio {
 impl LateAudio {
     /// Notes audio received at `received_ms` being handed over; returns how
     /// far (ms of receive time) it is behind audio already handed over.
-    pub fn hand_over(&mut self, received_ms: i64) -> Option<i64> {
+    pub(crate) fn hand_over(&mut self, received_ms: i64) -> Option<i64> {
         if received_ms >= self.newest_ms {
             self.newest_ms = received_ms;
             return None;
@@ -77,7 +77,7 @@ impl LateAudio {
 
 /// The session's relay items, in receive order, each handed over once.
 #[derive(Debug)]
-pub struct RelayInbox {
+pub(crate) struct RelayInbox {
     relay: Relay,
     session_id: String,
     /// Items read (and deleted) but not handed over yet, by sort key.
@@ -92,7 +92,7 @@ pub struct RelayInbox {
 
 impl RelayInbox {
     /// The inbox of `session_id`; items are handed over as soon as they are read.
-    pub fn new(relay: Relay, session_id: impl Into<String>) -> Self {
+    pub(crate) fn new(relay: Relay, session_id: impl Into<String>) -> Self {
         Self {
             relay,
             session_id: session_id.into(),
@@ -104,13 +104,13 @@ impl RelayInbox {
     }
 
     /// The same, holding audio until it is `settle` old (see the module doc).
-    pub fn with_settle(mut self, settle: Duration) -> Self {
+    pub(crate) fn with_settle(mut self, settle: Duration) -> Self {
         self.settle = settle;
         self
     }
 
     /// The items that can be handed over now, oldest first.
-    pub async fn take(&mut self) -> Result<Vec<RelayItem>, RelayError> {
+    pub(crate) async fn take(&mut self) -> Result<Vec<RelayItem>, RelayError> {
         let fresh = self.relay.receive(&self.session_id, None).await?;
         let mut read = Vec::with_capacity(fresh.len());
         for (key, item) in fresh {
@@ -157,7 +157,7 @@ impl RelayInbox {
     }
 
     /// Forgets what is held and deletes everything left for the session (at its end).
-    pub async fn purge(&mut self) {
+    pub(crate) async fn purge(&mut self) {
         if self.late.count > 0 {
             tracing::warn!(
                 session = %self.session_id,

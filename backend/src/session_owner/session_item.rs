@@ -15,7 +15,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use crate::clock::now_epoch_s;
 
 /// `SESSION_TTL_SECONDS` when unset: how long a session item lives (2 h).
-pub const DEFAULT_TTL_SECONDS: i64 = 7200;
+pub(crate) const DEFAULT_TTL_SECONDS: i64 = 7200;
 
 /// What a session is in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -70,7 +70,6 @@ pub struct Session {
     pub connection_id: String,
     /// Who.
     pub user_id: String,
-    /// Status.
     pub status: SessionStatus,
     /// Created, epoch seconds.
     pub created_at: i64,
@@ -126,7 +125,6 @@ pub enum SessionError {
     /// DynamoDB failed.
     #[error("sessions table {operation} failed: {message}")]
     Store {
-        /// Operation.
         operation: &'static str,
         /// The SDK's error with context.
         message: String,
@@ -241,7 +239,7 @@ impl Sessions {
 }
 
 /// The session if it is live (active and not past its TTL).
-pub async fn live_session(
+pub(crate) async fn live_session(
     sessions: &Sessions,
     session_id: &str,
 ) -> Result<Option<Session>, SessionError> {

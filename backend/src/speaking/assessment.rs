@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 /// The four criteria, in the order IELTS lists them.
-pub const CRITERIA: [&str; 4] = [
+pub(crate) const CRITERIA: [&str; 4] = [
     "fluency_and_coherence",
     "lexical_resource",
     "grammatical_range_and_accuracy",
@@ -18,16 +18,15 @@ pub const CRITERIA: [&str; 4] = [
 /// Who said a line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Speaker {
+pub(crate) enum Speaker {
     /// Maya.
     Examiner,
-    /// The candidate.
     Candidate,
 }
 
 /// One line of the conversation.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct TranscriptLine {
+pub(crate) struct TranscriptLine {
     /// Who.
     pub speaker: Speaker,
     /// What.
@@ -36,7 +35,7 @@ pub struct TranscriptLine {
 
 /// A criterion's band and feedback.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct CriterionScore {
+pub(crate) struct CriterionScore {
     /// 0-9 in half bands.
     pub band: f64,
     /// Why.
@@ -45,7 +44,7 @@ pub struct CriterionScore {
 
 /// One step of the improvement plan.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PlanStep {
+pub(crate) struct PlanStep {
     /// What to work on.
     pub focus: String,
     /// What to do.
@@ -56,10 +55,9 @@ pub struct PlanStep {
 
 /// What the model must answer.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
-pub struct ModelAssessment {
+pub(crate) struct ModelAssessment {
     /// Scores by criterion name.
     pub criteria: std::collections::BTreeMap<String, CriterionScore>,
-    /// Overall feedback.
     pub overall_feedback: String,
     /// The plan.
     pub improvement_plan: Vec<PlanStep>,
@@ -67,7 +65,7 @@ pub struct ModelAssessment {
 
 /// Why a model answer was rejected.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
-pub enum InvalidAssessment {
+pub(crate) enum InvalidAssessment {
     /// Not the JSON shape asked for.
     #[error("the model's assessment is not the requested JSON: {0}")]
     Shape(String),
@@ -88,13 +86,13 @@ pub enum InvalidAssessment {
 }
 
 /// Whether a band is one of 0, 0.5, ..., 9.
-pub fn is_half_band(band: f64) -> bool {
+pub(crate) fn is_half_band(band: f64) -> bool {
     band.is_finite() && (0.0..=9.0).contains(&band) && (band * 2.0).fract() == 0.0
 }
 
 /// The official overall band: the mean of the criteria rounded to the nearest
 /// half band, where .25 rounds up to .5 and .75 rounds up to the next band.
-pub fn overall_band(bands: &[f64]) -> f64 {
+pub(crate) fn overall_band(bands: &[f64]) -> f64 {
     if bands.is_empty() {
         return 0.0;
     }
@@ -112,7 +110,7 @@ pub fn overall_band(bands: &[f64]) -> f64 {
 }
 
 /// Parses and validates the model's answer.
-pub fn validate(text: &str) -> Result<ModelAssessment, InvalidAssessment> {
+pub(crate) fn validate(text: &str) -> Result<ModelAssessment, InvalidAssessment> {
     let trimmed = text
         .trim()
         .trim_start_matches("```json")
@@ -147,14 +145,14 @@ pub fn validate(text: &str) -> Result<ModelAssessment, InvalidAssessment> {
 }
 
 /// The examiner's instructions for the assessment call.
-pub const ASSESSOR_INSTRUCTIONS: &str = "You are a certified IELTS speaking examiner. Assess the \
+pub(crate) const ASSESSOR_INSTRUCTIONS: &str = "You are a certified IELTS speaking examiner. Assess the \
 candidate's speaking from the transcript using the public IELTS band descriptors. Answer only with \
 JSON: {\"criteria\": {\"fluency_and_coherence\": {\"band\", \"feedback\"}, \"lexical_resource\": {...}, \
 \"grammatical_range_and_accuracy\": {...}, \"pronunciation\": {...}}, \"overall_feedback\": string, \
 \"improvement_plan\": [{\"focus\", \"action\", \"practice\"}]}. Bands are 0 to 9 in half bands.";
 
 /// The assessment prompt for a transcript.
-pub fn prompt(assessment_type: &str, transcript: &[TranscriptLine]) -> String {
+pub(crate) fn prompt(assessment_type: &str, transcript: &[TranscriptLine]) -> String {
     let mut text = format!(
         "TASK: ielts_speaking_assessment\nASSESSMENT_TYPE: {assessment_type}\nTRANSCRIPT:\n"
     );

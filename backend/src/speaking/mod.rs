@@ -13,11 +13,11 @@
 //! (validation, banding), [`owner`] (the session's owner loop), [`storing`]
 //! (session transitions and the assessment, stored durably and once).
 
-pub mod assessment;
+pub(crate) mod assessment;
 pub mod messages;
-pub mod owner;
-pub mod regions;
-pub mod storing;
+pub(crate) mod owner;
+pub(crate) mod regions;
+pub(crate) mod storing;
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};

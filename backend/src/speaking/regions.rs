@@ -15,7 +15,7 @@ use std::fmt;
 
 /// A Vertex AI region serving Gemini Live.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Region {
+pub(crate) enum Region {
     /// `us-central1`
     UsCentral1,
     /// `europe-west1`
@@ -30,7 +30,7 @@ pub enum Region {
 
 impl Region {
     /// Every region.
-    pub const ALL: [Region; 5] = [
+    pub(crate) const ALL: [Region; 5] = [
         Region::UsCentral1,
         Region::EuropeWest1,
         Region::AsiaSoutheast1,
@@ -39,10 +39,10 @@ impl Region {
     ];
 
     /// The region for countries the table does not name.
-    pub const DEFAULT: Region = Region::UsCentral1;
+    pub(crate) const DEFAULT: Region = Region::UsCentral1;
 
     /// The Vertex location id.
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Region::UsCentral1 => "us-central1",
             Region::EuropeWest1 => "europe-west1",
@@ -53,7 +53,7 @@ impl Region {
     }
 
     /// Parses a location id.
-    pub fn parse(text: &str) -> Option<Region> {
+    pub(crate) fn parse(text: &str) -> Option<Region> {
         Region::ALL.into_iter().find(|r| r.as_str() == text)
     }
 }
@@ -65,7 +65,7 @@ impl fmt::Display for Region {
 }
 
 /// Countries routed away from the default, by region (ISO 3166-1 alpha-2).
-pub const ROUTED: &[(Region, &[&str])] = &[
+pub(crate) const ROUTED: &[(Region, &[&str])] = &[
     (
         Region::UsCentral1,
         &["US", "CA", "PR", "GU", "VI", "AS", "MP", "UM"],
@@ -105,7 +105,7 @@ pub const ROUTED: &[(Region, &[&str])] = &[
 
 /// Why a routing request was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum RoutingError {
+pub(crate) enum RoutingError {
     /// Not two ASCII letters.
     #[error("country_code must be an ISO 3166-1 alpha-2 code such as \"US\", got {0:?}")]
     BadCountry(String),
@@ -117,7 +117,7 @@ pub enum RoutingError {
 }
 
 /// The region for a country (case-insensitive), without override.
-pub fn region_for_country(country: &str) -> Result<Region, RoutingError> {
+pub(crate) fn region_for_country(country: &str) -> Result<Region, RoutingError> {
     let code = country.trim().to_ascii_uppercase();
     if code.len() != 2 || !code.bytes().all(|b| b.is_ascii_uppercase()) {
         return Err(RoutingError::BadCountry(country.to_owned()));
@@ -130,7 +130,10 @@ pub fn region_for_country(country: &str) -> Result<Region, RoutingError> {
 
 /// The region a session uses: `preferred_region` when given (and known),
 /// else the country's.
-pub fn choose_region(country: &str, preferred: Option<&str>) -> Result<Region, RoutingError> {
+pub(crate) fn choose_region(
+    country: &str,
+    preferred: Option<&str>,
+) -> Result<Region, RoutingError> {
     let by_country = region_for_country(country)?;
     match preferred.map(str::trim).filter(|p| !p.is_empty()) {
         None => Ok(by_country),

@@ -8,9 +8,9 @@ use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde::{Deserialize, Serialize};
 
 /// How long a token lives.
-pub const TOKEN_LIFETIME_SECONDS: i64 = 3600;
+pub(crate) const TOKEN_LIFETIME_SECONDS: i64 = 3600;
 /// The OAuth scope Vertex AI needs.
-pub const CLOUD_PLATFORM_SCOPE: &str = "https://www.googleapis.com/auth/cloud-platform";
+pub(crate) const CLOUD_PLATFORM_SCOPE: &str = "https://www.googleapis.com/auth/cloud-platform";
 
 /// Why credentials are unusable.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -5,7 +5,7 @@ use serde_json::{Value, json};
 
 /// Where to call.
 #[derive(Debug, Clone)]
-pub struct GenerateConfig {
+pub(crate) struct GenerateConfig {
     /// Base URL with a `{region}` placeholder (as for Live).
     pub base_url_template: String,
     /// Vertex location.
@@ -18,7 +18,7 @@ pub struct GenerateConfig {
 
 impl GenerateConfig {
     /// The `:generateContent` URL.
-    pub fn url(&self) -> String {
+    pub(crate) fn url(&self) -> String {
         let base = self.base_url_template.replace("{region}", &self.region);
         format!(
             "{}/v1/projects/{}/locations/{}/publishers/google/models/{}:generateContent",
@@ -32,16 +32,15 @@ impl GenerateConfig {
 
 /// Token counts of a call.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
-pub struct GenerateUsage {
+pub(crate) struct GenerateUsage {
     /// Prompt tokens.
     pub input_tokens: u64,
-    /// Output tokens.
     pub output_tokens: u64,
 }
 
 /// Why a call failed.
 #[derive(Debug, thiserror::Error)]
-pub enum GenerateError {
+pub(crate) enum GenerateError {
     /// Network or HTTP failure.
     #[error("generateContent HTTP failure: {0}")]
     Http(String),
@@ -59,7 +58,7 @@ pub enum GenerateError {
 }
 
 /// Asks for a JSON answer to `prompt` (with `system` instructions).
-pub async fn generate_json(
+pub(crate) async fn generate_json(
     http: &reqwest::Client,
     config: &GenerateConfig,
     bearer: &str,

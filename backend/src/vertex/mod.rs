@@ -4,8 +4,8 @@
 //! `{region}` placeholder (`VERTEX_BASE_URL_TEMPLATE`, default
 //! `https://{region}-aiplatform.googleapis.com`).
 
-pub mod auth;
-pub mod generate;
+pub(crate) mod auth;
+pub(crate) mod generate;
 pub mod live;
 
 /// The default base URL template.

@@ -29,7 +29,7 @@ use crate::vertex::generate::GenerateUsage;
 use crate::vertex::live::{LiveConfig, LiveEvent, LiveSession, LiveUsage};
 
 /// Maya's instructions for the Live session.
-pub const EXAMINER_INSTRUCTIONS: &str = "You are Maya, a warm and professional IELTS speaking \
+pub(crate) const EXAMINER_INSTRUCTIONS: &str = "You are Maya, a warm and professional IELTS speaking \
 examiner. Run a complete IELTS Speaking test of about 14 minutes: greet the candidate and check \
 their name; Part 1 (4-5 minutes) asks about familiar topics such as home, work or studies; Part 2 \
 gives a cue card, one minute to prepare and up to two minutes to speak; Part 3 (4-5 minutes) \
@@ -37,7 +37,8 @@ discusses more abstract questions linked to Part 2. Ask one question at a time, 
 candidate to finish, never give scores or feedback during the test, and close the test politely.";
 
 /// The turn that makes Maya start.
-pub const OPENING_TURN: &str = "The candidate is ready. Please begin the IELTS speaking test now.";
+pub(crate) const OPENING_TURN: &str =
+    "The candidate is ready. Please begin the IELTS speaking test now.";
 /// Largest PCM piece per `maya_audio` message (keeps messages far below 128 KB).
 const AUDIO_PIECE_BYTES: usize = 16_000;
 /// How long to let Maya finish after the candidate ends.
@@ -72,7 +73,7 @@ struct Usage {
 }
 
 /// The owner of one session.
-pub struct Owner<'a> {
+pub(crate) struct Owner<'a> {
     call: &'a Call<'a>,
     session: Session,
     start: StartSpeaking,
@@ -128,7 +129,7 @@ impl<'a> Owner<'a> {
     }
 
     /// Runs the session to its end.
-    pub async fn run(mut self, live: LiveSession) {
+    pub(crate) async fn run(mut self, live: LiveSession) {
         let mut live = live;
         let ending = match live.send_text_turn(OPENING_TURN).await {
             Err(e) => Ending::Failed(e.to_string()),
