@@ -103,11 +103,13 @@ pub fn request_context(
     context
 }
 
-/// Headers as single- and multi-value maps.
-fn header_maps(headers: &[(String, String)]) -> (Map<String, Value>, Map<String, Value>) {
+/// Headers or query parameters as the single- and multi-value maps of API
+/// Gateway's events (WebSocket and REST alike); the single map keeps the last
+/// value, as AWS does.
+pub(crate) fn value_maps(pairs: &[(String, String)]) -> (Map<String, Value>, Map<String, Value>) {
     let mut single = Map::new();
     let mut multi: Map<String, Value> = Map::new();
-    for (name, value) in headers {
+    for (name, value) in pairs {
         single.insert(name.clone(), json!(value));
         match multi.get_mut(name) {
             Some(Value::Array(values)) => values.push(json!(value)),
@@ -125,7 +127,7 @@ fn query_maps(query: &[(String, String)]) -> Option<(Map<String, Value>, Map<Str
     if query.is_empty() {
         return None;
     }
-    let (single, multi) = header_maps(query);
+    let (single, multi) = value_maps(query);
     Some((single, multi))
 }
 
@@ -137,7 +139,7 @@ pub fn connect_event(
     query: &[(String, String)],
     now: DateTime<Utc>,
 ) -> Value {
-    let (single, multi) = header_maps(headers);
+    let (single, multi) = value_maps(headers);
     let mut event = Map::new();
     event.insert("headers".into(), Value::Object(single));
     event.insert("multiValueHeaders".into(), Value::Object(multi));
@@ -189,7 +191,7 @@ pub fn disconnect_event(
     headers: &[(String, String)],
     now: DateTime<Utc>,
 ) -> Value {
-    let (single, multi) = header_maps(headers);
+    let (single, multi) = value_maps(headers);
     let mut context = request_context(facts, EventType::Disconnect, "$disconnect", request_id, now);
     context.insert("disconnectStatusCode".into(), json!(status_code));
     context.insert("disconnectReason".into(), json!(reason));
@@ -211,7 +213,7 @@ pub fn authorizer_request(
     query: &[(String, String)],
     now: DateTime<Utc>,
 ) -> Value {
-    let (single, multi) = header_maps(headers);
+    let (single, multi) = value_maps(headers);
     let (query_single, query_multi) = query_maps(query).unwrap_or_default();
     let method_arn = format!(
         "arn:aws:execute-api:{region}:{account_id}:{}/{}/$connect",

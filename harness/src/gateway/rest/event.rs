@@ -9,9 +9,9 @@ use std::collections::BTreeMap;
 
 use base64::Engine as _;
 use chrono::{DateTime, Utc};
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
-use crate::gateway::events::request_time;
+use crate::gateway::events::{request_time, value_maps};
 
 /// What the gateway knows about one request.
 #[derive(Debug, Clone)]
@@ -51,22 +51,6 @@ pub struct ApiFacts<'a> {
     pub resource_id: &'a str,
 }
 
-/// Single- and multi-value maps; the single map keeps the last value, as AWS does.
-fn maps(pairs: &[(String, String)]) -> (Map<String, Value>, Map<String, Value>) {
-    let mut single = Map::new();
-    let mut multi: Map<String, Value> = Map::new();
-    for (name, value) in pairs {
-        single.insert(name.clone(), json!(value));
-        match multi.get_mut(name) {
-            Some(Value::Array(values)) => values.push(json!(value)),
-            _ => {
-                multi.insert(name.clone(), json!([value]));
-            }
-        }
-    }
-    (single, multi)
-}
-
 /// The last value of a header, its name compared blind to case.
 pub(crate) fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
     headers
@@ -83,11 +67,11 @@ pub fn proxy_event(
     request_id: &str,
     now: DateTime<Utc>,
 ) -> Value {
-    let (headers, multi_headers) = maps(request.headers);
+    let (headers, multi_headers) = value_maps(request.headers);
     let (query, multi_query) = if request.query.is_empty() {
         (Value::Null, Value::Null)
     } else {
-        let (single, multi) = maps(request.query);
+        let (single, multi) = value_maps(request.query);
         (Value::Object(single), Value::Object(multi))
     };
     let path_parameters = if request.path_parameters.is_empty() {
