@@ -18,7 +18,7 @@ use axum::{Json, Router};
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use crate::server::Running;
+use crate::server::Server;
 
 /// A message the mock accepted.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -57,7 +57,7 @@ impl Shared {
 /// A running e-mail API mock.
 #[derive(Debug)]
 pub struct EmailMock {
-    running: Running,
+    running: Server,
     shared: Arc<Shared>,
 }
 
@@ -69,7 +69,7 @@ impl EmailMock {
             .route("/v3/mail/send", post(send))
             .route("/_mock/email/messages", get(list))
             .with_state(Arc::clone(&shared));
-        let running = Running::start(router, port).await?;
+        let running = Server::bind("e-mail mock", ("127.0.0.1", port), router).await?;
         Ok(Self { running, shared })
     }
 

@@ -15,14 +15,17 @@
 //! - [`identity`]: an identity provider for JWT authorizers (JWKS, HS256
 //!   secret, tokens with any claims, `alg` and `kid`);
 //! - [`sns`]: SNS Publish / CreateTopic (awsQuery) recording every message;
-//! - [`server`]: start a mock's router on a loopback port and stop it;
+//! - [`server`]: serve a router over TCP (TCP_NODELAY, graceful stop), for the
+//!   mocks and the harness's own servers alike;
 //! - [`speech`]: PCM, voice activity detection, a synthetic voice, a
 //!   transcript catalog, text token counting (shared by the speech mocks);
 //! - [`token_rules`]: audio tokens per second and thinking, by provider, read
 //!   from the pricing table the harness prices with;
 //! - [`vertex`]: Vertex AI (Gemini Live over WebSocket with the IELTS
 //!   examiner "Maya", generateContent assessments, service-account auth);
-//! - [`secrets`]: AWS Secrets Manager (JSON 1.1, as the SDK speaks it).
+//! - [`secrets`]: AWS Secrets Manager (JSON 1.1, as the SDK speaks it);
+//! - [`wav`]: WAV files to mono 16-bit samples and back (shared with the
+//!   harness).
 
 pub mod bedrock;
 pub mod email;
@@ -35,3 +38,4 @@ pub mod speech;
 pub mod stores;
 pub mod token_rules;
 pub mod vertex;
+pub mod wav;

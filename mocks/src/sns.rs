@@ -22,7 +22,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 
-use crate::server::Running;
+use crate::server::Server;
 
 /// The awsQuery namespace of SNS.
 const XMLNS: &str = "http://sns.amazonaws.com/doc/2010-03-31/";
@@ -126,7 +126,7 @@ impl Shared {
 /// A running SNS mock.
 #[derive(Debug)]
 pub struct SnsMock {
-    running: Running,
+    running: Server,
     shared: Arc<Shared>,
 }
 
@@ -145,7 +145,7 @@ impl SnsMock {
             .route("/_mock/sns/faults", post(add_fault).delete(clear_faults))
             .route("/_mock/sns/strict", post(set_strict))
             .with_state(Arc::clone(&shared));
-        let running = Running::start(router, port).await?;
+        let running = Server::bind("SNS mock", ("127.0.0.1", port), router).await?;
         Ok(Self { running, shared })
     }
 

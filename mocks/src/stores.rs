@@ -29,7 +29,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use crate::server::Running;
+use crate::server::Server;
 
 /// The key the mock signs receipts and tokens with.
 const SIGNING_KEY: &str = "speechgate-stores-mock-signing-key";
@@ -119,7 +119,7 @@ impl Shared {
 /// A running app store mock.
 #[derive(Debug)]
 pub struct StoresMock {
-    running: Running,
+    running: Server,
     shared: Arc<Shared>,
 }
 
@@ -143,7 +143,7 @@ impl StoresMock {
             )
             .route("/_mock/stores/checks", get(list_checks))
             .with_state(Arc::clone(&shared));
-        let running = Running::start(router, port).await?;
+        let running = Server::bind("store receipts mock", ("127.0.0.1", port), router).await?;
         Ok(Self { running, shared })
     }
 

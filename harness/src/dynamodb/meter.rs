@@ -14,7 +14,6 @@
 //! error instead of forwarding them (throttling, for reliability tests).
 
 use std::collections::BTreeMap;
-use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, RwLock};
 
 use axum::Router;
@@ -27,9 +26,8 @@ use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
+use mocks::server::Server;
 use serde::{Deserialize, Serialize};
-use tokio::net::TcpListener;
-use tokio_util::sync::CancellationToken;
 
 use super::capacity::{
     Access, PreparedRequest, TARGET_PREFIX, error_type, prepare_request, read_answer,
@@ -157,16 +155,12 @@ struct ProxyState {
 #[derive(Debug)]
 pub struct MeteringProxy {
     state: Arc<ProxyState>,
-    addr: SocketAddr,
-    stop: CancellationToken,
-    server: tokio::task::JoinHandle<()>,
+    server: Server,
 }
 
 impl MeteringProxy {
     /// Serves on a free loopback port, forwarding to `upstream` (`http://HOST:PORT`).
     pub async fn start(upstream: &str) -> std::io::Result<Self> {
-        let listener = TcpListener::bind(("127.0.0.1", 0)).await?;
-        let addr = listener.local_addr()?;
         let state = Arc::new(ProxyState {
             upstream: upstream.trim_end_matches('/').to_owned(),
             client: Client::builder(TokioExecutor::new()).build_http(),
@@ -174,25 +168,13 @@ impl MeteringProxy {
             hook: RwLock::new(None),
         });
         let app = Router::new().fallback(forward).with_state(state.clone());
-        let stop = CancellationToken::new();
-        let until = stop.clone();
-        let server = tokio::spawn(async move {
-            let serve = axum::serve(listener, app).with_graceful_shutdown(until.cancelled_owned());
-            if let Err(e) = serve.await {
-                tracing::error!("DynamoDB metering proxy failed: {e}");
-            }
-        });
-        Ok(Self {
-            state,
-            addr,
-            stop,
-            server,
-        })
+        let server = Server::bind("DynamoDB metering proxy", ("127.0.0.1", 0), app).await?;
+        Ok(Self { state, server })
     }
 
     /// The endpoint the functions use (`http://127.0.0.1:PORT`).
     pub fn endpoint(&self) -> String {
-        format!("http://{}", self.addr)
+        self.server.base_url()
     }
 
     /// What it has metered so far.
@@ -207,8 +189,7 @@ impl MeteringProxy {
 
     /// Stops serving.
     pub async fn stop(self) {
-        self.stop.cancel();
-        let _ = self.server.await;
+        self.server.stop().await;
     }
 }
 

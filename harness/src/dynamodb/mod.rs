@@ -5,13 +5,18 @@
 //! The functions reach it through the metering proxy ([`meter`], rules in
 //! [`capacity`]), which sums the read and write units each call consumed.
 //! Many stacks of one process can share one DynamoDB Local ([`shared`]).
+//! [`scan`] reads a whole table (paged Scan).
+//! Throttling for reliability tests is a fault hook on the proxy
+//! ([`throttle`]).
 
 pub mod capacity;
 #[cfg(feature = "docker")]
 pub mod docker;
 pub mod local;
 pub mod meter;
+pub mod scan;
 pub mod shared;
+pub mod throttle;
 
 use std::collections::BTreeMap;
 use std::time::Duration;

@@ -34,6 +34,7 @@ use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::routing::{any, get};
+use mocks::server::Server;
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -254,8 +255,7 @@ pub enum GatewayError {
 #[derive(Debug)]
 pub struct WebSocketGateway {
     state: Arc<ApiState>,
-    addr: SocketAddr,
-    server: tokio::task::JoinHandle<()>,
+    server: Server,
 }
 
 impl WebSocketGateway {
@@ -300,20 +300,17 @@ impl WebSocketGateway {
             )
             .fallback(handshake::forbidden)
             .with_state(state.clone());
-        let shutdown = state.shutdown.clone();
-        let server = tokio::spawn(async move {
-            let service = app.into_make_service_with_connect_info::<SocketAddr>();
-            let serve =
-                axum::serve(listener, service).with_graceful_shutdown(shutdown.cancelled_owned());
-            if let Err(e) = serve.await {
-                tracing::error!("gateway listener failed: {e}");
-            }
-        });
-        Ok(Self {
-            state,
-            addr,
-            server,
-        })
+        let server = Server::serve_until(
+            "WebSocket API gateway",
+            listener,
+            app,
+            state.shutdown.clone(),
+        )
+        .map_err(|source| GatewayError::Bind {
+            api: state.api.logical_id.clone(),
+            source,
+        })?;
+        Ok(Self { state, server })
     }
 
     /// The API.
@@ -323,17 +320,18 @@ impl WebSocketGateway {
 
     /// The listener address.
     pub fn addr(&self) -> SocketAddr {
-        self.addr
+        self.server.local_addr()
     }
 
     /// The WebSocket URL of the first stage (`ws://127.0.0.1:PORT/{stage}`).
     pub fn url(&self) -> String {
-        format!("ws://{}/{}", self.addr, self.state.api.stages[0])
+        let addr = self.server.local_addr();
+        format!("ws://{addr}/{}", self.state.api.stages[0])
     }
 
     /// The management endpoint clients set on their SDK (`http://127.0.0.1:PORT/{stage}`).
     pub fn management_endpoint(&self) -> String {
-        format!("http://{}/{}", self.addr, self.state.api.stages[0])
+        format!("{}/{}", self.server.base_url(), self.state.api.stages[0])
     }
 
     /// Ids of the open connections.
@@ -403,7 +401,7 @@ impl WebSocketGateway {
             tracing::warn!(api = %self.state.api.logical_id, "connections still busy at shutdown");
         }
         let reading = self.meters();
-        let _ = self.server.await;
+        self.server.stop().await;
         reading
     }
 }

@@ -15,6 +15,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use mocks::server::Server;
 use serde_json::json;
 
 use super::instance::{Instance, RuntimeReply, Started, epoch_deadline_ms};
@@ -37,12 +38,10 @@ pub(super) fn serve(
         )
         .route("/2018-06-01/runtime/init/error", post(init_error))
         .with_state(instance);
-    tokio::spawn(async move {
-        let serve = axum::serve(listener, app).with_graceful_shutdown(stop.cancelled_owned());
-        if let Err(e) = serve.await {
-            tracing::error!("runtime API server failed: {e}");
-        }
-    });
+    // Stopped through `stop` alone (the instance's kill): the handle may go.
+    if let Err(e) = Server::serve_until("runtime API", listener, app, stop) {
+        tracing::error!("runtime API server failed: {e}");
+    }
 }
 
 fn accepted() -> Response {

@@ -211,6 +211,17 @@ impl Inbox {
             .cloned()
     }
 
+    /// Every message kept (taken or not), in order.
+    pub fn messages(&self) -> Vec<Received> {
+        self.state
+            .lock()
+            .expect("inbox lock")
+            .messages
+            .iter()
+            .cloned()
+            .collect()
+    }
+
     /// Unconsumed messages.
     pub fn leftovers(&self) -> Vec<Received> {
         self.state

@@ -10,6 +10,7 @@
 //! - [`conformance`]: numbered cases with verdicts;
 //! - [`progress`]: progress on the terminal (a bar, or plain lines in CI logs).
 
+pub mod client;
 pub mod conformance;
 pub mod inbox;
 pub mod progress;

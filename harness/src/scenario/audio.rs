@@ -1,6 +1,7 @@
-//! Audio for scenarios: recorded clips (WAV, read once, kept as 16-bit mono)
-//! and silence, cut into chunks of N ms and encoded as the target API wants:
-//! a whole WAV file per chunk (seed 000's browser client) or raw PCM.
+//! Audio for scenarios: recorded clips (WAV through [`mocks::wav`], read once,
+//! kept as 16-bit mono) and silence, cut into chunks of N ms and encoded as
+//! the target API wants: a whole WAV file per chunk (seed 000's browser
+//! client) or raw PCM.
 
 use std::path::Path;
 
@@ -28,7 +29,8 @@ pub struct ClipError {
 }
 
 impl Clip {
-    /// Reads a WAV file (any integer or float format, channels averaged).
+    /// Reads a WAV file (any integer or float format, channels averaged;
+    /// conversions: [`mocks::wav`]).
     pub fn read(path: &Path) -> Result<Self, ClipError> {
         let file = std::fs::File::open(path).map_err(|e| ClipError {
             path: path.display().to_string(),
@@ -43,37 +45,13 @@ impl Clip {
     }
 
     fn from_reader<R: std::io::Read>(reader: R, name: &str) -> Result<Self, ClipError> {
-        let fail = |message: String| ClipError {
+        let decoded = mocks::wav::decode(reader).map_err(|e| ClipError {
             path: name.to_owned(),
-            message,
-        };
-        let mut reader = hound::WavReader::new(reader).map_err(|e| fail(e.to_string()))?;
-        let spec = reader.spec();
-        let channels = usize::from(spec.channels.max(1));
-        let floats: Vec<f32> = match spec.sample_format {
-            hound::SampleFormat::Float => reader
-                .samples::<f32>()
-                .collect::<Result<_, _>>()
-                .map_err(|e| fail(e.to_string()))?,
-            hound::SampleFormat::Int => {
-                let scale = (1u64 << (spec.bits_per_sample.clamp(1, 32) - 1)) as f32;
-                reader
-                    .samples::<i32>()
-                    .map(|s| s.map(|v| v as f32 / scale))
-                    .collect::<Result<_, _>>()
-                    .map_err(|e| fail(e.to_string()))?
-            }
-        };
-        let samples = floats
-            .chunks(channels)
-            .map(|frame| {
-                (frame.iter().sum::<f32>() / frame.len() as f32 * 32_767.0)
-                    .clamp(-32_768.0, 32_767.0) as i16
-            })
-            .collect();
+            message: e.to_string(),
+        })?;
         Ok(Self {
-            sample_rate: spec.sample_rate,
-            samples,
+            sample_rate: decoded.sample_rate,
+            samples: decoded.samples,
         })
     }
 
@@ -144,7 +122,7 @@ pub fn transcripts_in(dir: &Path) -> Result<Vec<(std::time::Duration, String)>, 
 /// A chunk encoded: base64 and its mime type.
 pub fn encode_chunk(samples: &[i16], sample_rate: u32, format: ChunkFormat) -> (String, String) {
     let bytes = match format {
-        ChunkFormat::Pcm => samples.iter().flat_map(|s| s.to_le_bytes()).collect(),
+        ChunkFormat::Pcm => mocks::speech::pcm16_to_bytes(samples),
         ChunkFormat::Wav => wav_bytes(samples, sample_rate),
     };
     let mime = match format {
@@ -159,21 +137,7 @@ pub fn encode_chunk(samples: &[i16], sample_rate: u32, format: ChunkFormat) -> (
 
 /// A whole 16-bit mono WAV file.
 pub fn wav_bytes(samples: &[i16], sample_rate: u32) -> Vec<u8> {
-    let spec = hound::WavSpec {
-        channels: 1,
-        sample_rate,
-        bits_per_sample: 16,
-        sample_format: hound::SampleFormat::Int,
-    };
-    let mut cursor = std::io::Cursor::new(Vec::with_capacity(44 + samples.len() * 2));
-    {
-        let mut writer = hound::WavWriter::new(&mut cursor, spec).expect("in-memory WAV writer");
-        for sample in samples {
-            writer.write_sample(*sample).expect("in-memory write");
-        }
-        writer.finalize().expect("in-memory finalize");
-    }
-    cursor.into_inner()
+    mocks::wav::encode_mono16(samples, sample_rate)
 }
 
 #[cfg(test)]

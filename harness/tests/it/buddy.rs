@@ -9,7 +9,6 @@ use std::time::Duration;
 use crate::nova_support::*;
 use crate::support::*;
 use aws_sdk_dynamodb::types::AttributeValue;
-use futures_util::SinkExt;
 use mocks::bedrock::{BedrockFault, FaultRule, StreamState};
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
@@ -20,7 +19,7 @@ fn spec() -> Spec {
     Spec::load("nova-sonic.asyncapi.yaml")
 }
 
-async fn init(socket: &mut Socket, spec: &Spec, patient: &str) -> Value {
+async fn init(socket: &mut Client, spec: &Spec, patient: &str) -> Value {
     send_json(
         socket,
         json!({"action": "initSession", "patientId": patient}),
@@ -29,7 +28,7 @@ async fn init(socket: &mut Socket, spec: &Spec, patient: &str) -> Value {
     next_checked(socket, spec, WAIT).await
 }
 
-async fn ask(socket: &mut Socket, spec: &Spec, text: &str) -> Value {
+async fn ask(socket: &mut Client, spec: &Spec, text: &str) -> Value {
     send_json(socket, json!({"action": "textInput", "text": text})).await;
     next_checked(socket, spec, WAIT).await
 }
@@ -167,7 +166,7 @@ async fn the_wscat_flow_answers_from_the_patient_data_and_bad_input_loses_nothin
     assert_eq!(lines[1], ("ASSISTANT", "Sarah is your daughter."));
     assert_eq!(stored[0]["endedBy"], "completed");
     assert!(audio_anywhere(&stack).await.is_empty());
-    socket.close(None).await.unwrap();
+    socket.send_close(None).await.unwrap();
     stack.stop().await;
 }
 
@@ -308,7 +307,7 @@ async fn the_eight_minute_stream_limit_is_crossed_transparently() {
 }
 
 /// Sends a textInput and returns the first ASSISTANT textOutput after it.
-async fn next_of_type_after(socket: &mut Socket, spec: &Spec, text: &str) -> (Value, Vec<Value>) {
+async fn next_of_type_after(socket: &mut Client, spec: &Spec, text: &str) -> (Value, Vec<Value>) {
     send_json(socket, json!({"action": "textInput", "text": text})).await;
     let mut seen = until(socket, spec, WAIT, |m| {
         (m["type"] == "textOutput" && m["role"] == "ASSISTANT") || m["type"] == "error"

@@ -10,9 +10,9 @@ use std::time::Duration;
 use crate::nova_support::*;
 use crate::support::*;
 use aws_sdk_dynamodb::types::AttributeValue;
+use harness::replay::client::{Handshake, handshake};
 use mocks::bedrock::{BedrockFault, FaultRule, FaultTarget};
 use serde_json::{Value, json};
-use tokio_tungstenite::tungstenite::Error as WsError;
 
 const WAIT: Duration = Duration::from_secs(20);
 
@@ -20,7 +20,7 @@ fn spec() -> Spec {
     Spec::load("nova-sonic.asyncapi.yaml")
 }
 
-async fn init(socket: &mut Socket, spec: &Spec, patient: &str) -> Value {
+async fn init(socket: &mut Client, spec: &Spec, patient: &str) -> Value {
     send_json(
         socket,
         json!({"action": "initSession", "patientId": patient}),
@@ -29,7 +29,7 @@ async fn init(socket: &mut Socket, spec: &Spec, patient: &str) -> Value {
     next_checked(socket, spec, WAIT).await
 }
 
-async fn error_after(socket: &mut Socket, spec: &Spec, message: Value) -> String {
+async fn error_after(socket: &mut Client, spec: &Spec, message: Value) -> String {
     send_json(socket, message).await;
     let (error, _) = next_of_type(socket, spec, "error", WAIT).await;
     error["message"].as_str().unwrap().to_owned()
@@ -57,8 +57,8 @@ async fn connection_refused_wrong_stage_and_stack_down() {
 
     // Solution 2, "Verify API Gateway deployment stage exists": a stage that does not exist.
     let wrong_stage = url.replace("/production", "/dev");
-    match tokio_tungstenite::connect_async(&wrong_stage).await {
-        Err(WsError::Http(response)) => assert_eq!(response.status(), 403),
+    match handshake(&wrong_stage).await {
+        Handshake::Refused(status) => assert_eq!(status, 403),
         other => panic!("a missing stage must refuse the handshake, got {other:?}"),
     }
     // The right URL works.
@@ -71,9 +71,9 @@ async fn connection_refused_wrong_stage_and_stack_down() {
 
     // Solution 1, "Check WebSocket endpoint URL": nothing listens there any more.
     stack.stop().await;
-    match tokio_tungstenite::connect_async(&url).await {
-        Err(WsError::Io(error)) => {
-            assert_eq!(error.kind(), std::io::ErrorKind::ConnectionRefused)
+    match handshake(&url).await {
+        Handshake::Failed(kind, _) => {
+            assert_eq!(kind, std::io::ErrorKind::ConnectionRefused)
         }
         other => panic!("a stopped stack refuses connections, got {other:?}"),
     }

@@ -18,7 +18,6 @@ use std::time::Duration;
 use crate::chat_support::*;
 use crate::support::*;
 use aws_sdk_dynamodb::types::AttributeValue;
-use futures_util::SinkExt;
 use mocks::bedrock::{BedrockFault, FaultRule, FaultTarget};
 use serde_json::{Value, json};
 
@@ -154,7 +153,7 @@ async fn replies_reach_every_connection_of_the_user_and_keep_alive_refreshes_the
     assert_eq!(receive(&mut laptop, &contract).await["type"], "chat_reply");
 
     // A clean close removes the registration ($disconnect).
-    laptop.close(None).await.unwrap();
+    laptop.send_close(None).await.unwrap();
     assert!(
         item_removed(&db, &laptop_id).await,
         "$disconnect removed it"

@@ -9,7 +9,6 @@ use std::time::Duration;
 use crate::nova_support::*;
 use crate::support::*;
 use aws_sdk_dynamodb::types::AttributeValue;
-use futures_util::SinkExt;
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
 
@@ -25,7 +24,7 @@ fn stream(kind: &str) -> Value {
     json!({"action": "nova-sonic-stream", "type": kind})
 }
 
-async fn start_session(socket: &mut Socket, spec: &Spec, user: &str) -> Value {
+async fn start_session(socket: &mut Client, spec: &Spec, user: &str) -> Value {
     let mut message = stream("start");
     message["user_id"] = json!(user);
     send_json(socket, message).await;

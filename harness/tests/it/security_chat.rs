@@ -18,26 +18,22 @@ use crate::chat_support::{API, records};
 use crate::support::*;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use harness::replay::client::{self, Handshake};
 use harness::stack::LocalStack;
 use mocks::identity::{IdentityKeys, Signer, TokenSpec};
 use serde_json::{Value, json};
-use tokio_tungstenite::tungstenite::Error as WsError;
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
 /// The handshake status for `query` (appended to the API's URL) and extra headers.
 async fn handshake_with(stack: &LocalStack, query: &str, headers: &[(&str, &str)]) -> u16 {
     let url = format!("{}{query}", stack.websocket(API).expect("chat API").url());
-    let mut request = url.into_client_request().expect("a request");
-    for (name, value) in headers {
-        request.headers_mut().insert(
-            tokio_tungstenite::tungstenite::http::HeaderName::from_bytes(name.as_bytes()).unwrap(),
-            value.parse().unwrap(),
-        );
-    }
-    match tokio_tungstenite::connect_async(request).await {
-        Ok(_) => 101,
-        Err(WsError::Http(response)) => response.status().as_u16(),
-        Err(other) => panic!("handshake failed oddly: {other}"),
+    let headers: Vec<(String, String)> = headers
+        .iter()
+        .map(|(name, value)| ((*name).to_owned(), (*value).to_owned()))
+        .collect();
+    let request = client::request(&url, &[], &headers).expect("a request");
+    match client::handshake_request(request).await {
+        Handshake::Failed(_, message) => panic!("handshake failed oddly: {message}"),
+        handshake => handshake.status(),
     }
 }
 

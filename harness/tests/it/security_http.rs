@@ -476,15 +476,11 @@ async fn qr_tokens_are_single_use_under_replay_and_a_ten_way_race_and_hashes_cos
     // Password hashes: bcrypt at the template's cost (12), salted, and
     // neither the password nor an unsalted digest of it is stored.
     let (_, other_id) = api.sign_up("other@example.com", "desk-password-1").await;
-    let users = db
-        .scan()
-        .table_name("ielts-genai-prep-users")
-        .send()
+    let users = harness::dynamodb::scan::scan_all(&db, "ielts-genai-prep-users")
         .await
         .unwrap();
     let hash_of = |id: &str| -> String {
         users
-            .items()
             .iter()
             .find(|i| {
                 i.get("user_id")

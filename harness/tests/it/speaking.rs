@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use crate::support::*;
 use aws_sdk_dynamodb::types::AttributeValue;
-use futures_util::{FutureExt, SinkExt, StreamExt};
+use futures_util::FutureExt;
 use harness::scenario::audio::{Clip, encode_chunk, transcripts_in};
 use harness::scenario::model::ChunkFormat;
 use harness::stack::LocalStack;
@@ -31,7 +31,7 @@ async fn speaking_stack(time_scale: f64) -> LocalStack {
 }
 
 /// The next message of a type, skipping others (which are returned too).
-async fn next_of_type(socket: &mut Socket, kind: &str) -> (Value, Vec<Value>) {
+async fn next_of_type(socket: &mut Client, kind: &str) -> (Value, Vec<Value>) {
     let mut skipped = Vec::new();
     loop {
         let message = next_json(socket, WAIT).await;
@@ -42,7 +42,7 @@ async fn next_of_type(socket: &mut Socket, kind: &str) -> (Value, Vec<Value>) {
     }
 }
 
-async fn start_speaking(socket: &mut Socket, country: &str, preferred: Option<&str>) -> Value {
+async fn start_speaking(socket: &mut Client, country: &str, preferred: Option<&str>) -> Value {
     let mut message = json!({"action": "start_speaking", "user_id": "candidate-1", "country_code": country, "assessment_type": "speaking"});
     if let Some(region) = preferred {
         message["preferred_region"] = json!(region);
@@ -66,7 +66,7 @@ struct Spoken {
 
 /// Streams a clip then silence as WAV chunks (as seed 000's browser client),
 /// paced by the time scale, noting what arrives while the clip is sent.
-async fn speak(socket: &mut Socket, clip: &Clip, time_scale: f64) -> Spoken {
+async fn speak(socket: &mut Client, clip: &Clip, time_scale: f64) -> Spoken {
     let silence = Clip::silence(Duration::from_millis(1500), clip.sample_rate);
     let mut during_speech = Vec::new();
     let mut speech_end = Instant::now();
@@ -81,14 +81,8 @@ async fn speak(socket: &mut Socket, clip: &Clip, time_scale: f64) -> Spoken {
             tokio::time::sleep(Duration::from_secs_f64(0.1 / time_scale)).await;
             // While the clip streams, take whatever has already arrived.
             if index == 0 {
-                loop {
-                    match socket.next().now_or_never() {
-                        Some(Some(Ok(Message::Text(text)))) => {
-                            during_speech.push(serde_json::from_str(&text).expect("JSON message"))
-                        }
-                        Some(Some(Ok(_))) => {}
-                        _ => break,
-                    }
+                while let Some(message) = socket.try_next() {
+                    during_speech.push(message);
                 }
             }
         }
@@ -117,7 +111,7 @@ struct MayaTurn {
 
 /// Reads Maya's next turn: her messages up to `maya_turn_complete`. Any
 /// other server message but a gateway notice fails the test.
-async fn read_maya_turn(socket: &mut Socket) -> MayaTurn {
+async fn read_maya_turn(socket: &mut Client) -> MayaTurn {
     let mut turn = MayaTurn {
         text: String::new(),
         audio_messages: 0,
@@ -182,13 +176,10 @@ async fn session_item(
 
 async fn relay_items(stack: &LocalStack) -> usize {
     let client = stack.dynamodb_client().await;
-    client
-        .scan()
-        .table_name("ielts-genai-prep-session-relay")
-        .send()
+    harness::dynamodb::scan::scan_all(&client, "ielts-genai-prep-session-relay")
         .await
         .unwrap()
-        .count() as usize
+        .len()
 }
 
 fn connection_of(stack: &LocalStack) -> String {
@@ -310,7 +301,7 @@ async fn regions_by_country_and_override() {
         let mut socket = connect(&url).await;
         let ready = start_speaking(&mut socket, country, preferred).await;
         assert_eq!(ready["region"], expected, "{country}");
-        socket.close(None).await.unwrap();
+        socket.send_close(None).await.unwrap();
     }
     let regions: Vec<String> = stack
         .mocks()
@@ -338,7 +329,7 @@ async fn regions_by_country_and_override() {
     stack.stop().await;
 }
 
-async fn expect_error(socket: &mut Socket, contains: &str) {
+async fn expect_error(socket: &mut Client, contains: &str) {
     let message = next_json(socket, WAIT).await;
     assert_eq!(message["type"], "error", "{message}");
     assert!(
@@ -504,7 +495,7 @@ async fn troubleshooting_gone_client_marks_the_session_disconnected() {
 /// outcome comes: the first `assessment_complete` or `error`.
 async fn stream_until_the_outcome(
     stack: &LocalStack,
-    socket: &mut Socket,
+    socket: &mut Client,
     chunks: u32,
     chunk_ms: u32,
 ) -> Value {
@@ -521,10 +512,10 @@ async fn stream_until_the_outcome(
             .await;
         }
         let listening = tokio::time::Instant::now() + Duration::from_millis(200);
-        while let Ok(Some(Ok(Message::Text(text)))) =
-            tokio::time::timeout_at(listening, socket.next()).await
+        while let Some(message) = socket
+            .next(listening.saturating_duration_since(tokio::time::Instant::now()))
+            .await
         {
-            let message: Value = serde_json::from_str(&text).unwrap();
             if matches!(
                 message["type"].as_str(),
                 Some("assessment_complete" | "error")

@@ -10,10 +10,11 @@ use aws_lambda_events::apigw::ApiGatewayWebsocketProxyRequest;
 use aws_sdk_apigatewaymanagement::primitives::Blob;
 use futures_util::{SinkExt, StreamExt};
 use harness::lambda::InvocationRecord;
+use harness::replay::client::{Handshake, handshake};
 use serde_json::json;
+use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::{Data, OpCode};
 use tokio_tungstenite::tungstenite::protocol::frame::{Frame, FrameHeader};
-use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 
 const WAIT: Duration = Duration::from_secs(10);
 const API: &str = "EchoWebSocketApi";
@@ -69,7 +70,7 @@ async fn routes_by_action_with_default_fallback_and_two_way_replies() {
     assert_eq!(reply["message"], "Internal server error");
     assert!(reply["connectionId"].is_string() && reply["requestId"].is_string());
 
-    socket.close(None).await.unwrap();
+    socket.send_close(None).await.unwrap();
     stack.stop().await;
 }
 
@@ -197,8 +198,15 @@ async fn a_client_that_does_not_read_is_still_heard() {
     let (mut socket, _) = tokio_tungstenite::client_async(url.as_str(), stream)
         .await
         .unwrap();
-    send_json(&mut socket, json!({"action": "info"})).await;
-    next_json(&mut socket, WAIT).await;
+    socket
+        .send(Message::text(json!({"action": "info"}).to_string()))
+        .await
+        .unwrap();
+    tokio::time::timeout(WAIT, socket.next())
+        .await
+        .expect("a message in time")
+        .expect("socket open")
+        .expect("no socket error");
     let connection_id = event_of(&records_for(&stack.lambda().records(), "$connect")[0])
         .request_context
         .connection_id
@@ -217,7 +225,12 @@ async fn a_client_that_does_not_read_is_still_heard() {
             .await
             .expect("a post is queued, not delivered");
     }
-    send_json(&mut socket, json!({"action": "sleep", "ms": 0})).await;
+    socket
+        .send(Message::text(
+            json!({"action": "sleep", "ms": 0}).to_string(),
+        ))
+        .await
+        .unwrap();
     assert!(
         eventually(WAIT, || !records_for(&stack.lambda().records(), "sleep")
             .is_empty())
@@ -278,28 +291,24 @@ async fn connect_status_decides_the_handshake() {
     let stack = start(options(1.0)).await;
     let url = stack.websocket(API).unwrap().url();
     for status in [401u16, 403] {
-        match tokio_tungstenite::connect_async(format!("{url}?status={status}")).await {
-            Err(WsError::Http(response)) => assert_eq!(response.status().as_u16(), status),
+        match handshake(&format!("{url}?status={status}")).await {
+            Handshake::Refused(refused) => assert_eq!(refused, status),
             other => panic!("expected HTTP {status}, got {other:?}"),
         }
     }
     // Headers $connect returns go into the 101 answer.
-    let request = tokio_tungstenite::tungstenite::client::IntoClientRequest::into_client_request(
-        format!("{url}?protocol=chat"),
+    let socket = Client::connect_with(
+        &format!("{url}?protocol=chat"),
+        &[],
+        &[("sec-websocket-protocol".to_owned(), "chat".to_owned())],
     )
-    .unwrap();
-    let mut request = request;
-    request
-        .headers_mut()
-        .insert("sec-websocket-protocol", "chat".parse().unwrap());
-    let (_socket, response) = tokio_tungstenite::connect_async(request)
-        .await
-        .expect("accepted");
-    assert_eq!(response.headers()["sec-websocket-protocol"], "chat");
+    .await
+    .expect("accepted");
+    assert_eq!(socket.opened().headers["sec-websocket-protocol"], "chat");
     // A stage that does not exist: 403.
     let wrong = url.rsplit_once('/').unwrap().0.to_owned() + "/nostage";
-    match tokio_tungstenite::connect_async(wrong).await {
-        Err(WsError::Http(response)) => assert_eq!(response.status().as_u16(), 403),
+    match handshake(&wrong).await {
+        Handshake::Refused(status) => assert_eq!(status, 403),
         other => panic!("expected 403, got {other:?}"),
     }
     stack.stop().await;

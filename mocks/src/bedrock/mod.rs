@@ -44,7 +44,7 @@ pub use self::state::{
     BedrockFault, FaultRule, FaultScope, FaultTarget, ModelUsage, StreamInfo, StreamState,
     TranscriptLine,
 };
-use crate::server::Running;
+use crate::server::Server;
 
 /// How to start the mock.
 #[derive(Debug, Clone, PartialEq)]
@@ -72,7 +72,7 @@ impl Default for BedrockConfig {
 /// A running Bedrock Runtime mock.
 #[derive(Debug)]
 pub struct BedrockMock {
-    running: Running,
+    running: Server,
     shared: Arc<Shared>,
 }
 
@@ -102,7 +102,12 @@ impl BedrockMock {
             config.time_scale,
             config.denied_models.into_iter().collect(),
         ));
-        let running = Running::start(router(Arc::clone(&shared)), config.port).await?;
+        let running = Server::bind(
+            "Bedrock mock",
+            ("127.0.0.1", config.port),
+            router(Arc::clone(&shared)),
+        )
+        .await?;
         Ok(Self { running, shared })
     }
 
@@ -113,7 +118,7 @@ impl BedrockMock {
 
     /// The address it listens on.
     pub fn addr(&self) -> SocketAddr {
-        self.running.addr()
+        self.running.local_addr()
     }
 
     /// The time scale in force.

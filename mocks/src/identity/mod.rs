@@ -33,7 +33,7 @@ pub use self::keys::{
     DEFAULT_AUDIENCE, DEFAULT_ISSUER, IdentityError, IdentityKeys, LOCAL_HS256_SECRET, Signer,
     TokenSpec,
 };
-use crate::server::Running;
+use crate::server::Server;
 
 /// Where the JWKS document is served.
 pub const JWKS_PATH: &str = "/.well-known/jwks.json";
@@ -83,7 +83,7 @@ impl Shared {
 /// A running identity provider.
 #[derive(Debug)]
 pub struct IdentityMock {
-    running: Running,
+    running: Server,
     shared: Arc<Shared>,
 }
 
@@ -103,7 +103,7 @@ impl IdentityMock {
             .route("/_mock/identity/rotate", post(rotate))
             .route("/_mock/identity/stats", get(stats))
             .with_state(Arc::clone(&shared));
-        let running = Running::start(router, config.port).await?;
+        let running = Server::bind("identity mock", ("127.0.0.1", config.port), router).await?;
         Ok(Self { running, shared })
     }
 
@@ -114,7 +114,7 @@ impl IdentityMock {
 
     /// The address it listens on.
     pub fn addr(&self) -> SocketAddr {
-        self.running.addr()
+        self.running.local_addr()
     }
 
     /// The JWKS URL (what `JWKS_URL` is set to).

@@ -24,7 +24,7 @@ use axum::routing::{get, post};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use crate::server::Running;
+use crate::server::Server;
 use crate::vertex::FaultScope;
 
 mod store;
@@ -107,7 +107,7 @@ fn lock(store: &Shared) -> MutexGuard<'_, Store> {
 /// A running Secrets Manager mock.
 #[derive(Debug)]
 pub struct SecretsMock {
-    running: Running,
+    running: Server,
     store: Shared,
 }
 
@@ -123,7 +123,7 @@ impl SecretsMock {
                 post(add_fault).delete(clear_faults),
             )
             .with_state(store.clone());
-        let running = Running::start(router, port).await?;
+        let running = Server::bind("Secrets Manager mock", ("127.0.0.1", port), router).await?;
         Ok(Self { running, store })
     }
 

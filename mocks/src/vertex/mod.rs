@@ -52,7 +52,7 @@ pub use self::faults::{
 pub use self::script::ExaminerPart;
 use self::state::VertexState;
 pub use self::state::{CloseRecord, SessionInfo, UsageTotals};
-use crate::server::Running;
+use crate::server::Server;
 
 /// How long `stop` waits for live sessions to close.
 const STOP_GRACE: Duration = Duration::from_secs(3);
@@ -97,9 +97,32 @@ impl Default for VertexConfig {
 }
 
 /// A running Vertex AI mock.
+///
+/// # Example
+/// Start it, point a client at it as a function's environment would, and
+/// read what it billed:
+/// ```
+/// use mocks::vertex::{VertexConfig, VertexMock};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> std::io::Result<()> {
+/// let vertex = VertexMock::start(VertexConfig::default()).await?;
+/// // Stands for https://{region}-aiplatform.googleapis.com (the backend reads
+/// // it from VERTEX_BASE_URL_TEMPLATE).
+/// let template = vertex.base_url_template();
+/// assert!(template.ends_with("/regions/{region}"));
+/// // The service-account key file a client loads; its token_uri is the mock's.
+/// let key: serde_json::Value = serde_json::from_str(&vertex.service_account_json())?;
+/// assert!(key["token_uri"].as_str().unwrap().starts_with(&vertex.base_url()));
+/// // Nothing was asked of it yet.
+/// assert_eq!(vertex.usage().sessions, 0);
+/// vertex.stop().await;
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Debug)]
 pub struct VertexMock {
-    running: Running,
+    running: Server,
     state: Arc<VertexState>,
 }
 
@@ -122,7 +145,8 @@ impl VertexMock {
             .map_err(std::io::Error::other)?;
         let port = config.port;
         let state = Arc::new(VertexState::new(config, account));
-        let running = Running::start(router(state.clone()), port).await?;
+        let running =
+            Server::bind("Vertex mock", ("127.0.0.1", port), router(state.clone())).await?;
         state.set_base_url(&running.base_url());
         Ok(Self { running, state })
     }
@@ -140,7 +164,7 @@ impl VertexMock {
 
     /// The address it listens on.
     pub fn addr(&self) -> std::net::SocketAddr {
-        self.running.addr()
+        self.running.local_addr()
     }
 
     /// The service-account key file whose key the mock trusts (its

@@ -41,9 +41,9 @@ use axum::http::{HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use chrono::Utc;
+use mocks::server::Server;
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
-use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use super::GatewayError;
@@ -51,7 +51,7 @@ use super::events::new_request_id;
 use super::meters::{HttpApiKind, HttpApiMeters, HttpApiReading};
 use super::rest::response::{MappedResponse, map_response};
 use super::rest::routing::route_for;
-use super::rest::{decode, forwarded_headers, metered, query_pairs, spawn_listener};
+use super::rest::{decode, forwarded_headers, metered, query_pairs};
 use crate::lambda::{LambdaEmulator, Outcome};
 use crate::template::{HttpApi, HttpAuthorizer, HttpRoute, IdentitySource, PayloadFormat};
 use crate::time_scale::TimeScale;
@@ -91,9 +91,7 @@ struct HttpState {
 #[derive(Debug)]
 pub struct HttpApiGateway {
     state: Arc<HttpState>,
-    addr: SocketAddr,
-    stop: CancellationToken,
-    server: tokio::task::JoinHandle<()>,
+    server: Server,
 }
 
 impl HttpApiGateway {
@@ -119,13 +117,13 @@ impl HttpApiGateway {
             keys,
         });
         let app = Router::new().fallback(serve).with_state(state.clone());
-        let (stop, server) = spawn_listener(listener, app, "HTTP API");
-        Ok(Self {
-            state,
-            addr,
-            stop,
-            server,
-        })
+        let server = Server::serve("HTTP API gateway", listener, app).map_err(|source| {
+            GatewayError::Bind {
+                api: state.api.logical_id.clone(),
+                source,
+            }
+        })?;
+        Ok(Self { state, server })
     }
 
     /// The API.
@@ -135,25 +133,25 @@ impl HttpApiGateway {
 
     /// The listener address.
     pub fn addr(&self) -> SocketAddr {
-        self.addr
+        self.server.local_addr()
     }
 
     /// The stage's base URL (`http://127.0.0.1:PORT` for `$default`,
     /// `http://127.0.0.1:PORT/{stage}` otherwise).
     pub fn url(&self) -> String {
         match self.state.api.stage.as_str() {
-            "$default" => format!("http://{}", self.addr),
-            stage => format!("http://{}/{stage}", self.addr),
+            "$default" => self.server.base_url(),
+            stage => format!("{}/{stage}", self.server.base_url()),
         }
     }
 
     /// Stops listening and waits (briefly) for invocations in flight; the
     /// requests it answered (for the cost model).
     pub async fn shutdown_metered(self) -> HttpApiReading {
-        self.stop.cancel();
+        self.server.begin_stop();
         self.state.tasks.close();
         let _ = tokio::time::timeout(Duration::from_secs(10), self.state.tasks.wait()).await;
-        let _ = self.server.await;
+        self.server.stop().await;
         self.state.meters.reading()
     }
 }

@@ -30,9 +30,9 @@ use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header}
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use chrono::Utc;
+use mocks::server::Server;
 use serde_json::json;
 use tokio::net::TcpListener;
-use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use super::GatewayError;
@@ -70,9 +70,7 @@ struct RestState {
 #[derive(Debug)]
 pub struct RestGateway {
     state: Arc<RestState>,
-    addr: SocketAddr,
-    stop: CancellationToken,
-    server: tokio::task::JoinHandle<()>,
+    server: Server,
 }
 
 impl RestGateway {
@@ -97,13 +95,13 @@ impl RestGateway {
             meters: Arc::new(HttpApiMeters::new(HttpApiKind::Rest)),
         });
         let app = Router::new().fallback(serve).with_state(state.clone());
-        let (stop, server) = spawn_listener(listener, app, "REST API");
-        Ok(Self {
-            state,
-            addr,
-            stop,
-            server,
-        })
+        let server = Server::serve("REST API gateway", listener, app).map_err(|source| {
+            GatewayError::Bind {
+                api: state.api.logical_id.clone(),
+                source,
+            }
+        })?;
+        Ok(Self { state, server })
     }
 
     /// The API.
@@ -113,12 +111,12 @@ impl RestGateway {
 
     /// The listener address.
     pub fn addr(&self) -> SocketAddr {
-        self.addr
+        self.server.local_addr()
     }
 
     /// The stage's base URL (`http://127.0.0.1:PORT/{stage}`).
     pub fn url(&self) -> String {
-        format!("http://{}/{}", self.addr, self.state.api.stage)
+        format!("{}/{}", self.server.base_url(), self.state.api.stage)
     }
 
     /// Stops listening and waits (briefly) for invocations in flight.
@@ -128,31 +126,12 @@ impl RestGateway {
 
     /// [`Self::shutdown`], returning the requests it answered (for the cost model).
     pub async fn shutdown_metered(self) -> HttpApiReading {
-        self.stop.cancel();
+        self.server.begin_stop();
         self.state.tasks.close();
         let _ = tokio::time::timeout(Duration::from_secs(10), self.state.tasks.wait()).await;
-        let _ = self.server.await;
+        self.server.stop().await;
         self.state.meters.reading()
     }
-}
-
-/// Serves `app` on `listener` until the token is cancelled (client
-/// addresses available as `ConnectInfo`); `what` names it in a failure.
-pub(crate) fn spawn_listener(
-    listener: TcpListener,
-    app: Router,
-    what: &'static str,
-) -> (CancellationToken, tokio::task::JoinHandle<()>) {
-    let stop = CancellationToken::new();
-    let until = stop.clone();
-    let server = tokio::spawn(async move {
-        let service = app.into_make_service_with_connect_info::<SocketAddr>();
-        let serve = axum::serve(listener, service).with_graceful_shutdown(until.cancelled_owned());
-        if let Err(e) = serve.await {
-            tracing::error!("{what} listener failed: {e}");
-        }
-    });
-    (stop, server)
 }
 
 /// Answers a request and meters its declared size and the answer's.

@@ -1,4 +1,5 @@
-//! One session: a WebSocket client (tokio-tungstenite) that runs a scenario's
+//! One session: a WebSocket client (the harness's client module's handshake
+//! and reader loop) that runs a scenario's
 //! steps in order. A reader task judges every received message against the
 //! contract, times turn latency (end of an audio stream to the first turn
 //! reply) and fills the inbox; the step runner sends, streams audio at
@@ -14,12 +15,9 @@ use std::time::{Duration, Instant};
 use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
 use serde_json::Value;
-use tokio::net::TcpStream;
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 use super::inbox::Inbox;
 use crate::contract::asyncapi::{Contract, Verdict};
@@ -42,7 +40,7 @@ pub const STREAM_LATENESS: &str = "stream_lateness";
 /// Default deadline for `expect` and `expect_close` (real time).
 const DEFAULT_WITHIN: Duration = Duration::from_secs(30);
 
-type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
+use crate::replay::client::Socket;
 type Writer = SplitSink<Socket, Message>;
 
 /// Everything a session needs.

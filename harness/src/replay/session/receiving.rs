@@ -3,75 +3,48 @@
 //! fills the inbox the step runner waits on.
 
 use super::*;
+use crate::replay::client::pump;
 
 /// The reader task: judges, times and stores every received frame.
 pub(super) async fn read(
-    mut reader: SplitStream<Socket>,
+    reader: SplitStream<Socket>,
     inbox: Arc<Inbox>,
     shared: Arc<Mutex<Shared>>,
     plan: SessionPlan,
 ) {
-    while let Some(frame) = reader.next().await {
-        let text = match frame {
-            Ok(Message::Text(text)) => text.to_string(),
-            Ok(Message::Binary(bytes)) => String::from_utf8_lossy(&bytes).into_owned(),
-            Ok(Message::Close(frame)) => {
-                let (code, reason) = frame
-                    .map(|f| (u16::from(f.code), f.reason.to_string()))
-                    .unwrap_or((1005, String::new()));
-                inbox.event("close", format!("server closed with {code} {reason}"));
-                inbox.close(code, reason);
-                return;
-            }
-            Ok(_) => continue,
-            Err(e) => {
-                inbox.event("close", format!("socket error: {e}"));
-                inbox.close(1006, e.to_string());
-                return;
-            }
-        };
-        let now = Instant::now();
-        inbox.wire("in", &text);
-        let value: Option<Value> = serde_json::from_str(&text).ok();
+    let judged = inbox.clone();
+    pump(reader, inbox, |text, value, now| {
         let kind = value
-            .as_ref()
             .and_then(|v| v.get("type"))
             .and_then(Value::as_str)
             .map(str::to_owned);
-        {
-            let mut state = shared.lock().expect("shared lock");
-            state.received += 1;
-            state.bytes_received += text.len() as u64;
-            state.units_received += metered_units(text.len() as u64, WEBSOCKET_MESSAGE_UNIT_BYTES);
-            let latency = match (state.tracker.as_mut(), &value) {
-                (Some(tracker), Some(value)) => tracker.received(now, value),
-                _ => None,
-            };
-            if let Some(latency) = latency {
-                plan.metrics
-                    .record("turn_latency", latency, plan.run_start.elapsed());
-            }
-            if let (Some(kind), Some(mark), None) = (&kind, state.turn_mark, &state.tracker)
-                && plan.turn_replies.contains(kind)
-            {
-                plan.metrics.record(
-                    "turn_latency",
-                    now.saturating_duration_since(mark),
-                    plan.run_start.elapsed(),
-                );
-                state.turn_mark = None;
-            }
-            if let Some(contract) = &plan.contract {
-                judge(contract, &text, &inbox, &mut state, &plan);
-            }
+        let mut state = shared.lock().expect("shared lock");
+        state.received += 1;
+        state.bytes_received += text.len() as u64;
+        state.units_received += metered_units(text.len() as u64, WEBSOCKET_MESSAGE_UNIT_BYTES);
+        let latency = match (state.tracker.as_mut(), value) {
+            (Some(tracker), Some(value)) => tracker.received(now, value),
+            _ => None,
+        };
+        if let Some(latency) = latency {
+            plan.metrics
+                .record("turn_latency", latency, plan.run_start.elapsed());
         }
-        inbox.event(
-            "receive",
-            kind.clone().unwrap_or_else(|| "message".to_owned()),
-        );
-        inbox.push(text, value);
-    }
-    inbox.close(1006, "connection ended without a close frame".to_owned());
+        if let (Some(kind), Some(mark), None) = (&kind, state.turn_mark, &state.tracker)
+            && plan.turn_replies.contains(kind)
+        {
+            plan.metrics.record(
+                "turn_latency",
+                now.saturating_duration_since(mark),
+                plan.run_start.elapsed(),
+            );
+            state.turn_mark = None;
+        }
+        if let Some(contract) = &plan.contract {
+            judge(contract, text, &judged, &mut state, &plan);
+        }
+    })
+    .await;
 }
 
 fn judge(contract: &Contract, text: &str, inbox: &Inbox, state: &mut Shared, plan: &SessionPlan) {

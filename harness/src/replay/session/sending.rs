@@ -4,59 +4,46 @@
 
 use super::receiving::read;
 use super::*;
+use crate::replay::client;
 
 impl Runner {
     pub(super) async fn connect(&mut self, connect: &Connect, name: &str) -> bool {
-        let mut url = self.plan.url.clone();
         let mut query = Vec::new();
         for (key, value) in &connect.query {
             match render(value, &self.vars) {
-                Ok(value) => query.push(format!(
-                    "{}={}",
-                    percent_encoding::utf8_percent_encode(key, percent_encoding::NON_ALPHANUMERIC),
-                    percent_encoding::utf8_percent_encode(
-                        &value,
-                        percent_encoding::NON_ALPHANUMERIC
-                    )
-                )),
+                Ok(value) => query.push((key.clone(), value)),
                 Err(e) => {
                     self.fail(name, "scenario", e.to_string(), None, None);
                     return false;
                 }
             }
         }
-        if !query.is_empty() {
-            url = with_query(&url, &query.join("&"));
-        }
-        let mut request = match url.as_str().into_client_request() {
+        let headers: Vec<(String, String)> = connect
+            .headers
+            .iter()
+            .map(|(header, value)| {
+                (
+                    header.clone(),
+                    render(value, &self.vars).unwrap_or_default(),
+                )
+            })
+            .collect();
+        let request = match client::request(&self.plan.url, &query, &headers) {
             Ok(request) => request,
             Err(e) => {
-                self.fail(name, "connect", format!("bad URL {url}: {e}"), None, None);
+                self.fail(name, "connect", e.to_string(), None, None);
                 return false;
             }
         };
-        for (header, value) in &connect.headers {
-            let rendered = render(value, &self.vars).unwrap_or_default();
-            if let (Ok(header), Ok(value)) = (
-                http::HeaderName::try_from(header.as_str()),
-                http::HeaderValue::from_str(&rendered),
-            ) {
-                request.headers_mut().insert(header, value);
-            }
-        }
-        let started = Instant::now();
+        let url = request.uri().to_string();
         let expected = connect.expect_status.unwrap_or(101);
-        match tokio_tungstenite::connect_async(request).await {
-            Ok((socket, _)) => {
-                self.plan.metrics.record(
-                    "connect",
-                    started.elapsed(),
-                    self.plan.run_start.elapsed(),
-                );
-                self.inbox.event(
-                    "connect",
-                    format!("101 in {} ms", started.elapsed().as_millis()),
-                );
+        match client::open_socket(request).await {
+            Ok((socket, opened)) => {
+                self.plan
+                    .metrics
+                    .record("connect", opened.took, self.plan.run_start.elapsed());
+                self.inbox
+                    .event("connect", format!("101 in {} ms", opened.took.as_millis()));
                 if expected != 101 {
                     self.fail(
                         name,
@@ -80,8 +67,7 @@ impl Runner {
                 )));
                 true
             }
-            Err(WsError::Http(response)) => {
-                let status = response.status().as_u16();
+            Err(client::Refusal::Status { status, body }) => {
                 self.inbox
                     .event("connect", format!("refused with HTTP {status}"));
                 if status == expected {
@@ -92,10 +78,6 @@ impl Runner {
                     );
                     return false;
                 }
-                let body = response
-                    .body()
-                    .as_ref()
-                    .map(|b| String::from_utf8_lossy(b).into_owned());
                 self.fail(
                     name,
                     "connect",
@@ -105,11 +87,11 @@ impl Runner {
                 );
                 false
             }
-            Err(e) => {
+            Err(client::Refusal::Failed { message, .. }) => {
                 self.fail(
                     name,
                     "connect",
-                    format!("cannot connect to {url}: {e}"),
+                    format!("cannot connect to {url}: {message}"),
                     None,
                     None,
                 );
@@ -249,37 +231,5 @@ impl Runner {
         shared.sent += 1;
         shared.bytes_sent += size;
         shared.units_sent += metered_units(size, WEBSOCKET_MESSAGE_UNIT_BYTES);
-    }
-}
-
-/// `url` with `query` added (and the `/` path a request line needs when the
-/// URL has none: `ws://host:1234` becomes `ws://host:1234/?query`).
-fn with_query(url: &str, query: &str) -> String {
-    let authority_start = url.find("://").map_or(0, |i| i + 3);
-    let mut url = url.to_owned();
-    if !url[authority_start..].contains('/') {
-        match url[authority_start..].find('?') {
-            Some(at) => url.insert(authority_start + at, '/'),
-            None => url.push('/'),
-        }
-    }
-    url.push(if url.contains('?') { '&' } else { '?' });
-    url.push_str(query);
-    url
-}
-
-#[cfg(test)]
-mod tests {
-    use super::with_query;
-
-    #[test]
-    fn queries_join_the_url_with_a_path() {
-        assert_eq!(
-            with_query("ws://h:1/production", "a=1"),
-            "ws://h:1/production?a=1"
-        );
-        assert_eq!(with_query("ws://h:1", "a=1"), "ws://h:1/?a=1");
-        assert_eq!(with_query("wss://h?x=2", "a=1"), "wss://h/?x=2&a=1");
-        assert_eq!(with_query("ws://h:1/p?x=2", "a=1"), "ws://h:1/p?x=2&a=1");
     }
 }

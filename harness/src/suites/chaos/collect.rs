@@ -4,12 +4,11 @@
 //! clients saw (assessments received, chat ledgers, erasures) comes from the
 //! case that drove them.
 
-use std::collections::{BTreeSet, HashMap};
-
-use aws_sdk_dynamodb::types::AttributeValue;
+use std::collections::BTreeSet;
 
 use super::ChaosError;
 use super::invariants::{AssessmentRow, ChatLedger, Erasure, RelayRow, SessionRow, Snapshot};
+use crate::dynamodb::scan::{Item, scan_all};
 use crate::stack::LocalStack;
 
 /// Which part of the store a case looks at (several cases share a stack).
@@ -30,37 +29,6 @@ pub struct ClientFacts {
     pub chat: Vec<ChatLedger>,
     /// Users erased.
     pub erasures: Vec<Erasure>,
-}
-
-type Item = HashMap<String, AttributeValue>;
-
-/// Every item of a table (paged Scan, strongly consistent).
-pub async fn scan_all(
-    client: &aws_sdk_dynamodb::Client,
-    table: &str,
-) -> Result<Vec<Item>, ChaosError> {
-    let mut items = Vec::new();
-    let mut start: Option<Item> = None;
-    loop {
-        let answer = client
-            .scan()
-            .table_name(table)
-            .consistent_read(true)
-            .set_exclusive_start_key(start.take())
-            .send()
-            .await
-            .map_err(|e| {
-                ChaosError::Store(format!(
-                    "Scan {table}: {}",
-                    aws_sdk_dynamodb::error::DisplayErrorContext(e)
-                ))
-            })?;
-        items.extend(answer.items.unwrap_or_default());
-        match answer.last_evaluated_key {
-            Some(key) if !key.is_empty() => start = Some(key),
-            _ => return Ok(items),
-        }
-    }
 }
 
 fn s(item: &Item, name: &str) -> Option<String> {

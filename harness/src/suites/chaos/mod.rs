@@ -9,19 +9,20 @@
 //!
 //! - [`invariants`]: the invariants, a pure checker over a [`Snapshot`];
 //! - [`collect`]: the snapshot of a running stack;
-//! - [`client`]: the WebSocket client the cases drive;
+//! - [`seen`]: what a case's client saw, and the speech it streams (the
+//!   client is the harness's, [`crate::replay::client`]);
 //! - [`faults`]: DynamoDB throttling hooks and waiting for quiet;
 //! - [`cases`]: the cases, one module per API;
 //! - [`load`]: N concurrent full sessions with correctness, and the ramp;
 //! - [`report`]: the results table.
 
 pub mod cases;
-pub mod client;
 pub mod collect;
 pub mod faults;
 pub mod invariants;
 pub mod load;
 pub mod report;
+pub mod seen;
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
@@ -58,6 +59,18 @@ pub enum ChaosError {
     /// No such case.
     #[error("no chaos case {0}; `harness chaos --list` lists them")]
     UnknownCase(String),
+}
+
+impl From<crate::dynamodb::scan::ScanError> for ChaosError {
+    fn from(error: crate::dynamodb::scan::ScanError) -> Self {
+        ChaosError::Store(error.to_string())
+    }
+}
+
+impl From<crate::replay::client::ClientError> for ChaosError {
+    fn from(error: crate::replay::client::ClientError) -> Self {
+        ChaosError::Client(error.to_string())
+    }
 }
 
 /// How to run the suite.

@@ -7,8 +7,9 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use mocks::bedrock::{BedrockFault, FaultRule, FaultTarget};
 use serde_json::{Value, json};
 
-use super::client::{Handshake, Socket, connect, eventually, handshake, next, next_where, send};
+use super::observing::eventually;
 use super::{Notes, ReproContext, ReproError};
+use crate::replay::client::{Client, Handshake, handshake};
 use crate::stack::LocalStack;
 
 const API: &str = "BuddyWebSocketApi";
@@ -21,22 +22,19 @@ fn url(stack: &LocalStack) -> Result<String, ReproError> {
         .ok_or_else(|| ReproError::Step(format!("the template has no {API}")))
 }
 
-async fn init(socket: &mut Socket, patient: &str) -> Result<Option<Value>, ReproError> {
-    send(
-        socket,
-        json!({"action": "initSession", "patientId": patient}),
-    )
-    .await?;
-    Ok(next(socket, WAIT).await)
+async fn init(socket: &mut Client, patient: &str) -> Result<Option<Value>, ReproError> {
+    socket
+        .send_json(&json!({"action": "initSession", "patientId": patient}))
+        .await?;
+    Ok(socket.next(WAIT).await)
 }
 
-async fn error_after_text(socket: &mut Socket) -> Result<Option<String>, ReproError> {
-    send(
-        socket,
-        json!({"action": "textInput", "text": "Who is Sarah?"}),
-    )
-    .await?;
-    Ok(next_where(socket, "type", "error", WAIT)
+async fn error_after_text(socket: &mut Client) -> Result<Option<String>, ReproError> {
+    socket
+        .send_json(&json!({"action": "textInput", "text": "Who is Sarah?"}))
+        .await?;
+    Ok(socket
+        .next_of("error", WAIT)
         .await
         .and_then(|m| m["message"].as_str().map(str::to_owned)))
 }
@@ -86,20 +84,20 @@ pub async fn lambda_timeout(ctx: &ReproContext, notes: &mut Notes) -> Result<(),
         .start(10.0, &[("NovaSonicFunctionTimeout", "30")])
         .await?;
     let result = async {
-        let mut socket = connect(&url(&stack)?).await?;
+        let mut socket = Client::connect(&url(&stack)?).await?;
         let ready = init(&mut socket, "pt-001").await?;
         notes.expect(
             ready.is_some_and(|m| m["status"] == "initialized"),
             "a session starts with a 30 s function timeout",
         );
-        send(
-            &mut socket,
-            json!({"action": "textInput", "text": "Who is Sarah?"}),
-        )
-        .await?;
-        let answer = next_where(&mut socket, "type", "textOutput", WAIT).await;
+        socket
+            .send_json(&json!({"action": "textInput", "text": "Who is Sarah?"}))
+            .await?;
+        let answer = socket.next_of("textOutput", WAIT).await;
         notes.saw(format!("answer: {answer:?}"));
-        let ended = next_where(&mut socket, "type", "sessionEnded", Duration::from_secs(30)).await;
+        let ended = socket
+            .next_of("sessionEnded", Duration::from_secs(30))
+            .await;
         notes.saw(format!("then: {ended:?}"));
         notes.expect(
             ended.is_some_and(|m| m["reason"] == "time_limit"),
@@ -150,7 +148,7 @@ pub async fn model_not_available(ctx: &ReproContext, notes: &mut Notes) -> Resul
     let result = async {
         let bedrock = &stack.mocks().bedrock;
         bedrock.add_fault(FaultRule::once(BedrockFault::AccessDenied).on(FaultTarget::Stream));
-        let mut socket = connect(&url(&stack)?).await?;
+        let mut socket = Client::connect(&url(&stack)?).await?;
         let refused = init(&mut socket, "pt-001").await?;
         notes.saw(format!("initSession with model access denied: {refused:?}"));
         notes.expect(
@@ -188,7 +186,7 @@ async fn end_of_life_model(ctx: &ReproContext, notes: &mut Notes) -> Result<(), 
     let v1 = "amazon.nova-sonic-v1:0";
     let stack = ctx.start(10.0, &[("NovaSonicModelId", v1)]).await?;
     let result = async {
-        let mut socket = connect(&url(&stack)?).await?;
+        let mut socket = Client::connect(&url(&stack)?).await?;
         let refused = init(&mut socket, "pt-001").await?;
         notes.saw(format!("initSession on {v1} (end of life 2026-09-14): {refused:?}"));
         notes.expect(
@@ -214,7 +212,7 @@ async fn end_of_life_model(ctx: &ReproContext, notes: &mut Notes) -> Result<(), 
 pub async fn missing_patient_data(ctx: &ReproContext, notes: &mut Notes) -> Result<(), ReproError> {
     let stack = ctx.start(10.0, &[]).await?;
     let result = async {
-        let mut socket = connect(&url(&stack)?).await?;
+        let mut socket = Client::connect(&url(&stack)?).await?;
         let unknown = init(&mut socket, "pt-999").await?;
         notes.saw(format!("initSession pt-999: {unknown:?}"));
         notes.expect(

@@ -159,7 +159,7 @@ const CASES: &[Case] = &[
         symptom: "Provisioned throughput exceeded",
         cause: "a table's provisioned capacity is smaller than the traffic",
         fix: "Switch to on-demand mode or increase provisioned capacity",
-        reproduction: "a DynamoDB proxy gives the users table 1 write unit a second and answers \
+        reproduction: "the stack's DynamoDB proxy gives the users table 1 write unit a second and answers \
                        ProvisionedThroughputExceededException past it: a burst of registrations \
                        fails once the SDK's retries run out; on demand (no limit) every one succeeds",
     },

@@ -5,15 +5,12 @@
 use std::time::Duration;
 
 use aws_sdk_dynamodb::types::AttributeValue;
-use futures_util::SinkExt;
 use mocks::identity::{Signer, TokenSpec};
 use serde_json::{Value, json};
-use tokio_tungstenite::tungstenite::Message;
 
-use super::client::{
-    Handshake, Socket, connect, eventually, handshake, last_connection_id, next, next_where, send,
-};
+use super::observing::{eventually, last_connection_id};
 use super::{Notes, ReproContext, ReproError};
+use crate::replay::client::{Client, handshake};
 use crate::stack::LocalStack;
 
 const API: &str = "ChatWebSocketApi";
@@ -67,20 +64,12 @@ async fn registered(stack: &LocalStack, connection_id: &str) -> bool {
 }
 
 /// Opens a connection with a token; returns it and its connection id.
-async fn open(stack: &LocalStack, user: &str) -> Result<(Socket, String), ReproError> {
+async fn open(stack: &LocalStack, user: &str) -> Result<(Client, String), ReproError> {
     let url = format!("{}?token={}", base_url(stack)?, token(stack, user)?);
-    let socket = connect(&url).await?;
+    let socket = Client::connect(&url).await?;
     let id = last_connection_id(stack, CONNECT)
         .ok_or_else(|| ReproError::Step("no $connect was recorded".into()))?;
     Ok((socket, id))
-}
-
-fn status_of(handshake: &Handshake) -> u16 {
-    match handshake {
-        Handshake::Open(_) => 101,
-        Handshake::Refused(status) => *status,
-        Handshake::Failed(..) => 0,
-    }
 }
 
 /// Missing, misplaced, expired and badly signed tokens.
@@ -108,7 +97,7 @@ pub async fn unauthorized(ctx: &ReproContext, notes: &mut Notes) -> Result<(), R
             ("an expired token", format!("{base}?token={expired}")),
             ("a token signed with another secret", format!("{base}?token={forged}")),
         ] {
-            let status = status_of(&handshake(&url).await);
+            let status = handshake(&url).await.status();
             notes.saw(format!("{what}: HTTP {status}"));
             notes.expect(status == 401, format!("{what}: the connection fails with 401 Unauthorized"));
         }
@@ -119,7 +108,7 @@ pub async fn unauthorized(ctx: &ReproContext, notes: &mut Notes) -> Result<(), R
             .filter(|r| r.function == "ChatAuthorizerFunction")
             .count();
         notes.saw(format!("authorizer invocations: {authorizer_errors} (none for the missing token: API Gateway refuses it)"));
-        let status = status_of(&handshake(&format!("{base}?token={good}")).await);
+        let status = handshake(&format!("{base}?token={good}")).await.status();
         notes.expect(status == 101, "the fix: a valid, unexpired token in ?token= connects");
         Ok(())
     }
@@ -153,7 +142,7 @@ pub async fn internal_error_on_connect(
             base_url(&stack)?,
             token(&stack, "repro-user")?
         );
-        let status = status_of(&handshake(&url).await);
+        let status = handshake(&url).await.status();
         notes.saw(format!(
             "table {} deleted; a valid token's handshake: HTTP {status}",
             table.table_name
@@ -184,7 +173,7 @@ pub async fn internal_error_on_connect(
         crate::dynamodb::create_tables(&client, [&table])
             .await
             .map_err(|e| ReproError::Step(format!("CreateTable: {e}")))?;
-        let status = status_of(&handshake(&url).await);
+        let status = handshake(&url).await.status();
         notes.expect(
             status == 101,
             "the fix: with the table there, the token connects",
@@ -205,21 +194,19 @@ pub async fn messages_not_received(
     let result = async {
         let (mut socket, id) = open(&stack, "repro-user").await?;
         socket
-            .send(Message::text("Hello"))
+            .send_text("Hello")
             .await
             .map_err(|e| ReproError::Step(e.to_string()))?;
-        let error = next_where(&mut socket, "type", "error", WAIT).await;
+        let error = socket.next_of("error", WAIT).await;
         notes.saw(format!("\"Hello\" (not JSON): {error:?}"));
         notes.expect(
             error.is_some_and(|e| e["code"] == "invalid_message"),
             "text that is not JSON gets an error naming the format",
         );
-        send(
-            &mut socket,
-            json!({"action": "chat_message", "message": "Hello"}),
-        )
-        .await?;
-        let error = next_where(&mut socket, "type", "error", WAIT).await;
+        socket
+            .send_json(&json!({"action": "chat_message", "message": "Hello"}))
+            .await?;
+        let error = socket.next_of("error", WAIT).await;
         notes.expect(
             error.is_some_and(|e| {
                 e["message"]
@@ -236,8 +223,8 @@ pub async fn messages_not_received(
             .send()
             .await
             .map_err(|e| ReproError::Step(format!("DeleteItem: {e}")))?;
-        send(&mut socket, chat("Hello?", "lost")).await?;
-        let error = next_where(&mut socket, "type", "error", WAIT).await;
+        socket.send_json(&chat("Hello?", "lost")).await?;
+        let error = socket.next_of("error", WAIT).await;
         notes.saw(format!("registration deleted, chat_message: {error:?}"));
         notes.expect(
             error.is_some_and(|e| {
@@ -246,8 +233,8 @@ pub async fn messages_not_received(
             "a connection no longer active in DynamoDB is told to reconnect",
         );
         let (mut again, _) = open(&stack, "repro-user").await?;
-        send(&mut again, chat("Hello again", "found")).await?;
-        let reply = next_where(&mut again, "type", "chat_reply", WAIT).await;
+        again.send_json(&chat("Hello again", "found")).await?;
+        let reply = again.next_of("chat_reply", WAIT).await;
         notes.expect(
             reply.is_some(),
             "the fix: the correct format on a registered connection gets its reply",
@@ -296,8 +283,8 @@ pub async fn stale_connections(ctx: &ReproContext, notes: &mut Notes) -> Result<
         notes.saw(format!(
             "connection {tablet_id} closed, its registration left behind"
         ));
-        send(&mut phone, chat("Anyone else here?", "stale")).await?;
-        let reply = next_where(&mut phone, "type", "chat_reply", WAIT).await;
+        phone.send_json(&chat("Anyone else here?", "stale")).await?;
+        let reply = phone.next_of("chat_reply", WAIT).await;
         notes.expect(reply.is_some(), "the live connection gets its reply");
         let removed = eventually(WAIT, || async { !registered(&stack, &tablet_id).await }).await;
         notes.expect(
@@ -308,7 +295,7 @@ pub async fn stale_connections(ctx: &ReproContext, notes: &mut Notes) -> Result<
             registered(&stack, &phone_id).await,
             "the live connection stays registered",
         );
-        let quiet = next(&mut phone, Duration::from_millis(500)).await;
+        let quiet = phone.next(Duration::from_millis(500)).await;
         notes.expect(
             quiet.as_ref().is_none_or(|m| m["type"] != "error"),
             "no error reaches the live connection",

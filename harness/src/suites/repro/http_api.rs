@@ -8,10 +8,11 @@ use std::time::{Duration, Instant};
 use mocks::bedrock::{BedrockFault, FaultRule, FaultTarget};
 use serde_json::{Value, json};
 
-use super::client::{connect, eventually};
-use super::throttle::ThrottlingProxy;
+use super::observing::eventually;
 use super::{Notes, ReproContext, ReproError};
-use crate::stack::{DynamoSource, LocalStack, StackError};
+use crate::dynamodb::throttle::ThrottleHook;
+use crate::replay::client::Client;
+use crate::stack::{LocalStack, StackError};
 
 const API: &str = "IeltsRestApi";
 const FUNCTION: &str = "IeltsHttpFunction";
@@ -190,28 +191,17 @@ pub async fn lambda_timeout(ctx: &ReproContext, notes: &mut Notes) -> Result<(),
     result
 }
 
-/// The users table with 1 write unit a second.
+/// The users table with 1 write unit a second (a throttle on the stack's
+/// DynamoDB proxy), then on demand (no throttle).
 pub async fn throughput_exceeded(ctx: &ReproContext, notes: &mut Notes) -> Result<(), ReproError> {
-    let installation = crate::dynamodb::local::install(&crate::dynamodb::local::cache_dir())
-        .await
-        .map_err(|e| ReproError::Step(e.to_string()))?;
-    let dynamo = crate::dynamodb::local::DynamoDbLocal::start(&installation)
-        .await
-        .map_err(|e| ReproError::Step(e.to_string()))?;
-    let template = crate::template::load_file(&ctx.base.template, &ctx.base.load)
-        .map_err(|e| ReproError::Step(e.to_string()))?;
-    let table = template
-        .tables
-        .get("UsersTable")
-        .map(|t| t.table_name.clone())
-        .unwrap_or_default();
-    let proxy = ThrottlingProxy::start(dynamo.endpoint(), &table)
-        .await
-        .map_err(|e| ReproError::Step(e.to_string()))?;
-    let mut options = ctx.options(1.0, &[("BcryptCost", "4")]);
-    options.dynamodb = DynamoSource::Endpoint(proxy.endpoint());
+    let stack = ctx.start(1.0, &[("BcryptCost", "4")]).await?;
     let result = async {
-        let stack = LocalStack::start(options).await?;
+        let table = stack
+            .template()
+            .tables
+            .get("UsersTable")
+            .map(|t| t.table_name.clone())
+            .ok_or_else(|| ReproError::Step("the template has no UsersTable".to_owned()))?;
         let base = base_url(&stack)?;
         let burst = |tag: &'static str| {
             let base = base.clone();
@@ -226,7 +216,8 @@ pub async fn throughput_exceeded(ctx: &ReproContext, notes: &mut Notes) -> Resul
                 futures_util::future::join_all(calls).await
             }
         };
-        proxy.set_write_capacity(Some(1.0));
+        let provisioned = ThrottleHook::write_capacity(1.0, vec![table]);
+        stack.dynamodb_meter().set_fault_hook(Some(provisioned.clone()));
         let answers = burst("provisioned").await;
         let failed: Vec<(u16, String)> = answers
             .iter()
@@ -238,21 +229,19 @@ pub async fn throughput_exceeded(ctx: &ReproContext, notes: &mut Notes) -> Resul
             "12 registrations at once against 1 write unit a second: {} failed {:?}; the table throttled {} writes",
             failed.len(),
             failed.first(),
-            proxy.throttled()
+            provisioned.refused()
         ));
-        notes.expect(proxy.throttled() > 0, "DynamoDB answers \"Provisioned throughput exceeded\" (ProvisionedThroughputExceededException)");
+        notes.expect(provisioned.refused() > 0, "DynamoDB answers \"Provisioned throughput exceeded\" (ProvisionedThroughputExceededException)");
         notes.expect(!failed.is_empty(), "requests fail once the SDK's retries run out");
-        proxy.set_write_capacity(None);
+        stack.dynamodb_meter().set_fault_hook(None);
         let answers = burst("ondemand").await;
         let created = answers.iter().filter(|a| matches!(a, Ok((201, _, _)))).count();
         notes.saw(format!("on demand: {created} of 12 registrations created"));
         notes.expect(created == 12, "the fix: on-demand mode takes the burst");
-        stack.stop().await;
         Ok(())
     }
     .await;
-    proxy.stop();
-    dynamo.stop().await;
+    stack.stop().await;
     result
 }
 
@@ -313,7 +302,7 @@ pub async fn latency_claims(ctx: &ReproContext, notes: &mut Notes) -> Result<(),
         let base = base_url(&stack)?;
         call(&base, reqwest::Method::GET, "/api/health", None, None).await?;
         let ws = stack.websocket("NovaSonicStreamWebSocketApi").map(|g| g.url()).unwrap_or_default();
-        let socket = connect(&ws).await?;
+        let socket = Client::connect(&ws).await?;
         drop(socket);
         let mut warm = Vec::new();
         for path in ["/api/health", "/", "/api/mobile/config"].iter().cycle().take(30) {

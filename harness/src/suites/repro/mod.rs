@@ -7,21 +7,20 @@
 //!
 //! - [`catalogue`]: the cases and the seeds' words;
 //! - [`speaking`], [`buddy`], [`http_api`], [`chat`]: the reproductions by API;
-//! - [`throttle`]: a DynamoDB proxy that answers ProvisionedThroughputExceeded;
-//! - [`client`]: the WebSocket client and the notes the reproductions keep.
+//! - [`observing`]: the notes the reproductions keep, and polling (the
+//!   WebSocket client is the harness's, [`crate::replay::client`]).
 
 pub mod buddy;
 pub mod catalogue;
 pub mod chat;
-pub mod client;
 pub mod http_api;
+pub mod observing;
 pub mod speaking;
-pub mod throttle;
 
 use std::path::{Path, PathBuf};
 
 pub use catalogue::{Case, cases};
-pub use client::Notes;
+pub use observing::Notes;
 
 use crate::stack::{LocalStack, StackError, StackOptions};
 use crate::time_scale::TimeScale;
@@ -38,6 +37,9 @@ pub enum ReproError {
     /// A step of the reproduction.
     #[error("{0}")]
     Step(String),
+    /// The WebSocket client.
+    #[error(transparent)]
+    Client(#[from] crate::replay::client::ClientError),
 }
 
 /// What every reproduction starts from.

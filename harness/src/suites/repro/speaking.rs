@@ -7,8 +7,9 @@ use std::time::Duration;
 use aws_sdk_dynamodb::types::AttributeValue;
 use serde_json::{Value, json};
 
-use super::client::{Socket, connect, eventually, last_connection_id, next, next_where, send};
+use super::observing::{eventually, last_connection_id};
 use super::{Notes, ReproContext, ReproError};
+use crate::replay::client::Client;
 use crate::scenario::audio::{Clip, encode_chunk};
 use crate::scenario::model::ChunkFormat;
 use crate::stack::LocalStack;
@@ -54,8 +55,9 @@ async fn session_status(stack: &LocalStack, connection_id: &str) -> Option<Strin
     item.get("session_status")?.as_s().ok().cloned()
 }
 
-async fn error_text(socket: &mut Socket) -> Option<String> {
-    next_where(socket, "type", "error", WAIT)
+async fn error_text(socket: &mut Client) -> Option<String> {
+    socket
+        .next_of("error", WAIT)
         .await
         .and_then(|m| m["message"].as_str().map(str::to_owned))
 }
@@ -64,28 +66,28 @@ async fn error_text(socket: &mut Socket) -> Option<String> {
 pub async fn no_active_session(ctx: &ReproContext, notes: &mut Notes) -> Result<(), ReproError> {
     let stack = ctx.start(20.0, &[]).await?;
     let result = async {
-        let mut socket = connect(&url(&stack)?).await?;
-        send(&mut socket, silence_chunk()).await?;
+        let mut socket = Client::connect(&url(&stack)?).await?;
+        socket.send_json(&silence_chunk()).await?;
         let error = error_text(&mut socket).await;
         notes.saw(format!("audio_chunk first: {error:?}"));
         notes.expect(
             error.as_deref() == Some("No active session"),
             "audio_chunk before start_speaking gets \"No active session\"",
         );
-        send(&mut socket, json!({"action": "end_speaking"})).await?;
+        socket.send_json(&json!({"action": "end_speaking"})).await?;
         let error = error_text(&mut socket).await;
         notes.expect(
             error.as_deref() == Some("No active session"),
             "end_speaking before start_speaking gets \"No active session\"",
         );
-        send(&mut socket, start_message()).await?;
-        let ready = next_where(&mut socket, "type", "session_ready", WAIT).await;
+        socket.send_json(&start_message()).await?;
+        let ready = socket.next_of("session_ready", WAIT).await;
         notes.expect(
             ready.is_some(),
             "the fix: start_speaking completes (session_ready) on the same connection",
         );
-        send(&mut socket, silence_chunk()).await?;
-        let after = next(&mut socket, Duration::from_millis(1500)).await;
+        socket.send_json(&silence_chunk()).await?;
+        let after = socket.next(Duration::from_millis(1500)).await;
         notes.expect(
             after
                 .as_ref()
@@ -104,9 +106,9 @@ pub async fn gone_exception(ctx: &ReproContext, notes: &mut Notes) -> Result<(),
     let stack = ctx.start(20.0, &[]).await?;
     let result = async {
         let url = url(&stack)?;
-        let mut socket = connect(&url).await?;
-        send(&mut socket, start_message()).await?;
-        let ready = next_where(&mut socket, "type", "session_ready", WAIT).await;
+        let mut socket = Client::connect(&url).await?;
+        socket.send_json(&start_message()).await?;
+        let ready = socket.next_of("session_ready", WAIT).await;
         notes.expect(ready.is_some(), "a session is live (session_ready)");
         let connection_id = last_connection_id(&stack, FUNCTION)
             .ok_or_else(|| ReproError::Step("no $connect was recorded".into()))?;
@@ -155,9 +157,9 @@ pub async fn gone_exception(ctx: &ReproContext, notes: &mut Notes) -> Result<(),
             disconnected,
             "the session of the closed connection is marked disconnected",
         );
-        let mut again = connect(&url).await?;
-        send(&mut again, start_message()).await?;
-        let ready = next_where(&mut again, "type", "session_ready", WAIT).await;
+        let mut again = Client::connect(&url).await?;
+        again.send_json(&start_message()).await?;
+        let ready = again.next_of("session_ready", WAIT).await;
         notes.expect(
             ready.is_some(),
             "the fix: a new connection reinitializes the session (session_ready)",
@@ -196,12 +198,12 @@ async fn management_client(
 pub async fn vertex_init_failed(ctx: &ReproContext, notes: &mut Notes) -> Result<(), ReproError> {
     let stack = ctx.start(20.0, &[]).await?;
     let result = async {
-        let mut socket = connect(&url(&stack)?).await?;
+        let mut socket = Client::connect(&url(&stack)?).await?;
         let vertex = &stack.mocks().vertex;
         vertex.set_fault(mocks::vertex::FaultRule::all(
             mocks::vertex::VertexFault::RejectAuth,
         ));
-        send(&mut socket, start_message()).await?;
+        socket.send_json(&start_message()).await?;
         let error = error_text(&mut socket).await;
         notes.saw(format!("Vertex refuses the credentials: {error:?}"));
         notes.expect(
@@ -222,7 +224,7 @@ pub async fn vertex_init_failed(ctx: &ReproContext, notes: &mut Notes) -> Result
             .and_then(|f| f.environment.get("GCP_CREDENTIALS_SECRET").cloned())
             .unwrap_or_default();
         secrets.put_secret(&secret, "{\"type\": \"not a key\"}");
-        send(&mut socket, start_message()).await?;
+        socket.send_json(&start_message()).await?;
         let error = error_text(&mut socket).await;
         notes.saw(format!("secret {secret} without a key: {error:?}"));
         notes.expect(
@@ -230,8 +232,8 @@ pub async fn vertex_init_failed(ctx: &ReproContext, notes: &mut Notes) -> Result
             "missing credentials: the same error",
         );
         secrets.put_secret(&secret, &vertex.service_account_json());
-        send(&mut socket, start_message()).await?;
-        let ready = next_where(&mut socket, "type", "session_ready", WAIT).await;
+        socket.send_json(&start_message()).await?;
+        let ready = socket.next_of("session_ready", WAIT).await;
         notes.expect(
             ready.is_some(),
             "the fix: with the secret's content right, session_ready",
@@ -250,8 +252,8 @@ async fn retired_live_model(ctx: &ReproContext, notes: &mut Notes) -> Result<(),
     let retired = "gemini-live-2.5-flash-preview-native-audio-09-2025";
     let stack = ctx.start(20.0, &[("GeminiLiveModel", retired)]).await?;
     let result = async {
-        let mut socket = connect(&url(&stack)?).await?;
-        send(&mut socket, start_message()).await?;
+        let mut socket = Client::connect(&url(&stack)?).await?;
+        socket.send_json(&start_message()).await?;
         let error = error_text(&mut socket).await;
         notes.saw(format!("start_speaking on {retired}: {error:?}"));
         notes.expect(
@@ -283,23 +285,19 @@ pub async fn fifteen_minute_limit(ctx: &ReproContext, notes: &mut Notes) -> Resu
     let scale = 60.0;
     let stack = ctx.start(scale, &[]).await?;
     let result = async {
-        let mut socket = connect(&url(&stack)?).await?;
-        send(&mut socket, start_message()).await?;
-        let ready = next_where(&mut socket, "type", "session_ready", WAIT).await;
+        let mut socket = Client::connect(&url(&stack)?).await?;
+        socket.send_json(&start_message()).await?;
+        let ready = socket.next_of("session_ready", WAIT).await;
         notes.expect(ready.is_some(), "the assessment starts");
         let started = std::time::Instant::now();
         let chunk = silence_chunk();
         // One chunk a second of real time (a minute of scenario time) keeps the
         // connection from going idle without an invocation storm.
         let complete = loop {
-            send(&mut socket, chunk.clone()).await?;
-            if let Some(message) = next_where(
-                &mut socket,
-                "type",
-                "assessment_complete",
-                Duration::from_secs(1),
-            )
-            .await
+            socket.send_json(&chunk.clone()).await?;
+            if let Some(message) = socket
+                .next_of("assessment_complete", Duration::from_secs(1))
+                .await
             {
                 break Some(message);
             }

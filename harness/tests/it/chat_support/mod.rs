@@ -10,13 +10,12 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use aws_sdk_dynamodb::types::AttributeValue;
-use futures_util::StreamExt;
 use harness::lambda::InvocationRecord;
+use harness::replay::client::Handshake;
 use harness::stack::LocalStack;
 use serde_json::{Value, json};
-use tokio_tungstenite::tungstenite::Error as WsError;
 
-use crate::support::{Socket, connect, next_json, workspace};
+use crate::support::{Client, connect, next_json, workspace};
 
 /// The chat API's logical id.
 pub const API: &str = "ChatWebSocketApi";
@@ -67,15 +66,15 @@ impl Contract {
 }
 
 /// The next message, checked against the contract.
-pub async fn receive(socket: &mut Socket, contract: &Contract) -> Value {
+pub async fn receive(socket: &mut Client, contract: &Contract) -> Value {
     let message = next_json(socket, WAIT).await;
     contract.check(&message);
     message
 }
 
 /// Whether nothing arrives for `quiet`.
-pub async fn stays_silent(socket: &mut Socket, quiet: Duration) -> bool {
-    tokio::time::timeout(quiet, socket.next()).await.is_err()
+pub async fn stays_silent(socket: &mut Client, quiet: Duration) -> bool {
+    socket.stays_silent(quiet).await
 }
 
 /// A `chat_message` with this text and session.
@@ -94,10 +93,9 @@ pub fn url(stack: &LocalStack, token: Option<&str>) -> String {
 
 /// The handshake's HTTP status (101 when accepted).
 pub async fn handshake(url: &str) -> u16 {
-    match tokio_tungstenite::connect_async(url).await {
-        Ok(_) => 101,
-        Err(WsError::Http(response)) => response.status().as_u16(),
-        Err(other) => panic!("handshake failed oddly: {other}"),
+    match harness::replay::client::handshake(url).await {
+        Handshake::Failed(_, message) => panic!("handshake failed oddly: {message}"),
+        handshake => handshake.status(),
     }
 }
 
@@ -112,7 +110,7 @@ pub fn records(stack: &LocalStack, function: &str) -> Vec<InvocationRecord> {
 }
 
 /// Connects with a token; returns the socket and its connection id.
-pub async fn open(stack: &LocalStack, token: &str) -> (Socket, String) {
+pub async fn open(stack: &LocalStack, token: &str) -> (Client, String) {
     let socket = connect(&url(stack, Some(token))).await;
     let connect = records(stack, "ChatConnectFunction")
         .pop()

@@ -14,7 +14,9 @@ use harness::stack::LocalStack;
 use mocks::speech::{self, Vad, VadConfig, VadEvent};
 use serde_json::Value;
 
-use crate::support::{Socket, next_json, send_json};
+use harness::scenario::model::ChunkFormat;
+
+use crate::support::{Client, next_json};
 
 /// Buddy's API.
 pub const BUDDY: &str = "BuddyWebSocketApi";
@@ -86,7 +88,7 @@ impl Spec {
 
 /// The next server message, checked against the spec; API Gateway's
 /// integration timeout message is checked and skipped.
-pub async fn next_checked(socket: &mut Socket, spec: &Spec, limit: Duration) -> Value {
+pub async fn next_checked(socket: &mut Client, spec: &Spec, limit: Duration) -> Value {
     loop {
         let message = next_json(socket, limit).await;
         spec.server(&message);
@@ -99,7 +101,7 @@ pub async fn next_checked(socket: &mut Socket, spec: &Spec, limit: Duration) -> 
 
 /// Messages up to and including the first for which `done` holds.
 pub async fn until(
-    socket: &mut Socket,
+    socket: &mut Client,
     spec: &Spec,
     limit: Duration,
     done: impl Fn(&Value) -> bool,
@@ -117,7 +119,7 @@ pub async fn until(
 
 /// The first message of a `type`, and the messages before it.
 pub async fn next_of_type(
-    socket: &mut Socket,
+    socket: &mut Client,
     spec: &Spec,
     kind: &str,
     limit: Duration,
@@ -147,20 +149,23 @@ pub fn utterance(text: &str, speech_ms: usize, silence_ms: u64) -> (Vec<i16>, Du
 /// Streams samples in `chunk_ms` pieces of base64 PCM, paced at real time
 /// divided by the time scale; `message` builds each message from the base64.
 pub async fn speak(
-    socket: &mut Socket,
+    socket: &mut Client,
     samples: &[i16],
     chunk_ms: usize,
     time_scale: f64,
     message: impl Fn(String) -> Value,
 ) {
-    for chunk in samples.chunks(16 * chunk_ms) {
-        let audio = base64::engine::general_purpose::STANDARD.encode(speech::pcm16_to_bytes(chunk));
-        send_json(socket, message(audio)).await;
-        tokio::time::sleep(Duration::from_secs_f64(
-            chunk_ms as f64 / 1000.0 / time_scale,
-        ))
-        .await;
-    }
+    socket
+        .stream_audio(
+            samples,
+            16_000,
+            chunk_ms as u32,
+            ChunkFormat::Pcm,
+            time_scale,
+            |audio, _| message(audio),
+        )
+        .await
+        .expect("send");
 }
 
 /// A DynamoDB client for the stack.
@@ -173,23 +178,9 @@ pub async fn scan(
     client: &aws_sdk_dynamodb::Client,
     table: &str,
 ) -> Vec<std::collections::HashMap<String, AttributeValue>> {
-    let mut items = Vec::new();
-    let mut start = None;
-    loop {
-        let page = client
-            .scan()
-            .table_name(table)
-            .consistent_read(true)
-            .set_exclusive_start_key(start.take())
-            .send()
-            .await
-            .expect("scan");
-        items.extend(page.items().iter().cloned());
-        match page.last_evaluated_key {
-            Some(key) if !key.is_empty() => start = Some(key),
-            _ => return items,
-        }
-    }
+    harness::dynamodb::scan::scan_all(client, table)
+        .await
+        .expect("scan")
 }
 
 fn audio_in(value: &AttributeValue, path: &str, found: &mut Vec<String>) {

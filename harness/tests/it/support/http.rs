@@ -223,22 +223,12 @@ pub async fn dynamodb(stack: &LocalStack) -> aws_sdk_dynamodb::Client {
 
 /// Every item of a table, as JSON text (one string per item).
 pub async fn scan_table(client: &aws_sdk_dynamodb::Client, table: &str) -> Vec<String> {
-    let mut items = Vec::new();
-    let mut start = None;
-    loop {
-        let page = client
-            .scan()
-            .table_name(table)
-            .set_exclusive_start_key(start)
-            .send()
-            .await
-            .expect("scan");
-        items.extend(page.items().iter().map(|item| format!("{item:?}")));
-        match page.last_evaluated_key {
-            Some(key) if !key.is_empty() => start = Some(key),
-            _ => return items,
-        }
-    }
+    harness::dynamodb::scan::scan_all(client, table)
+        .await
+        .expect("scan")
+        .iter()
+        .map(|item| format!("{item:?}"))
+        .collect()
 }
 
 /// Sends the usual kinds of bad input to a JSON route and asserts each gets

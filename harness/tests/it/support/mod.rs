@@ -1,6 +1,7 @@
 //! Shared helpers for the integration tests: build the backend's binaries
-//! once, start a local stack from backend/template.yaml on free ports, and a
-//! small WebSocket client.
+//! once, start a local stack from backend/template.yaml on free ports, and
+//! panicking forms of the harness's WebSocket client
+//! ([`harness::replay::client`]).
 
 #![allow(dead_code)]
 
@@ -11,12 +12,8 @@ use std::path::{Path, PathBuf};
 use std::sync::{OnceLock, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::Duration;
 
-use futures_util::{SinkExt, StreamExt};
 use harness::stack::{DynamoSource, LocalStack, StackOptions};
 use harness::time_scale::TimeScale;
-use tokio::net::TcpStream;
-use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 /// Held by the tests that saturate the machine (the chaos cases' sessions
 /// and load, an open microphone at 12x: 48 audio chunks a second, each a
@@ -177,52 +174,36 @@ pub async fn start(options: StackOptions) -> LocalStack {
         .expect("local stack starts")
 }
 
-/// A client socket.
-pub type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
+pub use harness::replay::client::Client;
 
-/// Connects to an API's URL (plus a query string).
-pub async fn connect(url: &str) -> Socket {
-    let (socket, _) = tokio_tungstenite::connect_async(url)
+/// Connects to an API's URL (plus a query string), or panics.
+pub async fn connect(url: &str) -> Client {
+    Client::connect(url).await.expect("connect")
+}
+
+/// The next message as JSON, within `limit`, or panics.
+pub async fn next_json(socket: &mut Client, limit: Duration) -> serde_json::Value {
+    let message = socket.next(limit).await.expect("a message in time");
+    assert!(
+        !message.is_string(),
+        "expected a JSON message, got {message}"
+    );
+    message
+}
+
+/// Sends a JSON value as a text frame, or panics.
+pub async fn send_json(socket: &mut Client, value: serde_json::Value) {
+    socket.send_json(&value).await.expect("send");
+}
+
+/// Waits for the close and returns its code (none: a close frame without
+/// one, or no close frame); panics when the socket stays open.
+pub async fn close_code(socket: &mut Client, limit: Duration) -> Option<u16> {
+    let closed = socket
+        .closed_within(limit)
         .await
-        .expect("connect");
-    socket
-}
-
-/// The next text message as JSON, within `limit`.
-pub async fn next_json(socket: &mut Socket, limit: Duration) -> serde_json::Value {
-    loop {
-        let message = tokio::time::timeout(limit, socket.next())
-            .await
-            .expect("a message in time")
-            .expect("socket open")
-            .expect("no socket error");
-        match message {
-            Message::Text(text) => return serde_json::from_str(&text).expect("JSON message"),
-            Message::Ping(_) | Message::Pong(_) => continue,
-            other => panic!("expected text, got {other:?}"),
-        }
-    }
-}
-
-/// Sends a JSON value as a text frame.
-pub async fn send_json(socket: &mut Socket, value: serde_json::Value) {
-    socket
-        .send(Message::text(value.to_string()))
-        .await
-        .expect("send");
-}
-
-/// Waits for the close frame and returns its code.
-pub async fn close_code(socket: &mut Socket, limit: Duration) -> Option<u16> {
-    let deadline = tokio::time::Instant::now() + limit;
-    loop {
-        match tokio::time::timeout_at(deadline, socket.next()).await {
-            Err(_) => panic!("no close within {limit:?}"),
-            Ok(Some(Ok(Message::Close(frame)))) => return frame.map(|f| u16::from(f.code)),
-            Ok(Some(Ok(_))) => continue,
-            Ok(Some(Err(_))) | Ok(None) => return None,
-        }
-    }
+        .unwrap_or_else(|| panic!("no close within {limit:?}"));
+    Some(closed.code).filter(|code| !matches!(code, 1005 | 1006))
 }
 
 /// Polls until `check` holds or `limit` passes.

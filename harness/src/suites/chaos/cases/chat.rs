@@ -6,10 +6,12 @@ use std::time::Duration;
 use mocks::bedrock::{BedrockFault, FaultRule, FaultTarget};
 use serde_json::{Value, json};
 
-use crate::suites::chaos::client::{Client, Seen};
+use crate::dynamodb::throttle::ThrottleHook;
+use crate::replay::client::Client;
 use crate::suites::chaos::collect::table_name;
-use crate::suites::chaos::faults::{self, ThrottleHook};
+use crate::suites::chaos::faults;
 use crate::suites::chaos::invariants::{ChatLedger, Invariant};
+use crate::suites::chaos::seen::Seen;
 use crate::suites::chaos::{CaseInfo, ChaosError, Ctx};
 
 const CHAT: &str = "ChatWebSocketApi";
@@ -84,24 +86,24 @@ async fn chat(ctx: &mut Ctx<'_>, fault: ChatFault) -> Result<(), ChaosError> {
     let mut second = Client::connect(&url).await?;
     for n in 0..6 {
         first
-            .send(chat_message(&format!("Question {n} about IELTS writing")))
+            .send_json(&chat_message(&format!("Question {n} about IELTS writing")))
             .await?;
         tokio::time::sleep(Duration::from_millis(30)).await;
     }
     let first_seen: Seen = if fault == ChatFault::Drop {
         // Gone once the first acknowledgements are in, replies still on their way.
-        first.next_of("message_received", WAIT).await;
-        first.drop_abruptly()
+        first.next_of_unless_error("message_received", WAIT).await;
+        Seen::of(&first.drop_abruptly())
     } else {
         first
             .settle(Duration::from_millis(1500), Duration::from_secs(20))
             .await;
-        first.close().await
+        Seen::of(&first.close().await)
     };
     second
         .settle(Duration::from_millis(1500), Duration::from_secs(20))
         .await;
-    let second_seen = second.close().await;
+    let second_seen = Seen::of(&second.close().await);
     let mut ledger = ChatLedger {
         user: user.clone(),
         ..ChatLedger::default()

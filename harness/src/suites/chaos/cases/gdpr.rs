@@ -5,8 +5,9 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::suites::chaos::client::Client;
-use crate::suites::chaos::faults::{self, ThrottleHook};
+use crate::dynamodb::throttle::ThrottleHook;
+use crate::replay::client::Client;
+use crate::suites::chaos::faults;
 use crate::suites::chaos::invariants::{Erasure, Invariant};
 use crate::suites::chaos::{CaseInfo, ChaosError, Ctx};
 
@@ -79,13 +80,15 @@ async fn gdpr(ctx: &mut Ctx<'_>) -> Result<(), ChaosError> {
     // A speaking session of the same user, to its assessment.
     let mut speaking = Client::connect(&ctx.url(super::speaking::API)?).await?;
     speaking
-        .send(json!({"action": "start_speaking", "user_id": user_id, "country_code": "US", "assessment_type": "speaking"}))
+        .send_json(&json!({"action": "start_speaking", "user_id": user_id, "country_code": "US", "assessment_type": "speaking"}))
         .await?;
-    speaking.next_of("session_ready", WAIT).await;
-    speaking.next_of("maya_audio", WAIT).await;
-    speaking.send(json!({"action": "end_speaking"})).await?;
+    speaking.next_of_unless_error("session_ready", WAIT).await;
+    speaking.next_of_unless_error("maya_audio", WAIT).await;
+    speaking
+        .send_json(&json!({"action": "end_speaking"}))
+        .await?;
     let assessed = speaking
-        .next_of("assessment_complete", WAIT)
+        .next_of_unless_error("assessment_complete", WAIT)
         .await
         .is_some();
     speaking.close().await;

@@ -6,8 +6,9 @@ use std::time::Duration;
 use mocks::bedrock::{BedrockFault, FaultRule, FaultTarget};
 use serde_json::json;
 
-use crate::suites::chaos::client::Client;
+use crate::replay::client::Client;
 use crate::suites::chaos::invariants::Invariant;
+use crate::suites::chaos::seen::Seen;
 use crate::suites::chaos::{CaseInfo, ChaosError, Ctx};
 
 const STREAM: &str = "NovaSonicStreamWebSocketApi";
@@ -54,13 +55,16 @@ async fn nova_stream(
         .add_fault(FaultRule::once(fault).on(FaultTarget::Stream));
     let mut client = Client::connect(&ctx.url(STREAM)?).await?;
     client
-        .send(json!({"action": "nova-sonic-stream", "type": "start", "user_id": ctx.user(0)}))
+        .send_json(&json!({"action": "nova-sonic-stream", "type": "start", "user_id": ctx.user(0)}))
         .await?;
-    let ready = client.next_of("session_ready", WAIT).await.is_some();
+    let ready = client
+        .next_of_unless_error("session_ready", WAIT)
+        .await
+        .is_some();
     ctx.expect(ready, "session_ready");
     for turn in ["My name is Alex.", "I live in Lisbon."] {
         client
-            .send(json!({"action": "nova-sonic-stream", "type": "text", "text": turn}))
+            .send_json(&json!({"action": "nova-sonic-stream", "type": "text", "text": turn}))
             .await?;
         client
             .settle(Duration::from_millis(600), Duration::from_secs(10))
@@ -70,19 +74,25 @@ async fn nova_stream(
         // Past the timeout: the reopened stream answers.
         tokio::time::sleep(Duration::from_millis(500)).await;
         client
-            .send(json!({"action": "nova-sonic-stream", "type": "text", "text": "I work as a developer."}))
+            .send_json(&json!({"action": "nova-sonic-stream", "type": "text", "text": "I work as a developer."}))
             .await?;
-        let answered = client.next_of("maya_transcript", WAIT).await.is_some();
+        let answered = client
+            .next_of_unless_error("maya_transcript", WAIT)
+            .await
+            .is_some();
         ctx.expect(answered, "Maya answered after the stream timed out");
     }
     client
-        .send(json!({"action": "nova-sonic-stream", "type": "end"}))
+        .send_json(&json!({"action": "nova-sonic-stream", "type": "end"}))
         .await?;
-    let ended = client.next_of("session_ended", WAIT).await.is_some();
+    let ended = client
+        .next_of_unless_error("session_ended", WAIT)
+        .await
+        .is_some();
     client
         .settle(Duration::from_millis(300), Duration::from_secs(5))
         .await;
-    let seen = client.close().await;
+    let seen = Seen::of(&client.close().await);
     ctx.saw(format!("client errors: {:?}", seen.errors));
     if recovers {
         ctx.expect(ended, "session_ended");

@@ -7,10 +7,12 @@ use std::time::Duration;
 use mocks::vertex::{FaultRule, VertexFault};
 use serde_json::json;
 
-use crate::suites::chaos::client::Client;
+use crate::dynamodb::throttle::ThrottleHook;
+use crate::replay::client::Client;
 use crate::suites::chaos::collect::table_name;
-use crate::suites::chaos::faults::{self, ThrottleHook};
+use crate::suites::chaos::faults;
 use crate::suites::chaos::invariants::Invariant;
+use crate::suites::chaos::seen::{Seen, speak};
 use crate::suites::chaos::{CaseInfo, ChaosError, Ctx};
 
 /// The speaking API.
@@ -159,17 +161,17 @@ pub async fn run(id: &str, ctx: &mut Ctx<'_>) -> Result<(), ChaosError> {
 pub async fn open(ctx: &mut Ctx<'_>, n: usize) -> Result<Client, ChaosError> {
     let mut client = Client::connect(&ctx.url(API)?).await?;
     client
-        .send(json!({"action": "start_speaking", "user_id": ctx.user(n), "country_code": "US", "assessment_type": "speaking"}))
+        .send_json(&json!({"action": "start_speaking", "user_id": ctx.user(n), "country_code": "US", "assessment_type": "speaking"}))
         .await?;
-    let ready = client.next_of("session_ready", WAIT).await;
+    let ready = client.next_of_unless_error("session_ready", WAIT).await;
     if ready.is_none() {
         return Err(ChaosError::Client(format!(
             "no session_ready: {:?}",
-            client.seen().errors
+            Seen::of(client.inbox()).errors
         )));
     }
     // Maya's greeting.
-    client.next_of("maya_audio", WAIT).await;
+    client.next_of_unless_error("maya_audio", WAIT).await;
     client
         .settle(Duration::from_millis(400), Duration::from_secs(5))
         .await;
@@ -183,22 +185,23 @@ fn scale(ctx: &Ctx<'_>) -> f64 {
 /// The candidate answers (the whole clip, then silence) and Maya replies.
 async fn answer(ctx: &mut Ctx<'_>, client: &mut Client) -> Result<bool, ChaosError> {
     let clip = ctx.options.clip(CLIP)?;
-    client
-        .speak(&clip, Duration::from_millis(1500), scale(ctx), None)
-        .await?;
-    Ok(client.next_of("maya_audio", WAIT).await.is_some())
+    speak(client, &clip, Duration::from_millis(1500), scale(ctx), None).await?;
+    Ok(client
+        .next_of_unless_error("maya_audio", WAIT)
+        .await
+        .is_some())
 }
 
 /// end_speaking, then the assessment (its id) within the wait.
 async fn end(client: &mut Client) -> Result<Option<String>, ChaosError> {
-    client.send(json!({"action": "end_speaking"})).await?;
+    client.send_json(&json!({"action": "end_speaking"})).await?;
     Ok(client
-        .next_of("assessment_complete", WAIT * 2)
+        .next_of_unless_error("assessment_complete", WAIT * 2)
         .await
         .and_then(|m| m["assessment"]["assessment_id"].as_str().map(str::to_owned)))
 }
 
-fn keep(ctx: &mut Ctx<'_>, seen: &crate::suites::chaos::client::Seen) {
+fn keep(ctx: &mut Ctx<'_>, seen: &Seen) {
     ctx.facts
         .delivered_assessments
         .extend(seen.assessments.iter().cloned());
@@ -219,7 +222,7 @@ async fn whole_session(ctx: &mut Ctx<'_>, must_assess: bool) -> Result<(), Chaos
     let replied = answer(ctx, &mut client).await?;
     ctx.expect(replied, "Maya replied to the answer");
     let assessed = end(&mut client).await?;
-    let seen = client.close().await;
+    let seen = Seen::of(&client.close().await);
     keep(ctx, &seen);
     if must_assess {
         ctx.expect(assessed.is_some(), "assessment_complete arrived");
@@ -230,20 +233,16 @@ async fn whole_session(ctx: &mut Ctx<'_>, must_assess: bool) -> Result<(), Chaos
 async fn dynamodb_restart(ctx: &mut Ctx<'_>) -> Result<(), ChaosError> {
     let clip = ctx.options.clip(CLIP)?;
     let mut client = open(ctx, 0).await?;
-    client
-        .speak(&clip, Duration::ZERO, scale(ctx), Some(5))
-        .await?;
+    speak(&mut client, &clip, Duration::ZERO, scale(ctx), Some(5)).await?;
     ctx.stack.kill_dynamodb().await?;
     ctx.saw("DynamoDB Local killed");
-    client
-        .speak(&clip, Duration::ZERO, scale(ctx), Some(5))
-        .await?;
+    speak(&mut client, &clip, Duration::ZERO, scale(ctx), Some(5)).await?;
     tokio::time::sleep(Duration::from_millis(1500)).await;
     let took = ctx.stack.restart_dynamodb().await?;
     ctx.saw(format!("DynamoDB Local restarted in {took:?}"));
     answer(ctx, &mut client).await?;
     let assessed = end(&mut client).await?;
-    let seen = client.close().await;
+    let seen = Seen::of(&client.close().await);
     keep(ctx, &seen);
     ctx.expect(
         assessed.is_some() || !seen.errors.is_empty(),
@@ -258,12 +257,14 @@ async fn throttle_storm(ctx: &mut Ctx<'_>) -> Result<(), ChaosError> {
     answer(ctx, &mut client).await?;
     let hook = ThrottleHook::new(1, tables);
     faults::throttle(ctx.stack, &hook);
-    client.send(json!({"action": "end_speaking"})).await?;
+    client.send_json(&json!({"action": "end_speaking"})).await?;
     tokio::time::sleep(Duration::from_secs(5)).await;
     ctx.stack.dynamodb_meter().set_fault_hook(None);
     ctx.saw(format!("{} requests throttled", hook.refused()));
-    let assessed = client.next_of("assessment_complete", WAIT * 2).await;
-    let seen = client.close().await;
+    let assessed = client
+        .next_of_unless_error("assessment_complete", WAIT * 2)
+        .await;
+    let seen = Seen::of(&client.close().await);
     keep(ctx, &seen);
     ctx.expect(
         assessed.is_some(),
@@ -275,22 +276,25 @@ async fn throttle_storm(ctx: &mut Ctx<'_>) -> Result<(), ChaosError> {
 async fn owner_crash(ctx: &mut Ctx<'_>) -> Result<(), ChaosError> {
     let clip = ctx.options.clip(CLIP)?;
     let mut client = open(ctx, 0).await?;
-    client
-        .speak(&clip, Duration::ZERO, scale(ctx), Some(8))
-        .await?;
+    speak(&mut client, &clip, Duration::ZERO, scale(ctx), Some(8)).await?;
     let crashed = faults::crash_when_running(ctx.stack, FUNCTION, Some("start_speaking"), WAIT)
         .await
         .is_some();
     ctx.expect(crashed, "the owner's instance was killed mid-invocation");
     // The candidate goes on talking, then leaves.
-    client
-        .speak(&clip, Duration::from_millis(500), scale(ctx), None)
-        .await?;
-    client.send(json!({"action": "end_speaking"})).await?;
+    speak(
+        &mut client,
+        &clip,
+        Duration::from_millis(500),
+        scale(ctx),
+        None,
+    )
+    .await?;
+    client.send_json(&json!({"action": "end_speaking"})).await?;
     client
         .settle(Duration::from_millis(500), Duration::from_secs(5))
         .await;
-    let seen = client.close().await;
+    let seen = Seen::of(&client.close().await);
     keep(ctx, &seen);
     Ok(())
 }
@@ -300,17 +304,26 @@ async fn chunk_crash(ctx: &mut Ctx<'_>) -> Result<(), ChaosError> {
     let mut client = open(ctx, 0).await?;
     let stack = ctx.stack;
     let crash = faults::crash_when_running(stack, FUNCTION, Some("audio_chunk"), WAIT);
-    let speak = client.speak(&clip, Duration::from_millis(1500), scale(ctx), None);
+    let speak = speak(
+        &mut client,
+        &clip,
+        Duration::from_millis(1500),
+        scale(ctx),
+        None,
+    );
     let (crashed, spoken) = tokio::join!(crash, speak);
     spoken?;
     ctx.expect(
         crashed.is_some(),
         "an audio_chunk instance was killed mid-invocation",
     );
-    let replied = client.next_of("maya_audio", WAIT).await.is_some();
+    let replied = client
+        .next_of_unless_error("maya_audio", WAIT)
+        .await
+        .is_some();
     ctx.expect(replied, "Maya replied to the answer");
     let assessed = end(&mut client).await?;
-    let seen = client.close().await;
+    let seen = Seen::of(&client.close().await);
     keep(ctx, &seen);
     ctx.expect(assessed.is_some(), "assessment_complete arrived");
     Ok(())
@@ -320,18 +333,24 @@ async fn socket_drop(ctx: &mut Ctx<'_>) -> Result<(), ChaosError> {
     let clip = ctx.options.clip(CLIP)?;
     // One session dropped while it streams, one while Maya talks.
     let mut client = open(ctx, 0).await?;
-    client
-        .speak(&clip, Duration::ZERO, scale(ctx), Some(10))
-        .await?;
-    let seen = client.drop_abruptly();
+    speak(&mut client, &clip, Duration::ZERO, scale(ctx), Some(10)).await?;
+    let seen = Seen::of(&client.drop_abruptly());
     keep(ctx, &seen);
     let mut client = open(ctx, 1).await?;
-    client
-        .speak(&clip, Duration::from_millis(1500), scale(ctx), None)
-        .await?;
-    let talking = client.next_of("maya_audio", WAIT).await.is_some();
+    speak(
+        &mut client,
+        &clip,
+        Duration::from_millis(1500),
+        scale(ctx),
+        None,
+    )
+    .await?;
+    let talking = client
+        .next_of_unless_error("maya_audio", WAIT)
+        .await
+        .is_some();
     ctx.expect(talking, "Maya was answering when the socket dropped");
-    let seen = client.drop_abruptly();
+    let seen = Seen::of(&client.drop_abruptly());
     keep(ctx, &seen);
     Ok(())
 }
@@ -339,8 +358,8 @@ async fn socket_drop(ctx: &mut Ctx<'_>) -> Result<(), ChaosError> {
 async fn drop_after_end(ctx: &mut Ctx<'_>) -> Result<(), ChaosError> {
     let mut client = open(ctx, 0).await?;
     answer(ctx, &mut client).await?;
-    client.send(json!({"action": "end_speaking"})).await?;
-    let seen = client.drop_abruptly();
+    client.send_json(&json!({"action": "end_speaking"})).await?;
+    let seen = Seen::of(&client.drop_abruptly());
     keep(ctx, &seen);
     faults::wait_quiet(ctx.stack, Duration::from_secs(60)).await;
     let stored = stored_assessments(ctx, &ctx.user(0)).await?;
@@ -370,7 +389,7 @@ async fn model_failure(ctx: &mut Ctx<'_>) -> Result<(), ChaosError> {
     client
         .settle(Duration::from_millis(500), Duration::from_secs(5))
         .await;
-    let seen = client.close().await;
+    let seen = Seen::of(&client.close().await);
     keep(ctx, &seen);
     ctx.expect(!seen.errors.is_empty(), "the client was told (an error)");
     ctx.expect(seen.assessments.is_empty(), "no assessment_complete");
@@ -386,7 +405,7 @@ async fn model_failure(ctx: &mut Ctx<'_>) -> Result<(), ChaosError> {
 pub async fn stored_assessments(ctx: &Ctx<'_>, user: &str) -> Result<usize, ChaosError> {
     let client = crate::suites::chaos::collect::store_client(ctx.stack).await;
     let table = table_name(ctx.stack, "AssessmentsTable")?;
-    Ok(crate::suites::chaos::collect::scan_all(&client, &table)
+    Ok(crate::dynamodb::scan::scan_all(&client, &table)
         .await?
         .iter()
         .filter(|item| item.get("user_id").and_then(|v| v.as_s().ok()) == Some(&user.to_owned()))
@@ -397,7 +416,7 @@ pub async fn stored_assessments(ctx: &Ctx<'_>, user: &str) -> Result<usize, Chao
 pub async fn session_statuses(ctx: &Ctx<'_>, user: &str) -> Result<Vec<String>, ChaosError> {
     let client = crate::suites::chaos::collect::store_client(ctx.stack).await;
     let table = table_name(ctx.stack, "SessionsTable")?;
-    Ok(crate::suites::chaos::collect::scan_all(&client, &table)
+    Ok(crate::dynamodb::scan::scan_all(&client, &table)
         .await?
         .iter()
         .filter(|item| item.get("user_id").and_then(|v| v.as_s().ok()) == Some(&user.to_owned()))
