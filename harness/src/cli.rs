@@ -123,6 +123,12 @@ pub struct LoadArgs {
     /// `$JOB_COMPLETION_INDEX/n`); the n slices add up to the whole plan.
     #[arg(long, value_name = "I/N", default_value = "0/1")]
     pub segment: crate::load::schedule::Segment,
+    /// Run the plan N times on the one stack (or target): the first pass
+    /// meets cold Lambda instances, later ones warm ones. Every pass's
+    /// figures are printed and kept in load.json; the thresholds and
+    /// report.json's metrics are the last pass's.
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = at_least_one_pass)]
+    pub passes: u32,
     /// Do not hold the run within the plan's AWS quotas (new connections and
     /// requests per second).
     #[arg(long)]
@@ -136,6 +142,15 @@ pub struct LoadArgs {
     /// The local stack's settings (ignored with --target, except --time-scale).
     #[command(flatten)]
     pub stack: StackArgs,
+}
+
+/// `--passes N`: a whole number, at least 1.
+fn at_least_one_pass(text: &str) -> Result<u32, String> {
+    match text.parse::<u32>() {
+        Ok(0) => Err("a run makes at least one pass (the last one is judged)".to_owned()),
+        Ok(passes) => Ok(passes),
+        Err(e) => Err(format!("not a number of passes: {e}")),
+    }
 }
 
 /// `harness merge`.
@@ -308,4 +323,27 @@ pub struct SeedDataArgs {
     /// Region.
     #[arg(long, default_value = "us-east-1")]
     pub region: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load_args(extra: &[&str]) -> Result<LoadArgs, clap::Error> {
+        let mut args = vec!["harness", "load", "plan.yaml"];
+        args.extend_from_slice(extra);
+        match Cli::try_parse_from(args)?.command {
+            Command::Load(load) => Ok(load),
+            other => panic!("parsed as {other:?}"),
+        }
+    }
+
+    #[test]
+    fn passes_default_to_one_and_refuse_zero() {
+        assert_eq!(load_args(&[]).unwrap().passes, 1);
+        assert_eq!(load_args(&["--passes", "3"]).unwrap().passes, 3);
+        let error = load_args(&["--passes", "0"]).unwrap_err();
+        assert_eq!(error.kind(), clap::error::ErrorKind::ValueValidation);
+        assert!(error.to_string().contains("at least one pass"), "{error}");
+    }
 }

@@ -123,6 +123,13 @@ impl Metrics {
         }
     }
 
+    /// Forgets everything recorded so far (histograms, series, errors,
+    /// contract tally): a load run's warm-up passes are reported apart and
+    /// the run's figures are its last pass's.
+    pub fn reset(&self) {
+        *self.inner.lock().expect("metrics lock") = Inner::default();
+    }
+
     /// Records a latency under `name`, at `at` since the run started.
     pub fn record(&self, name: &str, value: Duration, at: Duration) {
         if let Some(tap) = &self.tap {
@@ -277,6 +284,19 @@ mod tests {
         assert!((49_900..=50_100).contains(&summary.p50_us), "{summary:?}");
         assert!((98_900..=99_100).contains(&summary.p99_us), "{summary:?}");
         assert!(summary.max_us >= 100_000);
+    }
+
+    #[test]
+    fn a_reset_forgets_every_figure() {
+        let metrics = Metrics::default();
+        metrics.record("http_req", Duration::from_millis(5), Duration::ZERO);
+        metrics.error("HTTP 500");
+        metrics.reset();
+        assert!(metrics.summaries().is_empty());
+        assert!(metrics.series().is_empty());
+        assert!(metrics.errors().is_empty());
+        metrics.record("http_req", Duration::from_millis(7), Duration::ZERO);
+        assert_eq!(metrics.summaries()["http_req"].count, 1);
     }
 
     #[test]

@@ -17,12 +17,15 @@
 //! - AWS quotas (500 new connections a second, 10,000 requests a second, split
 //!   between segments) are respected unless overridden;
 //! - thresholds ([`thresholds`]) decide the exit status; [`schedule`] splits a
-//!   plan into segments and [`summary`] merges segments' reports.
+//!   plan into segments and [`summary`] merges segments' reports;
+//! - [`passes`]: the plan run several times on one stack (a cold pass, then
+//!   warm ones), the thresholds judged on the last.
 //!
 //! The run writes `reports/<run-id>/`: our `report.json` / `report.md`, the
 //! load summary `load.json`, and goose's own `goose.html` / `goose.json`.
 
 mod http;
+pub mod passes;
 pub mod plan;
 pub mod schedule;
 pub mod summary;
@@ -63,6 +66,8 @@ pub struct LoadOptions {
     pub time_scale: TimeScale,
     /// The slice of the plan this run makes.
     pub segment: Segment,
+    /// How many times the plan runs (at least 1); the last pass is judged.
+    pub passes: u32,
     /// Run past the plan's AWS quotas.
     pub override_quotas: bool,
     /// The AsyncAPI contracts (backend/spec).
@@ -129,8 +134,8 @@ pub(crate) struct Shared {
     kept_failures: Mutex<Vec<SessionReport>>,
     metrics: Arc<crate::metrics::Metrics>,
     reproduce: String,
-    websocket: Option<websocket::Sessions>,
-    http: Option<http::Requests>,
+    websocket: Option<Arc<websocket::Sessions>>,
+    http: Option<Arc<http::Requests>>,
 }
 
 impl Shared {
@@ -222,6 +227,11 @@ fn load_scenario(options: &LoadOptions) -> Result<Option<LoadedScenario>, LoadEr
 
 /// Runs a plan (or this segment of it) and writes its reports.
 pub async fn run(options: LoadOptions) -> Result<LoadOutcome, LoadError> {
+    if options.passes == 0 {
+        return Err(LoadError::Plan(
+            "a run makes at least one pass (the last one is judged)".into(),
+        ));
+    }
     let plan = Arc::new(options.plan.clone());
     let scenario = load_scenario(&options)?;
     let connects_per_session = scenario
@@ -253,7 +263,7 @@ pub async fn run(options: LoadOptions) -> Result<LoadOutcome, LoadError> {
     .await?;
     let folder = options.report_dir.join(run.run_id());
     std::fs::create_dir_all(&folder)?;
-    let result = attack(
+    let result = passes::run_passes(
         &options,
         &plan,
         scenario,
@@ -262,7 +272,7 @@ pub async fn run(options: LoadOptions) -> Result<LoadOutcome, LoadError> {
         &folder,
     )
     .await;
-    let (shared, goose_report) = match result {
+    let (shared, goose_report, passes) = match result {
         Ok(done) => done,
         Err(e) => {
             run.finish(Vec::new(), Vec::new()).await;
@@ -305,6 +315,7 @@ pub async fn run(options: LoadOptions) -> Result<LoadOutcome, LoadError> {
         rules,
         thresholds: judgements,
         goose: goose_report,
+        passes,
     };
     crate::report::write(&options.report_dir, &report)?;
     summary::write(&folder, &summary)?;
@@ -335,16 +346,29 @@ fn scenario_report(
     }
 }
 
-/// Builds the goose attack for this segment, runs it, and returns what the
-/// users shared and goose's own figures.
-async fn attack(
+/// What every pass of a run shares: this segment's users, the target, and
+/// the plan's sessions or its accounts (set up once, not measured).
+struct Prepared {
+    users: u32,
+    first_user: u32,
+    iterations: u32,
+    /// Open model: this segment's arrivals (global index, real offset).
+    arrivals: Option<Vec<(u64, Duration)>>,
+    target_url: String,
+    reproduce: String,
+    websocket: Option<Arc<websocket::Sessions>>,
+    http: Option<Arc<http::Requests>>,
+}
+
+/// This segment's users, the target's URL, and the plan's sessions (a
+/// WebSocket plan) or signed-up accounts (an HTTP plan).
+async fn prepare(
     options: &LoadOptions,
     plan: &Arc<LoadPlan>,
     scenario: Option<LoadedScenario>,
     connects_per_session: u32,
     run: &Run,
-    folder: &Path,
-) -> Result<(Arc<Shared>, summary::GooseFigures), LoadError> {
+) -> Result<Prepared, LoadError> {
     let segment = options.segment;
     let (users, first_user, iterations, arrivals) = match &plan.arrival {
         None => {
@@ -369,8 +393,6 @@ async fn attack(
             (pool, segment.index * pool, 1, Some(mine))
         }
     };
-    let connections = (plan.kind() == PlanKind::WebSocket && !options.override_quotas)
-        .then(|| Pacer::new(segment.share(plan.quotas.new_connections_per_second)));
     let target_url = match (&options.target, plan.kind()) {
         (Target::Url(url), _) => url.clone(),
         (Target::Local(_), PlanKind::WebSocket) => run.url_of(&plan.api)?,
@@ -398,25 +420,54 @@ async fn attack(
         }
     );
     let websocket = scenario.map(|loaded| {
-        websocket::Sessions::new(
+        Arc::new(websocket::Sessions::new(
             loaded,
             target_url.clone(),
             run.contract_of(&plan.api),
             connects_per_session,
-        )
+        ))
     });
     let http = match plan.kind() {
-        PlanKind::Http if users > 0 => Some(
+        PlanKind::Http if users > 0 => Some(Arc::new(
             http::Requests::prepare(plan, &target_url, &options.spec_dir, first_user, users)
                 .await?,
-        ),
+        )),
         _ => None,
     };
+    Ok(Prepared {
+        users,
+        first_user,
+        iterations,
+        arrivals,
+        target_url,
+        reproduce,
+        websocket,
+        http,
+    })
+}
+
+/// Runs one pass of the goose attack for this segment and returns what the
+/// users shared and goose's own figures.
+async fn attack(
+    options: &LoadOptions,
+    plan: &Arc<LoadPlan>,
+    prepared: &Prepared,
+    run: &Run,
+    folder: &Path,
+) -> Result<(Arc<Shared>, summary::GooseFigures), LoadError> {
+    let users = prepared.users;
+    let connections = (plan.kind() == PlanKind::WebSocket && !options.override_quotas).then(|| {
+        Pacer::new(
+            options
+                .segment
+                .share(plan.quotas.new_connections_per_second),
+        )
+    });
     let shared = Arc::new(Shared {
         plan: plan.clone(),
         kind: plan.kind(),
-        first_user,
-        arrivals,
+        first_user: prepared.first_user,
+        arrivals: prepared.arrivals.clone(),
         cursor: AtomicUsize::new(0),
         arrivals_start: OnceLock::new(),
         time_scale: options.time_scale,
@@ -428,17 +479,18 @@ async fn attack(
         failed_sessions: AtomicU64::new(0),
         kept_failures: Mutex::new(Vec::new()),
         metrics: run.metrics().clone(),
-        reproduce,
-        websocket,
-        http,
+        reproduce: prepared.reproduce.clone(),
+        websocket: prepared.websocket.clone(),
+        http: prepared.http.clone(),
     });
     if users == 0 {
         return Ok((shared, summary::GooseFigures::default()));
     }
-    let host = target_url
+    let host = prepared
+        .target_url
         .replacen("wss://", "https://", 1)
         .replacen("ws://", "http://", 1);
-    let config = goose_configuration(options, plan, &host, users, iterations, folder);
+    let config = goose_configuration(options, plan, &host, users, prepared.iterations, folder);
     let transaction = {
         let shared = shared.clone();
         let function: TransactionFunction = Arc::new(move |user| {

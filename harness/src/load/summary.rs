@@ -1,9 +1,10 @@
 //! `load.json`: what a load run adds to its `report.json` (the plan, the
 //! model, the segments, the counts behind the rates, the thresholds judged,
-//! goose's own figures), and `harness merge`: segments' run folders merged
-//! into one (HDR histograms through `Metrics::merge_serialized`, counts,
-//! errors, contract tallies, invocations, any usage meters added up,
-//! thresholds judged again on the merged figures).
+//! goose's own figures, each pass's figures when the run made several), and
+//! `harness merge`: segments' run folders merged into one (HDR histograms
+//! through `Metrics::merge_serialized`, counts, errors, contract tallies,
+//! invocations, any usage meters added up, thresholds judged again on the
+//! merged figures).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -12,6 +13,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use super::passes::PassFigures;
 use super::thresholds::{self, Counts, Judgement};
 use crate::metrics::{MAX_SERIES, Metrics};
 use crate::report::model::{FunctionReport, RunReport, StackReport};
@@ -101,6 +103,11 @@ pub struct LoadSummary {
     pub thresholds: Vec<Judgement>,
     /// goose's figures.
     pub goose: GooseFigures,
+    /// Each pass's figures, when the run made several (`--passes N`): the
+    /// figures above, the thresholds and `report.json`'s metrics are the
+    /// last pass's; `report.json`'s invocations and usage cover every pass.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub passes: Vec<PassFigures>,
 }
 
 /// Writes `load.json` into a run folder.
@@ -227,6 +234,9 @@ pub fn merge(dirs: &[PathBuf], report_dir: &Path, command: &str) -> Result<Merge
     summary.failed_sessions = 0;
     summary.counts = Counts::default();
     summary.goose = GooseFigures::default();
+    // Percentiles of segments' passes do not add up; the merged figures are
+    // the last passes' (their histograms).
+    summary.passes.clear();
     merged.errors.clear();
     merged.conformance = Default::default();
     merged.series.clear();
@@ -340,6 +350,19 @@ pub fn merge(dirs: &[PathBuf], report_dir: &Path, command: &str) -> Result<Merge
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn a_summary_without_passes_reads_and_writes_as_before() {
+        let older = json!({
+            "plan": "p", "plan_path": "p.yaml", "kind": "http", "model": "closed",
+            "segments": ["0/1"], "time_scale": 1.0, "quotas_enforced": true,
+            "sessions": 0, "failed_sessions": 0, "counts": Counts::default(),
+            "rules": [], "thresholds": [], "goose": GooseFigures::default(),
+        });
+        let summary: LoadSummary = serde_json::from_value(older.clone()).unwrap();
+        assert!(summary.passes.is_empty());
+        assert_eq!(serde_json::to_value(&summary).unwrap(), older);
+    }
 
     #[test]
     fn usage_meters_add_up_key_by_key() {

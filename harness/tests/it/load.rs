@@ -188,6 +188,92 @@ fn an_http_plan_runs_its_mix_through_goose_and_checks_the_contract() {
 }
 
 #[test]
+fn passes_run_on_one_stack_and_the_last_pass_is_judged() {
+    let dir = tempfile::tempdir().unwrap();
+    // 2 users x 5 requests a pass; `count<11` holds for one pass (10
+    // requests), not for both together (20).
+    let plan_file = dir.path().join("two-passes.yaml");
+    std::fs::write(
+        &plan_file,
+        "name: two-passes\napi: IeltsRestApi\nusers: 2\nrequests_per_user: 5\nmix:\n  \
+         - {name: \"GET /api/health\", method: GET, path: /api/health, weight: 1}\n\
+         thresholds:\n  rules: [\"http_req.count<11\", \"http_req_failed<1%\"]\n",
+    )
+    .unwrap();
+    let report_dir = dir.path().join("reports");
+    let functions = build_backend();
+    // Not quiet: the earlier pass's figures are printed.
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_harness"))
+        .current_dir(workspace())
+        .args(["load", plan_file.to_str().unwrap(), "--passes", "2"])
+        .arg("--report-dir")
+        .arg(&report_dir)
+        .arg("--no-build")
+        .arg("--functions-dir")
+        .arg(&functions)
+        .output()
+        .expect("run harness");
+    assert!(output.status.success(), "{}", describe(&output));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        stdout.contains("pass 1 of 2 (warm-up, not judged): 10 operations")
+            && stdout.contains("pass 2 of 2 (judged): 10 operations"),
+        "{stdout}"
+    );
+    let folder = run_folder(&report_dir);
+    let summary = read(&folder, "load.json");
+    let passes = summary["passes"].as_array().expect("passes in load.json");
+    assert_eq!(passes.len(), 2, "{summary}");
+    for (number, pass) in passes.iter().enumerate() {
+        assert_eq!(pass["pass"], number + 1);
+        assert_eq!(pass["counts"]["http_requests"], 10, "{pass}");
+        assert_eq!(pass["metrics"]["http_req"]["count"], 10, "{pass}");
+        assert_eq!(pass["metrics"]["GET /api/health"]["count"], 10, "{pass}");
+        let invocations: u64 = pass["invocations"]
+            .as_object()
+            .expect("invocations by function")
+            .values()
+            .map(|n| n.as_u64().unwrap())
+            .sum();
+        assert_eq!(invocations, 10, "{pass}");
+    }
+    let cold_starts = |pass: &Value| -> u64 {
+        pass["cold_starts"]
+            .as_object()
+            .map_or(0, |m| m.values().map(|n| n.as_u64().unwrap()).sum())
+    };
+    assert!(
+        cold_starts(&passes[0]) >= 1,
+        "the first pass starts instances: {}",
+        passes[0]
+    );
+    // The run's figures are the last pass's.
+    assert_eq!(summary["counts"], passes[1]["counts"]);
+    assert_eq!(summary["goose"]["requests"], 10);
+    let report = read(&folder, "report.json");
+    assert_eq!(report["metrics"]["http_req"]["count"], 10);
+    assert_eq!(report["metrics"], passes[1]["metrics"]);
+    assert_eq!(report["passed"], true);
+    let verdicts: Vec<(&str, bool)> = summary["thresholds"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|j| (j["rule"].as_str().unwrap(), j["passed"].as_bool().unwrap()))
+        .collect();
+    assert_eq!(
+        verdicts,
+        [("http_req.count<11", true), ("http_req_failed<1%", true)]
+    );
+    // The stack's invocations cover both passes.
+    let functions = report["stack"]["functions"].as_object().unwrap();
+    let all: u64 = functions
+        .values()
+        .map(|f| f["invocations"].as_u64().unwrap())
+        .sum();
+    assert_eq!(all, 20);
+}
+
+#[test]
 fn an_open_model_times_each_session_from_its_intended_start() {
     let dir = tempfile::tempdir().unwrap();
     let (output, folder) = load("echo-open.yaml", &[], dir.path());
