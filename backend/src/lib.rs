@@ -32,8 +32,6 @@
 //! - [`clock`]: the wall clock (epoch time, timestamps, the invocation's deadline);
 //! - [`telemetry`]: JSON logs as Lambda collects them.
 
-#![warn(unreachable_pub)]
-
 pub mod alerts;
 pub mod audio;
 pub mod buddy;

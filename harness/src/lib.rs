@@ -44,7 +44,7 @@
 pub mod dynamodb;
 pub mod gateway;
 pub mod lambda;
-pub mod seed_data;
+pub(crate) mod seed_data;
 pub mod stack;
 pub mod template;
 pub mod time_scale;
@@ -56,7 +56,7 @@ pub mod scenario;
 
 // Judging what it answers.
 pub mod contract;
-pub mod turns;
+pub(crate) mod turns;
 
 // Results.
 pub mod cost;

@@ -63,7 +63,7 @@ pub enum SeedError {
 /// A seed data file.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct SeedFile {
+pub(crate) struct SeedFile {
     /// What the data is.
     #[serde(default)]
     pub description: Option<String>,
@@ -72,12 +72,12 @@ pub struct SeedFile {
 }
 
 /// Parses a seed data file's text.
-pub fn parse(text: &str) -> Result<SeedFile, String> {
+pub(crate) fn parse(text: &str) -> Result<SeedFile, String> {
     serde_json::from_str(text).map_err(|e| e.to_string())
 }
 
 /// A JSON value as a DynamoDB attribute value.
-pub fn to_attribute(value: &Value) -> AttributeValue {
+pub(crate) fn to_attribute(value: &Value) -> AttributeValue {
     match value {
         Value::Null => AttributeValue::Null(true),
         Value::Bool(b) => AttributeValue::Bool(*b),
@@ -93,7 +93,7 @@ pub fn to_attribute(value: &Value) -> AttributeValue {
 }
 
 /// Checks that an item carries its table's keys with the declared types.
-pub fn check_keys(table: &Table, item: &Map<String, Value>) -> Result<(), String> {
+pub(crate) fn check_keys(table: &Table, item: &Map<String, Value>) -> Result<(), String> {
     let keys = std::iter::once(&table.keys.partition).chain(table.keys.sort.as_ref());
     for key in keys {
         let declared = table
@@ -117,10 +117,10 @@ pub fn check_keys(table: &Table, item: &Map<String, Value>) -> Result<(), String
 }
 
 /// A DynamoDB item.
-pub type Item = HashMap<String, AttributeValue>;
+pub(crate) type Item = HashMap<String, AttributeValue>;
 
 /// The items of a file per physical table, checked and converted.
-pub fn plan(
+pub(crate) fn plan(
     file: &SeedFile,
     template: &Template,
     path: &Path,
@@ -158,7 +158,7 @@ pub fn plan(
 }
 
 /// Loads one file into DynamoDB; returns the items written per physical table.
-pub async fn load_file(
+pub(crate) async fn load_file(
     client: &Client,
     template: &Template,
     path: &Path,
@@ -217,7 +217,7 @@ pub async fn load_file(
 }
 
 /// The seed data directory of a template: `seed-data/` beside it.
-pub fn dir_for(template_path: &Path) -> PathBuf {
+pub(crate) fn dir_for(template_path: &Path) -> PathBuf {
     template_path
         .parent()
         .unwrap_or(Path::new("."))
@@ -225,7 +225,7 @@ pub fn dir_for(template_path: &Path) -> PathBuf {
 }
 
 /// The `*.json` files of a directory, sorted (none if it does not exist).
-pub fn files_in(dir: &Path) -> Result<Vec<PathBuf>, SeedError> {
+pub(crate) fn files_in(dir: &Path) -> Result<Vec<PathBuf>, SeedError> {
     let entries = match std::fs::read_dir(dir) {
         Ok(entries) => entries,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
@@ -246,7 +246,7 @@ pub fn files_in(dir: &Path) -> Result<Vec<PathBuf>, SeedError> {
 }
 
 /// Loads every file of a directory (the local stack calls this on start).
-pub async fn load_dir(
+pub(crate) async fn load_dir(
     client: &Client,
     template: &Template,
     dir: &Path,
@@ -263,7 +263,7 @@ pub async fn load_dir(
 /// `harness seed-data`: loads the files into a DynamoDB endpoint (DynamoDB
 /// Local, a running `harness up`), or into AWS with the default credentials.
 /// Prints one JSON line per file.
-pub async fn run(args: &crate::cli::SeedDataArgs) -> Result<ExitCode, SeedError> {
+pub(crate) async fn run(args: &crate::cli::SeedDataArgs) -> Result<ExitCode, SeedError> {
     let template_path = match &args.template {
         Some(path) => path.clone(),
         None => find_template()?,

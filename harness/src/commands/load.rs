@@ -172,4 +172,4 @@ fn metric_line(name: &str, s: &Summary) -> String {
 }
 
 /// The exit status of a run whose thresholds broke (k6's).
-pub const THRESHOLDS_BROKEN: u8 = 99;
+pub(super) const THRESHOLDS_BROKEN: u8 = 99;

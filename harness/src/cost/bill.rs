@@ -16,7 +16,7 @@ const BYTES_PER_GB: f64 = 1024.0 * 1024.0 * 1024.0;
 
 /// One priced component of a run's usage.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Component {
+pub(crate) struct Component {
     /// Group (`Lambda`, `API Gateway`, ...).
     pub service: String,
     /// What is counted.
@@ -259,7 +259,7 @@ fn model_components(
 }
 
 /// Every priced component of a run's usage, and notes on what could not be priced.
-pub fn components(usage: &Usage, pricing: &PricingTable) -> (Vec<Component>, Vec<String>) {
+pub(crate) fn components(usage: &Usage, pricing: &PricingTable) -> (Vec<Component>, Vec<String>) {
     let mut out = Vec::new();
     let mut notes = Vec::new();
     lambda_components(usage, pricing, &mut out);
@@ -295,7 +295,7 @@ fn table(lines: Vec<CostLine>) -> CostTable {
 
 /// What one session used, as a share of the run scaled by `factor` (the
 /// reference length over the mean session length).
-pub fn per_session(components: &[Component], sessions: u64, factor: f64) -> CostTable {
+pub(crate) fn per_session(components: &[Component], sessions: u64, factor: f64) -> CostTable {
     let share = factor / sessions.max(1) as f64;
     table(
         components
@@ -310,7 +310,7 @@ pub fn per_session(components: &[Component], sessions: u64, factor: f64) -> Cost
 
 /// A month of `sessions` sessions like the per-session table's, plus the
 /// month's fixed items (the secrets stored), with free tiers when asked.
-pub fn per_month(
+pub(crate) fn per_month(
     per_session: &[Component],
     sessions: u64,
     secrets: usize,
@@ -357,7 +357,7 @@ pub fn per_month(
 }
 
 /// Components scaled to one session (for [`per_month`] and the seeds).
-pub fn scaled(components: &[Component], sessions: u64, factor: f64) -> Vec<Component> {
+pub(crate) fn scaled(components: &[Component], sessions: u64, factor: f64) -> Vec<Component> {
     let share = factor / sessions.max(1) as f64;
     components
         .iter()

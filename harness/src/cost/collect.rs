@@ -46,7 +46,7 @@ pub struct StackMeters {
 }
 
 /// Sessions a run played and their summed length in scenario seconds.
-pub fn session_totals(
+pub(crate) fn session_totals(
     scenarios: &[ScenarioReport],
     suites: &[SuiteReport],
     time_scale: f64,
@@ -255,7 +255,7 @@ fn live_turn_usage(
 
 /// The usage of a local run: `sessions` sessions lasting `session_seconds`
 /// in total (scenario time).
-pub fn usage_from_stack(meters: &StackMeters, sessions: u64, session_seconds: f64) -> Usage {
+pub(crate) fn usage_from_stack(meters: &StackMeters, sessions: u64, session_seconds: f64) -> Usage {
     let mut usage = Usage::empty(UsageSource::Metered, meters.time_scale);
     usage.sessions = sessions;
     usage.session_seconds = session_seconds;

@@ -13,11 +13,11 @@ use super::live::{ContextGrowth, LiveTurnUsage, Projection};
 use super::pricing::PricingTable;
 
 /// The session lengths every curve shows (minutes).
-pub const CURVE_MINUTES: [f64; 3] = [7.0, 14.0, 28.0];
+pub(crate) const CURVE_MINUTES: [f64; 3] = [7.0, 14.0, 28.0];
 
 /// The sliding window the curve shows when the run had none: the backend
 /// template's defaults (`GeminiCompressionTriggerTokens`, `...TargetTokens`).
-pub const DEFAULT_COMPRESSION: (u64, u64) = (16_000, 8_000);
+pub(crate) const DEFAULT_COMPRESSION: (u64, u64) = (16_000, 8_000);
 
 /// A run's session lengths within 1% of the reference length are measured, not projected.
 const SAME_LENGTH: f64 = 0.01;
@@ -62,7 +62,7 @@ pub struct LiveCost {
 
 /// The Live model's rates, per token.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct LiveRates {
+pub(crate) struct LiveRates {
     audio_in: f64,
     text_in: f64,
     audio_out: f64,
@@ -71,7 +71,7 @@ pub struct LiveRates {
 
 impl LiveRates {
     /// The model's rates from the pricing table (a missing rate is 0).
-    pub fn of(pricing: &PricingTable, model: &str) -> Self {
+    pub(crate) fn of(pricing: &PricingTable, model: &str) -> Self {
         let price = pricing.model(model);
         let rate = |usd: Option<f64>| match (usd, price) {
             (Some(usd), Some(price)) => usd / price.per,
@@ -104,7 +104,7 @@ impl LiveRates {
 
 /// The curve at 7, 14 and 28 minutes and at `extra` (with `turns` for it),
 /// with a sliding window `(trigger, target)` or without.
-pub fn curve(
+pub(crate) fn curve(
     growth: &ContextGrowth,
     rates: &LiveRates,
     extra: Option<(f64, Option<u64>)>,
@@ -130,7 +130,7 @@ fn grouped(value: f64) -> String {
 /// When the run's sessions are not that long, the Live lines' per-session
 /// quantities become the growth model's projection (on the components, so
 /// the per-session and monthly tables carry them), and a note says so.
-pub fn assess_live(
+pub(crate) fn assess_live(
     live: &LiveTurnUsage,
     pricing: &PricingTable,
     mean_session_seconds: f64,

@@ -17,14 +17,14 @@
 //!
 //! [`assess`] puts them together into the report's [`CostReport`].
 
-pub mod bill;
-pub mod collect;
+pub(crate) mod bill;
+pub(crate) mod collect;
 pub mod estimate;
-pub mod live;
-pub mod live_cost;
+pub(crate) mod live;
+pub(crate) mod live_cost;
 pub mod pricing;
-pub mod render;
-pub mod rules;
+pub(crate) mod render;
+pub(crate) mod rules;
 pub mod usage;
 
 use mocks::token_rules::Provider;

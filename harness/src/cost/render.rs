@@ -26,7 +26,7 @@ fn grouped(whole: u64) -> String {
 }
 
 /// A quantity: whole numbers grouped, fractions with sensible precision.
-pub fn quantity(value: f64) -> String {
+pub(crate) fn quantity(value: f64) -> String {
     let sign = if value < 0.0 { "-" } else { "" };
     let value = value.abs();
     if value.fract() == 0.0 && value < 1e15 {
@@ -59,7 +59,7 @@ fn price_digits(value: f64) -> String {
 }
 
 /// A unit price: small prices per million units, as rate cards print them.
-pub fn unit_price(value: f64) -> String {
+pub(crate) fn unit_price(value: f64) -> String {
     if value != 0.0 && value.abs() < 0.001 {
         format!("${} / 1M", price_digits(value * 1e6))
     } else {
@@ -68,7 +68,7 @@ pub fn unit_price(value: f64) -> String {
 }
 
 /// A cost in dollars.
-pub fn dollars(value: f64) -> String {
+pub(crate) fn dollars(value: f64) -> String {
     if value.abs() >= 10.0 {
         format!("${value:.2}")
     } else {
@@ -166,7 +166,7 @@ fn stats(stats: &TokenStats) -> String {
 }
 
 /// Gemini Live's turns and curve, as text.
-pub fn live_text(live: &LiveCost) -> String {
+pub(crate) fn live_text(live: &LiveCost) -> String {
     let usage = &live.usage;
     let mut out = String::new();
     let _ = writeln!(
@@ -265,7 +265,7 @@ fn live_markdown(out: &mut String, live: &LiveCost) {
 }
 
 /// The cost section as `harness cost` prints it.
-pub fn text(cost: &CostReport) -> String {
+pub(crate) fn text(cost: &CostReport) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "{}\n", heading(cost));
     text_table(&mut out, &cost.per_session);
@@ -336,7 +336,7 @@ fn markdown_table(out: &mut String, table: &CostTable) {
 }
 
 /// The cost section of report.md.
-pub fn markdown(cost: &CostReport) -> String {
+pub(crate) fn markdown(cost: &CostReport) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "## Cost\n\n{}\n", heading(cost));
     markdown_table(&mut out, &cost.per_session);

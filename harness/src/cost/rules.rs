@@ -11,10 +11,10 @@
 //! work that takes as long whatever the scale.
 
 /// A WebSocket message is metered in 32 KB units (a 33 KB message counts 2).
-pub const WEBSOCKET_MESSAGE_UNIT_BYTES: u64 = 32 * 1024;
+pub(crate) const WEBSOCKET_MESSAGE_UNIT_BYTES: u64 = 32 * 1024;
 
 /// An HTTP API request is metered in 512 KB units (a 600 KB request counts 2).
-pub const HTTP_API_REQUEST_UNIT_BYTES: u64 = 512 * 1024;
+pub(crate) const HTTP_API_REQUEST_UNIT_BYTES: u64 = 512 * 1024;
 
 /// Milliseconds in a second, for GB-seconds.
 const MS_PER_SECOND: f64 = 1000.0;
@@ -24,13 +24,13 @@ const MB_PER_GB: f64 = 1024.0;
 
 /// The units a payload of `bytes` is metered in: every started unit counts,
 /// and an empty payload still counts one.
-pub fn metered_units(bytes: u64, unit_bytes: u64) -> u64 {
+pub(crate) fn metered_units(bytes: u64, unit_bytes: u64) -> u64 {
     bytes.div_ceil(unit_bytes.max(1)).max(1)
 }
 
 /// An invocation's billed duration in scenario time: its real duration times
 /// the time scale, rounded up to the next millisecond.
-pub fn billed_duration_ms(real_ms: f64, time_scale: f64) -> u64 {
+pub(crate) fn billed_duration_ms(real_ms: f64, time_scale: f64) -> u64 {
     let scenario = real_ms.max(0.0) * time_scale.max(1.0);
     // A float product such as 5.000000001 must not bill 6 ms: round to the
     // microsecond first, then up to the millisecond.
@@ -39,33 +39,33 @@ pub fn billed_duration_ms(real_ms: f64, time_scale: f64) -> u64 {
 
 /// INIT's billed duration: its real duration rounded up to the next
 /// millisecond (not converted: see the module documentation).
-pub fn billed_init_ms(real_ms: f64) -> u64 {
+pub(crate) fn billed_init_ms(real_ms: f64) -> u64 {
     billed_duration_ms(real_ms, 1.0)
 }
 
 /// GB-seconds of `billed_ms` at `memory_mb` of configured memory.
-pub fn gb_seconds(billed_ms: u64, memory_mb: u32) -> f64 {
+pub(crate) fn gb_seconds(billed_ms: u64, memory_mb: u32) -> f64 {
     billed_ms as f64 / MS_PER_SECOND * f64::from(memory_mb) / MB_PER_GB
 }
 
 /// A monthly free-tier allowance, possibly shared by several lines (Lambda's
 /// 400,000 GB-seconds are shared by x86_64 and arm64).
 #[derive(Debug, Clone, PartialEq)]
-pub struct Allowance {
+pub(crate) struct Allowance {
     /// What is left this month.
     pub remaining: f64,
 }
 
 impl Allowance {
     /// A fresh allowance.
-    pub fn new(quantity: f64) -> Self {
+    pub(crate) fn new(quantity: f64) -> Self {
         Self {
             remaining: quantity.max(0.0),
         }
     }
 
     /// Takes what it can from `quantity`; returns what is left to pay for.
-    pub fn apply(&mut self, quantity: f64) -> f64 {
+    pub(crate) fn apply(&mut self, quantity: f64) -> f64 {
         let free = quantity.min(self.remaining).max(0.0);
         self.remaining -= free;
         quantity - free

@@ -16,11 +16,11 @@
 use serde_json::{Map, Value};
 
 /// The JSON 1.0 target prefix of DynamoDB's operations.
-pub const TARGET_PREFIX: &str = "DynamoDB_20120810.";
+pub(crate) const TARGET_PREFIX: &str = "DynamoDB_20120810.";
 
 /// Whether an operation is billed in read or write units.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Access {
+pub(crate) enum Access {
     /// Read request units.
     Read,
     /// Write request units.
@@ -30,7 +30,7 @@ pub enum Access {
 }
 
 /// The operations that take `ReturnConsumedCapacity`, and how they are billed.
-pub fn access_of(operation: &str) -> Access {
+pub(crate) fn access_of(operation: &str) -> Access {
     match operation {
         "GetItem" | "Query" | "Scan" | "BatchGetItem" | "TransactGetItems" => Access::Read,
         "PutItem" | "UpdateItem" | "DeleteItem" | "BatchWriteItem" | "TransactWriteItems" => {
@@ -67,7 +67,7 @@ fn partiql_access(request: &Map<String, Value>) -> Access {
 
 /// A request as the proxy forwards it.
 #[derive(Debug, Clone, PartialEq)]
-pub struct PreparedRequest {
+pub(crate) struct PreparedRequest {
     /// The body to forward (the caller's, or with `ReturnConsumedCapacity` added).
     pub body: Vec<u8>,
     /// Whether the body was changed.
@@ -104,7 +104,7 @@ fn table_of(request: &Map<String, Value>) -> Option<String> {
 /// Adds `"ReturnConsumedCapacity": "TOTAL"` to a request of an operation that
 /// takes it, unless the caller asked for TOTAL or INDEXES itself. A body that
 /// is not a JSON object is forwarded untouched (DynamoDB answers the error).
-pub fn prepare_request(operation: &str, body: &[u8]) -> PreparedRequest {
+pub(crate) fn prepare_request(operation: &str, body: &[u8]) -> PreparedRequest {
     let untouched = |access| PreparedRequest {
         body: body.to_vec(),
         changed: false,
@@ -156,7 +156,7 @@ pub fn prepare_request(operation: &str, body: &[u8]) -> PreparedRequest {
 
 /// One `ConsumedCapacity` entry.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Consumed {
+pub(crate) struct Consumed {
     /// Its table.
     pub table: String,
     /// `CapacityUnits`.
@@ -169,7 +169,7 @@ pub struct Consumed {
 
 /// What an answer said.
 #[derive(Debug, Clone, PartialEq, Default)]
-pub struct Answer {
+pub(crate) struct Answer {
     /// The `ConsumedCapacity` entries.
     pub consumed: Vec<Consumed>,
     /// `Count` (Query and Scan).
@@ -196,7 +196,7 @@ fn consumed_entry(value: &Value) -> Option<Consumed> {
 
 /// Reads a successful answer's `ConsumedCapacity`; with `strip`, the body
 /// without it (other fields untouched).
-pub fn read_answer(body: &[u8], strip: bool) -> Answer {
+pub(crate) fn read_answer(body: &[u8], strip: bool) -> Answer {
     let Ok(Value::Object(mut answer)) = serde_json::from_slice::<Value>(body) else {
         return Answer::default();
     };
@@ -216,7 +216,7 @@ pub fn read_answer(body: &[u8], strip: bool) -> Answer {
 }
 
 /// The short error type of an error answer (`ConditionalCheckFailedException`).
-pub fn error_type(body: &[u8]) -> String {
+pub(crate) fn error_type(body: &[u8]) -> String {
     serde_json::from_slice::<Value>(body)
         .ok()
         .and_then(|v| v.get("__type").and_then(Value::as_str).map(str::to_owned))

@@ -9,14 +9,14 @@
 //! Throttling for reliability tests is a fault hook on the proxy
 //! ([`throttle`]).
 
-pub mod capacity;
+pub(crate) mod capacity;
 #[cfg(feature = "docker")]
-pub mod docker;
+pub(crate) mod docker;
 pub mod local;
 pub mod meter;
 pub mod scan;
 pub mod shared;
-pub mod throttle;
+pub(crate) mod throttle;
 
 use std::collections::BTreeMap;
 use std::time::Duration;

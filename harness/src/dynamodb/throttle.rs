@@ -40,7 +40,7 @@ struct Bucket {
 /// Answers ProvisionedThroughputExceededException to requests that name one
 /// of `tables` (any table when empty), by its rule.
 #[derive(Debug)]
-pub struct ThrottleHook {
+pub(crate) struct ThrottleHook {
     rule: Rule,
     tables: Vec<String>,
     seen: AtomicU64,
@@ -58,7 +58,7 @@ impl ThrottleHook {
     }
 
     /// Throttles every `every`-th request to `tables` (1: all of them).
-    pub fn new(every: u64, tables: Vec<String>) -> Arc<Self> {
+    pub(crate) fn new(every: u64, tables: Vec<String>) -> Arc<Self> {
         let every = every.max(1);
         Self::with_rule(
             Rule::Every {
@@ -71,7 +71,7 @@ impl ThrottleHook {
 
     /// Lets `after` requests through, then refuses the next `count` (more
     /// than the SDK's three attempts: a call in the middle of a job fails).
-    pub fn window(after: u64, count: u64, tables: Vec<String>) -> Arc<Self> {
+    pub(crate) fn window(after: u64, count: u64, tables: Vec<String>) -> Arc<Self> {
         let window = Some((after + 1, after + count));
         Self::with_rule(Rule::Every { every: 1, window }, tables)
     }
@@ -80,7 +80,7 @@ impl ThrottleHook {
     /// UpdateItem, DeleteItem, BatchWriteItem and TransactWriteItems past
     /// that rate (one second's worth may come at once) are refused; reads
     /// always go through.
-    pub fn write_capacity(per_second: f64, tables: Vec<String>) -> Arc<Self> {
+    pub(crate) fn write_capacity(per_second: f64, tables: Vec<String>) -> Arc<Self> {
         let bucket = Mutex::new(Bucket {
             tokens: per_second,
             refilled: Instant::now(),
@@ -89,7 +89,7 @@ impl ThrottleHook {
     }
 
     /// Requests refused so far.
-    pub fn refused(&self) -> u64 {
+    pub(crate) fn refused(&self) -> u64 {
         self.refused.load(Ordering::Relaxed)
     }
 

@@ -19,11 +19,11 @@
 mod connection;
 pub mod events;
 mod handshake;
-pub mod http_api;
+pub(crate) mod http_api;
 mod management;
 pub mod meters;
 pub mod policy;
-pub mod rest;
+pub(crate) mod rest;
 pub mod routing;
 
 use std::collections::HashMap;

@@ -38,7 +38,7 @@ pub struct LoggedWarnings {
 /// Whether a log line is a warning or an error: a JSON record (the Rust
 /// runtime's and Lambda's JSON log format) or a text record at level `WARN` or
 /// `ERROR`, Lambda's `Task timed out after` line, or a Rust panic.
-pub fn is_warning(line: &str) -> bool {
+pub(super) fn is_warning(line: &str) -> bool {
     const JSON_LEVELS: [&str; 4] = [
         r#""level":"WARN""#,
         r#""level":"ERROR""#,

@@ -25,11 +25,11 @@
 //! load summary `load.json`, and goose's own `goose.html` / `goose.json`.
 
 mod http;
-pub mod passes;
+pub(crate) mod passes;
 pub mod plan;
-pub mod schedule;
-pub mod summary;
-pub mod thresholds;
+pub(crate) mod schedule;
+pub(crate) mod summary;
+pub(crate) mod thresholds;
 mod websocket;
 
 use std::path::{Path, PathBuf};

@@ -74,7 +74,7 @@ impl FromStr for Segment {
 /// The arrival times of an open model (scenario time from the start), every
 /// arrival of the whole plan, in order: arrival k comes when the integral of
 /// the rate reaches k.
-pub fn arrival_offsets(arrival: &OpenArrival) -> Vec<Duration> {
+pub(crate) fn arrival_offsets(arrival: &OpenArrival) -> Vec<Duration> {
     let mut offsets = Vec::new();
     let (mut elapsed, mut before, mut rate) = (0.0f64, 0.0f64, arrival.start_rate);
     for stage in &arrival.stages {
@@ -114,7 +114,7 @@ fn time_to_reach(need: f64, r0: f64, r1: f64, length: f64) -> f64 {
 }
 
 /// The highest rate an open model reaches (arrivals per second).
-pub fn peak_rate(arrival: &OpenArrival) -> f64 {
+pub(crate) fn peak_rate(arrival: &OpenArrival) -> f64 {
     arrival
         .stages
         .iter()
@@ -124,14 +124,14 @@ pub fn peak_rate(arrival: &OpenArrival) -> f64 {
 
 /// Spaces out events so that at most `rate` a second start (no burst).
 #[derive(Debug)]
-pub struct Pacer {
+pub(crate) struct Pacer {
     interval: Duration,
     next: Mutex<Option<Instant>>,
 }
 
 impl Pacer {
     /// A pacer for `rate` events a second.
-    pub fn new(rate: f64) -> Self {
+    pub(crate) fn new(rate: f64) -> Self {
         Self {
             interval: Duration::from_secs_f64(1.0 / rate.max(1e-6)),
             next: Mutex::new(None),
@@ -139,7 +139,7 @@ impl Pacer {
     }
 
     /// Waits for the slot of `events` events; returns how long it waited.
-    pub async fn admit(&self, events: u32) -> Duration {
+    pub(crate) async fn admit(&self, events: u32) -> Duration {
         if events == 0 {
             return Duration::ZERO;
         }

@@ -19,7 +19,7 @@ use crate::metrics::{MAX_SERIES, Metrics};
 use crate::report::model::{FunctionReport, RunReport, StackReport};
 
 /// The load summary file's name in a run folder.
-pub const FILE: &str = "load.json";
+pub(crate) const FILE: &str = "load.json";
 
 /// Failed sessions kept in a merged report.
 const MAX_MERGED_FAILURES: usize = 50;
@@ -111,7 +111,7 @@ pub struct LoadSummary {
 }
 
 /// Writes `load.json` into a run folder.
-pub fn write(folder: &Path, summary: &LoadSummary) -> std::io::Result<()> {
+pub(crate) fn write(folder: &Path, summary: &LoadSummary) -> std::io::Result<()> {
     let text = serde_json::to_string_pretty(summary).map_err(std::io::Error::other)?;
     std::fs::write(folder.join(FILE), text)
 }
@@ -188,7 +188,7 @@ fn add_functions(into: &mut StackReport, other: &StackReport) {
 
 /// Merged folders.
 #[derive(Debug)]
-pub struct Merged {
+pub(crate) struct Merged {
     /// The merged report.
     pub report: RunReport,
     /// The merged summary (thresholds judged again).
@@ -198,7 +198,11 @@ pub struct Merged {
 }
 
 /// Merges the run folders of a plan's segments into `report_dir/<new id>/`.
-pub fn merge(dirs: &[PathBuf], report_dir: &Path, command: &str) -> Result<Merged, MergeError> {
+pub(crate) fn merge(
+    dirs: &[PathBuf],
+    report_dir: &Path,
+    command: &str,
+) -> Result<Merged, MergeError> {
     let mut reports: Vec<(RunReport, Value, LoadSummary)> = Vec::new();
     for dir in dirs {
         let report: RunReport = read_json(&dir.join("report.json"))?;

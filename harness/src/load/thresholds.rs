@@ -20,7 +20,7 @@ use crate::metrics::Summary;
 
 /// A comparison.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Comparison {
+pub(crate) enum Comparison {
     /// `<`
     Less,
     /// `<=`
@@ -54,7 +54,7 @@ impl Comparison {
     }
 
     /// Whether `observed OP limit` holds.
-    pub fn holds(self, observed: f64, limit: f64) -> bool {
+    pub(crate) fn holds(self, observed: f64, limit: f64) -> bool {
         match self {
             Comparison::Less => observed < limit,
             Comparison::LessOrEqual => observed <= limit,
@@ -68,7 +68,7 @@ impl Comparison {
 
 /// What a rule measures.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Measure {
+pub(crate) enum Measure {
     /// A statistic of a latency histogram (values in milliseconds).
     Latency {
         /// The metric's name.
@@ -82,7 +82,7 @@ pub enum Measure {
 
 /// A histogram statistic.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub enum Statistic {
+pub(crate) enum Statistic {
     /// A percentile, 0 to 100.
     Percentile(f64),
     /// Mean.
@@ -97,7 +97,7 @@ pub enum Statistic {
 
 /// The rates a rule can name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RateMetric {
+pub(crate) enum RateMetric {
     /// Failed operations (WebSocket and HTTP) over all operations.
     ErrorRate,
     /// Failed HTTP requests over all HTTP requests.
@@ -118,7 +118,7 @@ impl RateMetric {
 
 /// One parsed rule.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Rule {
+pub(crate) struct Rule {
     /// What it measures.
     pub measure: Measure,
     /// How it compares.
@@ -130,7 +130,7 @@ pub struct Rule {
 /// Why a rule did not parse.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{0}")]
-pub struct BadRule(String);
+pub(crate) struct BadRule(String);
 
 fn bad(message: impl Into<String>) -> BadRule {
     BadRule(message.into())
@@ -197,7 +197,7 @@ fn parse_rate(text: &str) -> Option<f64> {
 
 impl Rule {
     /// Parses `metric.stat OP value` or `rate OP value`.
-    pub fn parse(text: &str) -> Result<Self, BadRule> {
+    pub(crate) fn parse(text: &str) -> Result<Self, BadRule> {
         let text = text.trim();
         let (at, symbol, comparison) = Comparison::ALL
             .iter()
@@ -379,7 +379,7 @@ fn quantile_of(encoded: &str, quantile: f64) -> Option<u64> {
 }
 
 /// Judges every rule against the run's summaries, serialized histograms and counts.
-pub fn evaluate(
+pub(crate) fn evaluate(
     rules: &[String],
     summaries: &BTreeMap<String, Summary>,
     histograms: &BTreeMap<String, String>,

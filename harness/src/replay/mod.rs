@@ -12,8 +12,8 @@
 
 pub mod client;
 pub mod conformance;
-pub mod inbox;
-pub mod progress;
+pub(crate) mod inbox;
+pub(crate) mod progress;
 pub mod session;
 
 use std::collections::BTreeMap;

@@ -10,10 +10,10 @@ use std::time::{Duration, Instant};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 /// How often a plain progress line is written when stderr is not a terminal.
-pub const LINE_EVERY: Duration = Duration::from_secs(10);
+pub(crate) const LINE_EVERY: Duration = Duration::from_secs(10);
 
 /// A run's progress display.
-pub struct Progress {
+pub(crate) struct Progress {
     /// Counts the steps (drawn on a terminal, hidden otherwise).
     bar: ProgressBar,
     /// Writes the plain lines when stderr is not a terminal.
@@ -23,7 +23,7 @@ pub struct Progress {
 }
 
 /// One plain progress line: `replay: 120/500 steps (24%), 31 s`.
-pub fn line(label: &str, done: u64, total: u64, elapsed: Duration) -> String {
+pub(crate) fn line(label: &str, done: u64, total: u64, elapsed: Duration) -> String {
     let percent = done.saturating_mul(100).checked_div(total).unwrap_or(100);
     format!(
         "{label}: {done}/{total} steps ({percent}%), {:.0} s",
@@ -38,7 +38,7 @@ fn write_line(text: &str) {
 impl Progress {
     /// Starts showing progress over `total` steps (needs a Tokio runtime
     /// when stderr is not a terminal).
-    pub fn start(total: u64, label: &str) -> Self {
+    pub(crate) fn start(total: u64, label: &str) -> Self {
         let started = Instant::now();
         if std::io::stderr().is_terminal() {
             let bar = ProgressBar::new(total);
@@ -81,13 +81,13 @@ impl Progress {
     }
 
     /// A callback that counts one step.
-    pub fn step_counter(&self) -> Arc<dyn Fn() + Send + Sync> {
+    pub(crate) fn step_counter(&self) -> Arc<dyn Fn() + Send + Sync> {
         let bar = self.bar.clone();
         Arc::new(move || bar.inc(1))
     }
 
     /// Stops showing progress (a last plain line when not on a terminal).
-    pub fn finish(self) {
+    pub(crate) fn finish(self) {
         self.bar.finish_and_clear();
         if let Some(ticker) = self.ticker {
             ticker.abort();

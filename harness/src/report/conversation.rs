@@ -31,7 +31,7 @@ fn conversations(
 }
 
 /// The Markdown section (empty when no session tracked turns).
-pub fn markdown(report: &RunReport) -> String {
+pub(crate) fn markdown(report: &RunReport) -> String {
     let mut out = String::new();
     for (title, _, conversation) in conversations(report) {
         let _ = writeln!(out, "## Conversation: {title}\n");
@@ -89,7 +89,7 @@ pub fn markdown(report: &RunReport) -> String {
 }
 
 /// The HTML section (nothing when no session tracked turns).
-pub fn html(out: &mut String, report: &RunReport) {
+pub(crate) fn html(out: &mut String, report: &RunReport) {
     let mut any = false;
     for (title, session, conversation) in conversations(report) {
         if !any {

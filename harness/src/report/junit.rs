@@ -211,7 +211,7 @@ fn timestamp(started_at: &str) -> String {
 }
 
 /// Renders the run as JUnit XML.
-pub fn render(report: &RunReport) -> String {
+pub(crate) fn render(report: &RunReport) -> String {
     let suites = suites(report);
     let count = |pick: fn(&Case) -> bool| -> usize {
         suites

@@ -15,7 +15,7 @@ fn ms(us: u64) -> String {
 }
 
 /// Renders the report as Markdown.
-pub fn render(report: &RunReport) -> String {
+pub(crate) fn render(report: &RunReport) -> String {
     let mut out = String::new();
     let verdict = if report.passed { "PASS" } else { "FAIL" };
     let _ = writeln!(out, "# Run {} — {verdict}\n", report.run_id);

@@ -10,7 +10,7 @@ fn allowed(c: char) -> bool {
 }
 
 /// Text content: `&`, `<` and `>` escaped, forbidden characters replaced.
-pub fn text(value: &str) -> String {
+pub(crate) fn text(value: &str) -> String {
     let mut out = String::with_capacity(value.len());
     for c in value.chars() {
         match c {
@@ -26,7 +26,7 @@ pub fn text(value: &str) -> String {
 
 /// An attribute value (in double or single quotes): as [`text`], plus quotes,
 /// and line breaks and tabs as character references so parsers keep them.
-pub fn attr(value: &str) -> String {
+pub(crate) fn attr(value: &str) -> String {
     let mut out = String::with_capacity(value.len());
     for c in value.chars() {
         match c {
@@ -46,7 +46,8 @@ pub fn attr(value: &str) -> String {
 }
 
 /// What [`text`] and [`attr`] keep of a value once a parser has read it back.
-pub fn kept(value: &str) -> String {
+#[cfg(test)]
+pub(crate) fn kept(value: &str) -> String {
     value
         .chars()
         .map(|c| if allowed(c) { c } else { '\u{FFFD}' })
@@ -54,7 +55,7 @@ pub fn kept(value: &str) -> String {
 }
 
 /// A text that fits `max` characters (with an ellipsis when cut).
-pub fn shorten(value: &str, max: usize) -> String {
+pub(crate) fn shorten(value: &str, max: usize) -> String {
     if value.chars().count() <= max {
         return value.to_owned();
     }

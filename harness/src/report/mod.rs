@@ -5,12 +5,12 @@
 //! `junit.xml` for CI ([`junit`]). [`markup`] escapes what the last two write;
 //! [`conversation`] renders each session's turns and conversation checks in both.
 
-pub mod charts;
-pub mod conversation;
-pub mod html;
-pub mod junit;
-pub mod markdown;
-pub mod markup;
+pub(crate) mod charts;
+pub(crate) mod conversation;
+pub(crate) mod html;
+pub(crate) mod junit;
+pub(crate) mod markdown;
+pub(crate) mod markup;
 pub mod model;
 
 #[cfg(test)]

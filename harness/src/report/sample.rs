@@ -57,7 +57,7 @@ fn session(index: u32, failures: Vec<Failure>, close: Option<(u16, &str)>) -> Se
 }
 
 /// A short conversation: the greeting, one answer, the reply; one check broken.
-pub fn conversation() -> ConversationReport {
+pub(crate) fn conversation() -> ConversationReport {
     ConversationReport {
         turns: vec![
             TurnReport {
@@ -109,7 +109,7 @@ pub fn conversation() -> ConversationReport {
 }
 
 /// A failure of `check` with every detail filled in.
-pub fn failure(check: &str) -> Failure {
+pub(crate) fn failure(check: &str) -> Failure {
     Failure {
         step: "steps[2]".into(),
         check: check.into(),
@@ -177,7 +177,7 @@ fn line(service: &str, what: &str, quantity: f64, unit_price_usd: f64) -> CostLi
 }
 
 /// The report.
-pub fn report() -> RunReport {
+pub(crate) fn report() -> RunReport {
     let lines = vec![
         line("Lambda", "GB-seconds arm64", 1_680.0, 0.0000133334),
         line("Lambda", "requests", 300.0, 0.0000002),

@@ -5,11 +5,11 @@
 //! starts rather than half way.
 
 pub mod audio;
-pub mod duration;
+pub(crate) mod duration;
 pub mod matching;
 pub mod model;
-pub mod pauses;
-pub mod template;
+pub(crate) mod pauses;
+pub(crate) mod template;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

@@ -18,7 +18,7 @@ const FRAME_MS: u32 = 20;
 const SPEECH_DBFS: f64 = -45.0;
 
 /// Quiet at the start and at the end of a clip.
-pub fn edge_quiet(clip: &Clip) -> (Duration, Duration) {
+pub(crate) fn edge_quiet(clip: &Clip) -> (Duration, Duration) {
     let frame = (clip.sample_rate as usize * FRAME_MS as usize / 1000).max(1);
     let loud: Vec<bool> = clip
         .samples
@@ -33,7 +33,7 @@ pub fn edge_quiet(clip: &Clip) -> (Duration, Duration) {
 }
 
 /// One warning per pause that would split an utterance.
-pub fn split_warnings(
+pub(crate) fn split_warnings(
     steps: &[Step],
     clips: &BTreeMap<String, Arc<Clip>>,
     end_of_utterance: Duration,

@@ -8,7 +8,7 @@ use serde_json::Value;
 
 /// Why a substitution failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum TemplateError {
+pub(crate) enum TemplateError {
     /// `${name}` with no such variable.
     #[error("unknown variable ${{{0}}}")]
     Unknown(String),
@@ -18,10 +18,10 @@ pub enum TemplateError {
 }
 
 /// Variables in scope.
-pub type Vars = BTreeMap<String, String>;
+pub(crate) type Vars = BTreeMap<String, String>;
 
 /// Substitutes in a string.
-pub fn render(text: &str, vars: &Vars) -> Result<String, TemplateError> {
+pub(crate) fn render(text: &str, vars: &Vars) -> Result<String, TemplateError> {
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
     while let Some(start) = rest.find("${") {
@@ -50,7 +50,7 @@ pub fn render(text: &str, vars: &Vars) -> Result<String, TemplateError> {
 /// Substitutes in every string of a JSON value (keys included). A string that
 /// is exactly one `${name}` whose value parses as JSON number or boolean stays a string:
 /// scenarios write typed values literally.
-pub fn render_value(value: &Value, vars: &Vars) -> Result<Value, TemplateError> {
+pub(crate) fn render_value(value: &Value, vars: &Vars) -> Result<Value, TemplateError> {
     Ok(match value {
         Value::String(text) => Value::String(render(text, vars)?),
         Value::Array(items) => Value::Array(
@@ -69,7 +69,7 @@ pub fn render_value(value: &Value, vars: &Vars) -> Result<Value, TemplateError> 
 }
 
 /// Renders variable definitions that may refer to earlier ones and to built-ins.
-pub fn resolve_definitions(
+pub(crate) fn resolve_definitions(
     definitions: &BTreeMap<String, String>,
     builtins: &Vars,
 ) -> Result<Vars, TemplateError> {

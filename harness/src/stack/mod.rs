@@ -9,7 +9,7 @@
 
 mod endpoints;
 mod functions;
-pub mod model_log;
+pub(crate) mod model_log;
 mod upstreams;
 
 use functions::function_spec;

@@ -12,7 +12,7 @@ use crate::turns::checks::normalized;
 use crate::turns::{ModelLog, ModelLogSource, ModelTurn};
 
 /// A source reading both mocks' control APIs at `vertex` and `bedrock` (base URLs).
-pub fn source(vertex: String, bedrock: String) -> ModelLogSource {
+pub(crate) fn source(vertex: String, bedrock: String) -> ModelLogSource {
     let http = reqwest::Client::new();
     Arc::new(move |texts: Vec<String>| {
         let (http, vertex, bedrock) = (http.clone(), vertex.clone(), bedrock.clone());

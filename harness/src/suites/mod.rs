@@ -11,4 +11,4 @@
 
 pub mod chaos;
 pub mod repro;
-pub mod seed_costs;
+pub(crate) mod seed_costs;

@@ -18,14 +18,14 @@ use crate::cost::service_total;
 use crate::report::model::{CostTable, SeedComparison, SeedLine};
 
 /// A claim within 25% of the reference holds.
-pub const RELATIVE_TOLERANCE: f64 = 0.25;
+pub(crate) const RELATIVE_TOLERANCE: f64 = 0.25;
 
 /// A line under 0.1% of the table's total is negligible.
-pub const NEGLIGIBLE_SHARE: f64 = 0.001;
+pub(crate) const NEGLIGIBLE_SHARE: f64 = 0.001;
 
 /// What the run exercised, for the comparisons.
 #[derive(Debug, Clone, Copy)]
-pub struct Measured<'a> {
+pub(crate) struct Measured<'a> {
     /// One session, normalised to `session_seconds`.
     pub per_session: &'a CostTable,
     /// The normalised session length (scenario seconds).
@@ -466,7 +466,7 @@ fn seed_002(pricing: &PricingTable) -> SeedComparison {
 }
 
 /// Every seed's table against this run.
-pub fn compare(measured: &Measured<'_>, pricing: &PricingTable) -> Vec<SeedComparison> {
+pub(crate) fn compare(measured: &Measured<'_>, pricing: &PricingTable) -> Vec<SeedComparison> {
     vec![
         seed_000(measured, pricing),
         seed_001(measured, pricing),

@@ -28,13 +28,13 @@ use super::{TemplateError, short_id};
 
 /// The longest integration timeout of an HTTP API (30 s), and the default of
 /// `AWS::ApiGatewayV2::Integration`.
-pub const HTTP_INTEGRATION_TIMEOUT: Duration = Duration::from_secs(30);
+pub(super) const HTTP_INTEGRATION_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// SAM's default `TimeoutInMillis` for `HttpApi` events (5 s).
-pub const SAM_HTTP_EVENT_TIMEOUT: Duration = Duration::from_secs(5);
+pub(super) const SAM_HTTP_EVENT_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// The logical id SAM gives the API it creates for events without `ApiId`.
-pub const IMPLICIT_HTTP_API: &str = "ServerlessHttpApi";
+pub(super) const IMPLICIT_HTTP_API: &str = "ServerlessHttpApi";
 
 /// The methods a route may name.
 const METHODS: [&str; 8] = [

@@ -16,7 +16,7 @@ use super::TemplateError;
 /// Physical identity of one resource: what `Ref` returns and what each
 /// `Fn::GetAtt` attribute returns.
 #[derive(Debug, Clone, Default)]
-pub struct ResourceIds {
+pub(crate) struct ResourceIds {
     /// The value of `Ref` on the resource.
     pub reference: String,
     /// Attribute values by name (`Arn`, `ApiEndpoint`, ...).
@@ -25,7 +25,7 @@ pub struct ResourceIds {
 
 /// Everything intrinsic functions can refer to.
 #[derive(Debug, Clone, Default)]
-pub struct Scope {
+pub(crate) struct Scope {
     /// Parameter values after defaults and overrides (strings, or arrays for list types).
     pub parameters: BTreeMap<String, Value>,
     /// Pseudo parameters (`AWS::Region`, `AWS::AccountId`, ...).
@@ -40,7 +40,7 @@ pub struct Scope {
 
 /// Where a value sits, for error messages: the resource (or section) and the property.
 #[derive(Debug, Clone, Copy)]
-pub struct Site<'a> {
+pub(crate) struct Site<'a> {
     /// Logical id of the resource, or the section name (`Conditions`, `Outputs`).
     pub resource: &'a str,
     /// Property path inside it.
@@ -66,7 +66,11 @@ impl Site<'_> {
 impl Scope {
     /// Resolves every intrinsic function in `value`. `None` means the value is
     /// `AWS::NoValue` and the property must be dropped.
-    pub fn resolve(&self, value: &Value, site: Site<'_>) -> Result<Option<Value>, TemplateError> {
+    pub(crate) fn resolve(
+        &self,
+        value: &Value,
+        site: Site<'_>,
+    ) -> Result<Option<Value>, TemplateError> {
         match value {
             Value::Array(items) => {
                 let mut out = Vec::with_capacity(items.len());
@@ -91,13 +95,21 @@ impl Scope {
     }
 
     /// Resolves a value that must be present (not `AWS::NoValue`).
-    pub fn resolve_required(&self, value: &Value, site: Site<'_>) -> Result<Value, TemplateError> {
+    pub(crate) fn resolve_required(
+        &self,
+        value: &Value,
+        site: Site<'_>,
+    ) -> Result<Value, TemplateError> {
         self.resolve(value, site)?
             .ok_or_else(|| site.invalid("AWS::NoValue where a value is required"))
     }
 
     /// Resolves a value and renders it as a string (numbers and booleans stringified).
-    pub fn resolve_string(&self, value: &Value, site: Site<'_>) -> Result<String, TemplateError> {
+    pub(crate) fn resolve_string(
+        &self,
+        value: &Value,
+        site: Site<'_>,
+    ) -> Result<String, TemplateError> {
         let resolved = self.resolve_required(value, site)?;
         scalar_string(&resolved)
             .ok_or_else(|| site.invalid(format!("expected a string, got {resolved}")))
@@ -372,7 +384,11 @@ impl Scope {
 
     /// Evaluates a condition expression (`Fn::Equals`, `Fn::Not`, `Fn::And`,
     /// `Fn::Or`, `{"Condition": name}`).
-    pub fn condition_value(&self, value: &Value, site: Site<'_>) -> Result<bool, TemplateError> {
+    pub(crate) fn condition_value(
+        &self,
+        value: &Value,
+        site: Site<'_>,
+    ) -> Result<bool, TemplateError> {
         let Value::Object(object) = value else {
             return match value {
                 Value::Bool(b) => Ok(*b),
@@ -432,7 +448,7 @@ impl Scope {
 }
 
 /// Renders a scalar JSON value as CloudFormation would stringify it.
-pub fn scalar_string(value: &Value) -> Option<String> {
+pub(crate) fn scalar_string(value: &Value) -> Option<String> {
     match value {
         Value::String(s) => Some(s.clone()),
         Value::Number(n) => Some(n.to_string()),

@@ -22,7 +22,7 @@ fn lifecycle_of(model_id: &str, day: NaiveDate) -> Option<(Lifecycle, &'static s
 
 /// One warning per function variable that names a Deprecated, Legacy or
 /// end-of-life model.
-pub fn model_warnings(template: &Template, day: NaiveDate) -> Vec<String> {
+pub(crate) fn model_warnings(template: &Template, day: NaiveDate) -> Vec<String> {
     let mut warnings = Vec::new();
     for (name, function) in &template.functions {
         for (variable, value) in &function.environment {

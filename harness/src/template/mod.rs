@@ -16,12 +16,12 @@
 
 mod build;
 mod http_api;
-pub mod intrinsics;
-pub mod lifecycle;
-pub mod model;
+pub(crate) mod intrinsics;
+pub(crate) mod lifecycle;
+pub(crate) mod model;
 mod rest;
 mod sam_websocket;
-pub mod yaml;
+pub(crate) mod yaml;
 
 use std::collections::BTreeMap;
 use std::path::Path;

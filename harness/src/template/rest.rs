@@ -15,7 +15,7 @@ use super::model::{Function, RestApi, RestCors, RestRoute};
 use super::{TemplateError, short_id};
 
 /// API Gateway's integration timeout for REST APIs (29 s, the default maximum).
-pub const REST_INTEGRATION_TIMEOUT: Duration = Duration::from_secs(29);
+pub(super) const REST_INTEGRATION_TIMEOUT: Duration = Duration::from_secs(29);
 
 /// The logical id SAM gives the API it creates for events without `RestApiId`.
 const IMPLICIT_API: &str = "ServerlessRestApi";

@@ -9,7 +9,7 @@ use super::TemplateError;
 
 /// Parses a template document (YAML or JSON, which is YAML) into JSON with
 /// intrinsic functions in their long form.
-pub fn parse(text: &str) -> Result<Value, TemplateError> {
+pub(crate) fn parse(text: &str) -> Result<Value, TemplateError> {
     let yaml: Yaml =
         serde_yaml_ng::from_str(text).map_err(|e| TemplateError::Syntax(e.to_string()))?;
     convert(yaml, "")

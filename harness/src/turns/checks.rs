@@ -23,7 +23,7 @@ use super::tracker::{Tracker, Turn, UtteranceKind};
 /// candidate did not wait for the model to finish, was already on its way
 /// (the model decided before it could hear them). A candidate that waited
 /// leaves no turn on its way, so no grace applies.
-pub const IN_FLIGHT_GRACE: Duration = Duration::from_millis(250);
+pub(crate) const IN_FLIGHT_GRACE: Duration = Duration::from_millis(250);
 
 /// One check's result.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -41,7 +41,7 @@ pub struct CheckOutcome {
 
 /// An `expect_turn` step's checkpoint.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Checkpoint {
+pub(crate) struct Checkpoint {
     /// The step.
     pub step: String,
     /// The turn it matched (None: none came).
@@ -72,7 +72,7 @@ pub struct ModelLog {
 
 /// What the checks read.
 #[derive(Debug, Clone, Copy)]
-pub struct Judged<'a> {
+pub(crate) struct Judged<'a> {
     /// The conversation.
     pub tracker: &'a Tracker,
     /// Model turns per utterance unless an answer says otherwise.
@@ -86,7 +86,7 @@ pub struct Judged<'a> {
 }
 
 /// Text compared word for word: lower case, single spaces.
-pub fn normalized(text: &str) -> String {
+pub(crate) fn normalized(text: &str) -> String {
     text.split_whitespace()
         .collect::<Vec<_>>()
         .join(" ")
@@ -111,7 +111,7 @@ fn quote(text: &str) -> String {
 }
 
 /// Runs every check.
-pub fn judge(input: Judged<'_>) -> Vec<CheckOutcome> {
+pub(crate) fn judge(input: Judged<'_>) -> Vec<CheckOutcome> {
     let parts = parts_of(input.tracker, input.model_log);
     vec![
         outcome(
@@ -243,7 +243,7 @@ fn no_repeated_turn(tracker: &Tracker) -> Vec<String> {
 }
 
 /// The part of each turn, from the model's log (matched by text, in order).
-pub fn parts_of(tracker: &Tracker, log: Option<&ModelLog>) -> Vec<Option<String>> {
+pub(crate) fn parts_of(tracker: &Tracker, log: Option<&ModelLog>) -> Vec<Option<String>> {
     let mut parts = vec![None; tracker.turns.len()];
     let Some(log) = log else { return parts };
     let mut next = 0;

@@ -5,23 +5,23 @@
 //! - [`tracker`]: one session's model turns and candidate utterances;
 //! - [`checks`]: the numbered conversation checks (`conversation.1`...).
 
-pub mod checks;
-pub mod profile;
-pub mod summary;
-pub mod tracker;
+pub(crate) mod checks;
+pub(crate) mod profile;
+pub(crate) mod summary;
+pub(crate) mod tracker;
 
 #[cfg(test)]
 mod tests;
 
 use std::sync::Arc;
 
-pub use checks::{CheckOutcome, Checkpoint, ModelLog, ModelTurn};
-pub use profile::{ConversationConfig, TurnProfile};
-pub use tracker::{Tracker, Turn, Utterance};
+pub(crate) use checks::{CheckOutcome, Checkpoint, ModelLog, ModelTurn};
+pub(crate) use profile::{ConversationConfig, TurnProfile};
+pub(crate) use tracker::Tracker;
 
 /// Reads the model's own log of a session (the local mocks' control API),
 /// given the session's turn texts (to find which of the mock's sessions it was).
-pub type ModelLogSource = Arc<
+pub(crate) type ModelLogSource = Arc<
     dyn Fn(Vec<String>) -> futures_util::future::BoxFuture<'static, Option<ModelLog>> + Send + Sync,
 >;
 

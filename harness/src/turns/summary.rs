@@ -8,7 +8,7 @@ use crate::replay::inbox::Inbox;
 use crate::report::model::{ConversationReport, TurnReport, UtteranceReport};
 
 /// The report of one session's conversation.
-pub fn report(
+pub(crate) fn report(
     tracker: &Tracker,
     model_log: Option<&ModelLog>,
     checks: Vec<CheckOutcome>,

@@ -15,7 +15,7 @@ use crate::scenario::matching::lookup;
 
 /// How a model turn ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TurnEnd {
+pub(crate) enum TurnEnd {
     /// The API's turn-end message.
     Signal,
     /// A quiet gap (APIs without a turn-end message).
@@ -26,7 +26,7 @@ pub enum TurnEnd {
 
 /// One model turn.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Turn {
+pub(crate) struct Turn {
     /// Its first message.
     pub start: Instant,
     /// Its first audio message.
@@ -49,7 +49,7 @@ pub struct Turn {
 
 /// Speech or a typed prompt.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum UtteranceKind {
+pub(crate) enum UtteranceKind {
     /// Audio streamed by the harness.
     Speech,
     /// A typed prompt (a text message).
@@ -58,7 +58,7 @@ pub enum UtteranceKind {
 
 /// One candidate utterance (what the scenario calls one answer).
 #[derive(Debug, Clone, PartialEq)]
-pub struct Utterance {
+pub(crate) struct Utterance {
     /// Speech or text.
     pub kind: UtteranceKind,
     /// First chunk (or the prompt) sent.
@@ -84,7 +84,7 @@ pub struct Utterance {
 
 /// A reply that came before the request it answers.
 #[derive(Debug, Clone, PartialEq)]
-pub struct EarlyReply {
+pub(crate) struct EarlyReply {
     /// The reply's type.
     pub kind: String,
     /// The action that must come first.
@@ -95,7 +95,7 @@ pub struct EarlyReply {
 
 /// The conversation of one session.
 #[derive(Debug, Clone)]
-pub struct Tracker {
+pub(crate) struct Tracker {
     profile: Arc<TurnProfile>,
     time_scale: f64,
     /// When the session's socket opened (turns before any prompt are openings).
@@ -118,7 +118,7 @@ pub struct Tracker {
 
 impl Tracker {
     /// An empty conversation.
-    pub fn new(profile: Arc<TurnProfile>, time_scale: f64, opened: Instant) -> Self {
+    pub(crate) fn new(profile: Arc<TurnProfile>, time_scale: f64, opened: Instant) -> Self {
         Self {
             profile,
             time_scale: time_scale.max(f64::MIN_POSITIVE),
@@ -134,7 +134,7 @@ impl Tracker {
     }
 
     /// The profile.
-    pub fn profile(&self) -> &TurnProfile {
+    pub(crate) fn profile(&self) -> &TurnProfile {
         &self.profile
     }
 
@@ -144,7 +144,7 @@ impl Tracker {
     /// audio still plays, so pieces a loaded backend posts in bursts stay one
     /// turn) or the client has begun an utterance since its last message
     /// (what the model sends after that is another turn).
-    pub fn settle(&mut self, now: Instant) {
+    pub(crate) fn settle(&mut self, now: Instant) {
         if !self.profile.turn_end.is_empty() {
             return;
         }
@@ -162,7 +162,7 @@ impl Tracker {
 
     /// A server message arrived; returns the turn latency to record, if this
     /// message is the first audio of the first turn after an utterance.
-    pub fn received(&mut self, at: Instant, value: &Value) -> Option<Duration> {
+    pub(crate) fn received(&mut self, at: Instant, value: &Value) -> Option<Duration> {
         let kind = value.get("type").and_then(Value::as_str)?.to_owned();
         if kind == "error" {
             self.errors.push(at);
@@ -256,7 +256,7 @@ impl Tracker {
     }
 
     /// The client sent a message (for typed prompts and request order).
-    pub fn sent(&mut self, at: Instant, value: &Value) {
+    pub(crate) fn sent(&mut self, at: Instant, value: &Value) {
         for field in ["action", "type"] {
             if let Some(action) = value.get(field).and_then(Value::as_str) {
                 self.actions_sent.push((action.to_owned(), at));
@@ -289,7 +289,7 @@ impl Tracker {
 
     /// Speech begins (its first chunk is about to leave); `waited`: the
     /// candidate let the model finish first.
-    pub fn begin_speech(
+    pub(crate) fn begin_speech(
         &mut self,
         at: Instant,
         replies: Option<u32>,
@@ -311,7 +311,7 @@ impl Tracker {
 
     /// A clip of the open utterance was streamed: its last chunk left at
     /// `at`, and it ended with `trailing_quiet` (real time) of quiet.
-    pub fn add_clip(
+    pub(crate) fn add_clip(
         &mut self,
         at: Instant,
         trailing_quiet: Duration,
@@ -335,15 +335,8 @@ impl Tracker {
         self.last_clip_end = Some((at, speech_end));
     }
 
-    /// Whether an utterance is being streamed.
-    pub fn speaking(&self) -> bool {
-        self.utterances
-            .last()
-            .is_some_and(|u| u.kind == UtteranceKind::Speech && u.end.is_none())
-    }
-
     /// Ends the open utterance at its last clip's end.
-    pub fn end_speech(&mut self) {
+    pub(crate) fn end_speech(&mut self) {
         let ends = self.last_clip_end.take();
         if let Some(utterance) = self.open_utterance() {
             let (end, speech_end) = ends.unwrap_or((utterance.start, utterance.start));
@@ -359,12 +352,12 @@ impl Tracker {
     }
 
     /// Whether the server sent an `error` in `[from, to)` (a refused request).
-    pub fn refused_between(&self, from: Instant, to: Instant) -> bool {
+    pub(crate) fn refused_between(&self, from: Instant, to: Instant) -> bool {
         self.errors.iter().any(|at| *at >= from && *at < to)
     }
 
     /// When the last utterance ended (the socket's opening if none has).
-    pub fn last_prompt_end(&self) -> Instant {
+    pub(crate) fn last_prompt_end(&self) -> Instant {
         self.utterances
             .iter()
             .rev()
@@ -374,7 +367,7 @@ impl Tracker {
 
     /// The first turn that started at or after `since` and has ended (and,
     /// with `played_out`, whose audio has played out by `now`): its index.
-    pub fn ended_turn_since(
+    pub(crate) fn ended_turn_since(
         &mut self,
         since: Instant,
         now: Instant,
@@ -391,13 +384,13 @@ impl Tracker {
     }
 
     /// Whether a model turn started at or after `since`.
-    pub fn turn_started_since(&self, since: Instant) -> bool {
+    pub(crate) fn turn_started_since(&self, since: Instant) -> bool {
         self.turns.iter().any(|t| t.start >= since)
     }
 
     /// Whether the model is quiet: every turn that started after `since` has
     /// ended and played out (and at least one did).
-    pub fn model_done_since(&mut self, since: Instant, now: Instant) -> bool {
+    pub(crate) fn model_done_since(&mut self, since: Instant, now: Instant) -> bool {
         self.settle(now);
         let mut after = self.turns.iter().filter(|t| t.start >= since).peekable();
         after.peek().is_some() && after.all(|t| t.end.is_some() && t.playout_end <= now)

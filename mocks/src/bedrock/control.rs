@@ -49,7 +49,7 @@ enum OneOrMany {
 }
 
 /// The control routes.
-pub fn router() -> Router<Arc<Shared>> {
+pub(crate) fn router() -> Router<Arc<Shared>> {
     Router::new()
         .route("/_mock/bedrock/streams", get(streams))
         .route("/_mock/bedrock/usage", get(usage))

@@ -10,12 +10,12 @@ use super::events::{ContentType, InputEvent, InvalidEvent, Role};
 use crate::speech::{self, Vad, VadConfig, VadEvent};
 
 /// The message Bedrock sends when history follows audio.
-pub const HISTORY_AFTER_AUDIO: &str =
+pub(crate) const HISTORY_AFTER_AUDIO: &str =
     "Chat history should be sent completely before streaming audio.";
 
 /// What an input event leads to.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Effect {
+pub(crate) enum Effect {
     /// The system prompt is complete.
     SystemPrompt(String),
     /// The user started speaking (a barge-in if the assistant is speaking).
@@ -47,7 +47,7 @@ struct OpenContent {
 
 /// The input state of one session.
 #[derive(Debug, Default)]
-pub struct Conversation {
+pub(crate) struct Conversation {
     /// `sessionStart` arrived (nothing else is accepted before it).
     session_started: bool,
     /// From `promptStart`; content events must repeat it.
@@ -76,7 +76,7 @@ fn invalid(message: impl Into<String>) -> InvalidEvent {
 
 impl Conversation {
     /// A session that has received nothing yet.
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Self {
             output_sample_rate: 24_000,
             ..Self::default()
@@ -84,38 +84,38 @@ impl Conversation {
     }
 
     /// The prompt name from `promptStart`.
-    pub fn prompt_name(&self) -> Option<&str> {
+    pub(crate) fn prompt_name(&self) -> Option<&str> {
         self.prompt_name.as_deref()
     }
 
     /// The output sample rate the client asked for.
-    pub fn output_sample_rate(&self) -> u32 {
+    pub(crate) fn output_sample_rate(&self) -> u32 {
         self.output_sample_rate
     }
 
     /// Audio received so far.
-    pub fn input_audio(&self) -> Duration {
+    pub(crate) fn input_audio(&self) -> Duration {
         self.input_audio
     }
 
     /// Text tokens received so far (system prompt, history, typed input).
-    pub fn input_text_tokens(&self) -> u64 {
+    pub(crate) fn input_text_tokens(&self) -> u64 {
         self.input_text_tokens
     }
 
     /// Whether `promptEnd` arrived (the model finishes its turns and ends the completion).
-    pub fn prompt_ended(&self) -> bool {
+    pub(crate) fn prompt_ended(&self) -> bool {
         self.prompt_ended
     }
 
     /// Whether `sessionEnd` arrived.
-    pub fn ended(&self) -> bool {
+    pub(crate) fn ended(&self) -> bool {
         self.session_ended
     }
 
     /// Applies one event. `recognize` turns an utterance's speech time into
     /// its transcript. An error is a protocol violation (validationException).
-    pub fn apply(
+    pub(crate) fn apply(
         &mut self,
         event: InputEvent,
         recognize: &dyn Fn(Duration) -> String,

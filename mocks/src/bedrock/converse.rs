@@ -21,7 +21,7 @@ use crate::speech;
 
 /// A parsed text request.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TextRequest {
+pub(crate) struct TextRequest {
     /// The system prompt blocks, joined.
     pub system: String,
     /// (role, text) per message, oldest first.
@@ -51,7 +51,7 @@ fn texts(blocks: Option<&Value>) -> Result<Vec<String>, AwsError> {
 }
 
 /// Parses a Converse body or a native Nova InvokeModel body.
-pub fn parse_request(body: &[u8], model_id: &str) -> Result<TextRequest, AwsError> {
+pub(crate) fn parse_request(body: &[u8], model_id: &str) -> Result<TextRequest, AwsError> {
     let value: Value = serde_json::from_slice(body).map_err(malformed)?;
     let object = value
         .as_object()
@@ -112,7 +112,7 @@ pub fn parse_request(body: &[u8], model_id: &str) -> Result<TextRequest, AwsErro
 }
 
 /// The model's answer to a request: (text, stop reason, input tokens, output tokens).
-pub fn answer(request: &TextRequest) -> (String, &'static str, u64, u64) {
+pub(crate) fn answer(request: &TextRequest) -> (String, &'static str, u64, u64) {
     let mut text = replies::reply(&request.system, &request.messages);
     let input_tokens = speech::text_tokens(&request.system)
         + request
@@ -215,7 +215,7 @@ async fn handle(
 }
 
 /// `POST /model/{modelId}/converse`.
-pub async fn converse(
+pub(crate) async fn converse(
     State(shared): State<Arc<Shared>>,
     Path(model_id): Path<String>,
     body: Bytes,
@@ -224,7 +224,7 @@ pub async fn converse(
 }
 
 /// `POST /model/{modelId}/invoke`.
-pub async fn invoke(
+pub(crate) async fn invoke(
     State(shared): State<Arc<Shared>>,
     Path(model_id): Path<String>,
     body: Bytes,

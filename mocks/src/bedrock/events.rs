@@ -14,7 +14,7 @@ use crate::speech;
 /// The kind of a content block.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "UPPERCASE")]
-pub enum ContentType {
+pub(crate) enum ContentType {
     /// Text (system prompt, history, typed user input).
     Text,
     /// Audio (16 kHz PCM from the user).
@@ -26,7 +26,7 @@ pub enum ContentType {
 /// Who a content block belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "UPPERCASE")]
-pub enum Role {
+pub(crate) enum Role {
     /// The system prompt.
     System,
     /// The user.
@@ -39,7 +39,7 @@ pub enum Role {
 
 /// One decoded input event.
 #[derive(Debug, Clone, PartialEq)]
-pub enum InputEvent {
+pub(crate) enum InputEvent {
     /// `sessionStart`.
     SessionStart {
         /// The pause that ends the user's turn, from Nova 2 Sonic's
@@ -99,7 +99,7 @@ pub enum InputEvent {
 /// An input event that cannot be understood.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{0}")]
-pub struct InvalidEvent(pub String);
+pub(crate) struct InvalidEvent(pub String);
 
 #[derive(Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
@@ -175,7 +175,7 @@ fn field<T: serde::de::DeserializeOwned>(name: &str, body: &Value) -> Result<T, 
 }
 
 /// Parses `{"event": {name: body}}`.
-pub fn parse_input(event: &Value) -> Result<InputEvent, InvalidEvent> {
+pub(crate) fn parse_input(event: &Value) -> Result<InputEvent, InvalidEvent> {
     let inner = event
         .get("event")
         .and_then(Value::as_object)
@@ -248,7 +248,7 @@ pub fn parse_input(event: &Value) -> Result<InputEvent, InvalidEvent> {
 
 /// The ids every output event of a completion repeats.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CompletionIds {
+pub(crate) struct CompletionIds {
     /// The session.
     pub session_id: String,
     /// The client's prompt name.
@@ -259,7 +259,7 @@ pub struct CompletionIds {
 
 /// Text generation stage, sent as `additionalModelFields`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Stage {
+pub(crate) enum Stage {
     /// A first guess that the FINAL text may revise.
     Speculative,
     /// The final text.
@@ -280,19 +280,19 @@ impl CompletionIds {
     }
 
     /// `completionStart`.
-    pub fn completion_start(&self) -> Value {
+    pub(crate) fn completion_start(&self) -> Value {
         Self::wrap("completionStart", self.base())
     }
 
     /// `completionEnd`.
-    pub fn completion_end(&self, stop_reason: &str) -> Value {
+    pub(crate) fn completion_end(&self, stop_reason: &str) -> Value {
         let mut body = self.base();
         body.insert("stopReason".into(), json!(stop_reason));
         Self::wrap("completionEnd", body)
     }
 
     /// `contentStart` of a TEXT block.
-    pub fn text_start(&self, content_id: &str, role: &str, stage: Stage) -> Value {
+    pub(crate) fn text_start(&self, content_id: &str, role: &str, stage: Stage) -> Value {
         let stage = match stage {
             Stage::Speculative => "SPECULATIVE",
             Stage::Final => "FINAL",
@@ -313,7 +313,7 @@ impl CompletionIds {
     }
 
     /// `contentStart` of the assistant's AUDIO block.
-    pub fn audio_start(&self, content_id: &str, sample_rate: u32) -> Value {
+    pub(crate) fn audio_start(&self, content_id: &str, sample_rate: u32) -> Value {
         let mut body = self.base();
         body.insert("contentId".into(), json!(content_id));
         body.insert("type".into(), json!("AUDIO"));
@@ -332,7 +332,7 @@ impl CompletionIds {
     }
 
     /// `textOutput`.
-    pub fn text_output(&self, content_id: &str, role: &str, content: &str) -> Value {
+    pub(crate) fn text_output(&self, content_id: &str, role: &str, content: &str) -> Value {
         let mut body = self.base();
         body.insert("contentId".into(), json!(content_id));
         body.insert("role".into(), json!(role));
@@ -341,7 +341,7 @@ impl CompletionIds {
     }
 
     /// `audioOutput` with PCM `samples` base64-encoded.
-    pub fn audio_output(&self, content_id: &str, samples: &[i16]) -> Value {
+    pub(crate) fn audio_output(&self, content_id: &str, samples: &[i16]) -> Value {
         let mut body = self.base();
         body.insert("contentId".into(), json!(content_id));
         body.insert(
@@ -352,7 +352,7 @@ impl CompletionIds {
     }
 
     /// `contentEnd`.
-    pub fn content_end(&self, content_id: &str, kind: &str, stop_reason: &str) -> Value {
+    pub(crate) fn content_end(&self, content_id: &str, kind: &str, stop_reason: &str) -> Value {
         let mut body = self.base();
         body.insert("contentId".into(), json!(content_id));
         body.insert("type".into(), json!(kind));
@@ -361,7 +361,7 @@ impl CompletionIds {
     }
 
     /// `usageEvent` with this turn's delta and the session's total.
-    pub fn usage(&self, delta: &SonicTokens, total: &SonicTokens) -> Value {
+    pub(crate) fn usage(&self, delta: &SonicTokens, total: &SonicTokens) -> Value {
         let side = |t: &SonicTokens| {
             json!({
                 "input": { "speechTokens": t.speech_in, "textTokens": t.text_in },

@@ -18,17 +18,17 @@
 //! divided by [`BedrockConfig::time_scale`].
 
 pub mod answers;
-pub mod control;
-pub mod conversation;
-pub mod converse;
-pub mod errors;
-pub mod events;
+pub(crate) mod control;
+pub(crate) mod conversation;
+pub(crate) mod converse;
+pub(crate) mod errors;
+pub(crate) mod events;
 pub mod eventstream;
 pub mod models;
-pub mod replies;
-pub mod session;
+pub(crate) mod replies;
+pub(crate) mod session;
 pub mod state;
-pub mod stream;
+pub(crate) mod stream;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;

@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 
 /// The IELTS writing task kinds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum WritingTask {
+pub(crate) enum WritingTask {
     /// Academic Task 1 (describe a chart; 150 words).
     AcademicTask1,
     /// General Training Task 1 (a letter; 150 words).
@@ -25,7 +25,7 @@ pub enum WritingTask {
 
 impl WritingTask {
     /// Parses `academic_task1` and friends.
-    pub fn parse(name: &str) -> Option<Self> {
+    pub(crate) fn parse(name: &str) -> Option<Self> {
         match name.trim().to_lowercase().as_str() {
             "academic_task1" => Some(Self::AcademicTask1),
             "general_task1" => Some(Self::GeneralTask1),
@@ -36,17 +36,17 @@ impl WritingTask {
     }
 
     /// Whether this is a Task 1.
-    pub fn is_task1(self) -> bool {
+    pub(crate) fn is_task1(self) -> bool {
         matches!(self, Self::AcademicTask1 | Self::GeneralTask1)
     }
 
     /// The minimum word count.
-    pub fn min_words(self) -> usize {
+    pub(crate) fn min_words(self) -> usize {
         if self.is_task1() { 150 } else { 250 }
     }
 
     /// The name of the first criterion.
-    pub fn first_criterion(self) -> &'static str {
+    pub(crate) fn first_criterion(self) -> &'static str {
         if self.is_task1() {
             "task_achievement"
         } else {
@@ -56,7 +56,7 @@ impl WritingTask {
 }
 
 /// The value of a `KEY: value` marker line anywhere in `text`.
-pub fn marker<'a>(text: &'a str, key: &str) -> Option<&'a str> {
+pub(crate) fn marker<'a>(text: &'a str, key: &str) -> Option<&'a str> {
     text.lines().find_map(|line| {
         let (name, value) = line.trim().split_once(':')?;
         (name.trim().eq_ignore_ascii_case(key)).then(|| value.trim())
@@ -64,7 +64,7 @@ pub fn marker<'a>(text: &'a str, key: &str) -> Option<&'a str> {
 }
 
 /// The essay: everything after the line starting with `ESSAY:`.
-pub fn essay(text: &str) -> &str {
+pub(crate) fn essay(text: &str) -> &str {
     let mut offset = 0;
     for line in text.split_inclusive('\n') {
         if let Some(rest) = line.trim_start().strip_prefix("ESSAY:") {
@@ -78,7 +78,7 @@ pub fn essay(text: &str) -> &str {
 
 /// Measurements of an essay.
 #[derive(Debug, Clone, PartialEq)]
-pub struct EssayStats {
+pub(crate) struct EssayStats {
     /// Words.
     pub words: usize,
     /// Distinct words / words, averaged over 50-word windows (so that it
@@ -143,7 +143,7 @@ fn windowed_variety(words: &[String]) -> f64 {
 }
 
 /// Measures `essay`.
-pub fn stats(essay: &str) -> EssayStats {
+pub(crate) fn stats(essay: &str) -> EssayStats {
     let words: Vec<String> = essay
         .split(|c: char| !(c.is_alphanumeric() || c == '\''))
         .filter(|w| w.chars().any(char::is_alphabetic))
@@ -180,12 +180,12 @@ pub fn stats(essay: &str) -> EssayStats {
 }
 
 /// Rounds to the nearest half band (IELTS rounds .25 up to .5 and .75 up), in 0..=9.
-pub fn half_band(score: f64) -> f64 {
+pub(crate) fn half_band(score: f64) -> f64 {
     ((score * 2.0).round() / 2.0).clamp(0.0, 9.0)
 }
 
 /// The four criterion bands, in order: task, coherence, lexis, grammar.
-pub fn bands(task: WritingTask, s: &EssayStats) -> [f64; 4] {
+pub(crate) fn bands(task: WritingTask, s: &EssayStats) -> [f64; 4] {
     if s.words == 0 {
         return [0.0; 4];
     }
@@ -231,7 +231,7 @@ pub fn bands(task: WritingTask, s: &EssayStats) -> [f64; 4] {
 }
 
 /// The assessment JSON for `essay_text` (a JSON object, no markdown).
-pub fn writing_assessment(task: WritingTask, essay_text: &str) -> Value {
+pub(crate) fn writing_assessment(task: WritingTask, essay_text: &str) -> Value {
     let s = stats(essay_text);
     let [task_band, coherence, lexis, grammar] = bands(task, &s);
     let overall = half_band((task_band + coherence + lexis + grammar) / 4.0);
@@ -286,7 +286,7 @@ pub fn writing_assessment(task: WritingTask, essay_text: &str) -> Value {
 }
 
 /// IELTS reading/listening raw score (out of 40) to band.
-pub fn band_for_score(correct: u32, total: u32) -> f64 {
+pub(crate) fn band_for_score(correct: u32, total: u32) -> f64 {
     if total == 0 {
         return 0.0;
     }
@@ -333,7 +333,7 @@ fn comprehension_feedback(skill: &str, text: &str) -> String {
 
 /// The reply to a conversation: `system` and `messages` are the text blocks
 /// (messages as (role, text), oldest first).
-pub fn reply(system: &str, messages: &[(String, String)]) -> String {
+pub(crate) fn reply(system: &str, messages: &[(String, String)]) -> String {
     let all_text = std::iter::once(system)
         .chain(messages.iter().map(|(_, text)| text.as_str()))
         .collect::<Vec<_>>()

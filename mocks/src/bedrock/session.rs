@@ -21,14 +21,14 @@ use crate::speech;
 use crate::token_rules::{self, Provider};
 
 /// How long a Nova Sonic stream may live (scenario time).
-pub const STREAM_LIMIT: Duration = Duration::from_secs(8 * 60);
+pub(crate) const STREAM_LIMIT: Duration = Duration::from_secs(8 * 60);
 
 /// The message of the timeout exception.
-pub const TIMEOUT_MESSAGE: &str =
+pub(crate) const TIMEOUT_MESSAGE: &str =
     "Model has timed out in processing the request. Try your request again.";
 
 /// The textOutput content that marks a barge-in.
-pub const INTERRUPTED_MARKER: &str = "{ \"interrupted\" : true }";
+pub(crate) const INTERRUPTED_MARKER: &str = "{ \"interrupted\" : true }";
 
 /// Audio per `audioOutput` event.
 const CHUNK: Duration = Duration::from_millis(100);
@@ -76,7 +76,7 @@ impl Turn {
 }
 
 /// The model side of one stream.
-pub struct Session {
+pub(crate) struct Session {
     /// The mock's state: transcript catalog, stream records, usage.
     shared: Arc<Shared>,
     /// This stream's position in `shared`'s stream list.
@@ -117,7 +117,7 @@ pub struct Session {
 
 impl Session {
     /// A session for stream `index` of `shared`, with the faults taken for it.
-    pub fn new(
+    pub(crate) fn new(
         shared: Arc<Shared>,
         index: usize,
         model: String,
@@ -173,7 +173,7 @@ impl Session {
     }
 
     /// Runs until the session ends, then records how it ended.
-    pub async fn run(mut self, mut events: mpsc::Receiver<Result<InputEvent, String>>) {
+    pub(crate) async fn run(mut self, mut events: mpsc::Receiver<Result<InputEvent, String>>) {
         let stop = self.drive(&mut events).await;
         drop(events);
         let (state, error) = match stop {

@@ -24,7 +24,7 @@ use super::session::Session;
 use super::state::{FaultTarget, ModelUsage, Shared, StreamInfo, StreamState};
 
 /// `POST /model/{modelId}/invoke-with-bidirectional-stream`.
-pub async fn invoke(
+pub(crate) async fn invoke(
     State(shared): State<Arc<Shared>>,
     Path(model_id): Path<String>,
     body: Body,

@@ -18,10 +18,10 @@
 use serde::Serialize;
 
 /// The line that asks for an assessment.
-pub const TASK_LINE: &str = "TASK: ielts_speaking_assessment";
+pub(crate) const TASK_LINE: &str = "TASK: ielts_speaking_assessment";
 
 /// The line after which the transcript starts.
-pub const TRANSCRIPT_LINE: &str = "TRANSCRIPT:";
+pub(crate) const TRANSCRIPT_LINE: &str = "TRANSCRIPT:";
 
 const FILLERS: &[&str] = &["um", "uh", "er", "erm", "ah", "hmm", "mm"];
 const LINKERS: &[&str] = &[
@@ -49,7 +49,7 @@ const SUBORDINATORS: &[&str] = &[
 
 /// Counts over the candidate's answers.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
-pub struct CandidateStats {
+pub(crate) struct CandidateStats {
     /// Candidate lines.
     pub answers: usize,
     /// Answers the recogniser could not transcribe.
@@ -72,7 +72,7 @@ pub struct CandidateStats {
 
 impl CandidateStats {
     /// Collects the statistics of the candidate's lines.
-    pub fn of(candidate_lines: &[String]) -> Self {
+    pub(crate) fn of(candidate_lines: &[String]) -> Self {
         let mut stats = Self::default();
         let mut distinct = std::collections::BTreeSet::new();
         for line in candidate_lines {
@@ -122,13 +122,13 @@ fn words(text: &str) -> impl Iterator<Item = String> + '_ {
 }
 
 /// Nearest half band in 0-9.
-pub fn half_band(score: f64) -> f64 {
+pub(crate) fn half_band(score: f64) -> f64 {
     ((score * 2.0).round() / 2.0).clamp(0.0, 9.0)
 }
 
 /// One criterion's band and feedback.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Criterion {
+pub(crate) struct Criterion {
     /// 0-9 in half steps.
     pub band: f64,
     /// Why.
@@ -137,7 +137,7 @@ pub struct Criterion {
 
 /// The four IELTS speaking criteria.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Criteria {
+pub(crate) struct Criteria {
     /// Fluency and coherence.
     pub fluency_and_coherence: Criterion,
     /// Lexical resource.
@@ -150,7 +150,7 @@ pub struct Criteria {
 
 /// One step of the improvement plan.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct PlanItem {
+pub(crate) struct PlanItem {
     /// The criterion to work on.
     pub focus: String,
     /// What to do.
@@ -161,7 +161,7 @@ pub struct PlanItem {
 
 /// The assessment, in the exact shape the backend expects.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Assessment {
+pub(crate) struct Assessment {
     /// Bands and feedback per criterion.
     pub criteria: Criteria,
     /// A summary.
@@ -171,12 +171,12 @@ pub struct Assessment {
 }
 
 /// Whether `text` asks for an assessment.
-pub fn is_assessment_request(text: &str) -> bool {
+pub(crate) fn is_assessment_request(text: &str) -> bool {
     text.lines().any(|line| line.trim() == TASK_LINE)
 }
 
 /// The candidate's lines of the transcript in `text`.
-pub fn candidate_lines(text: &str) -> Vec<String> {
+pub(crate) fn candidate_lines(text: &str) -> Vec<String> {
     let mut lines: Vec<(bool, String)> = Vec::new();
     let transcript = text
         .lines()
@@ -200,7 +200,7 @@ pub fn candidate_lines(text: &str) -> Vec<String> {
 }
 
 /// Assesses the transcript in `text`.
-pub fn assess(text: &str) -> Assessment {
+pub(crate) fn assess(text: &str) -> Assessment {
     let stats = CandidateStats::of(&candidate_lines(text));
     if stats.words == 0 {
         return silent_assessment();

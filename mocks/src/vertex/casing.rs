@@ -16,7 +16,7 @@ pub(crate) const FREE_FORM_KEYS: &[&str] = &[
 ];
 
 /// `snake_case` to `camelCase` (already camelCase names are unchanged).
-pub fn camel_case(name: &str) -> String {
+pub(crate) fn camel_case(name: &str) -> String {
     let mut out = String::with_capacity(name.len());
     let mut upper_next = false;
     for c in name.chars() {
@@ -33,7 +33,7 @@ pub fn camel_case(name: &str) -> String {
 }
 
 /// Renames every key to camelCase, except inside free-form payloads.
-pub fn normalize_keys(value: Value) -> Value {
+pub(crate) fn normalize_keys(value: Value) -> Value {
     match value {
         Value::Object(map) => Value::Object(
             map.into_iter()

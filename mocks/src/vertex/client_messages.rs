@@ -13,11 +13,11 @@ use super::casing::normalize_keys;
 use super::context::Compression;
 
 /// Audio sample rate assumed when a `audio/pcm` MIME type names none.
-pub const DEFAULT_INPUT_RATE: u32 = 16_000;
+pub(crate) const DEFAULT_INPUT_RATE: u32 = 16_000;
 
 /// Why a client message is refused (the session closes with 1007).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum ParseError {
+pub(crate) enum ParseError {
     /// Not JSON, or a field of the wrong type.
     #[error("Invalid JSON payload received. {0}")]
     InvalidJson(String),
@@ -47,7 +47,7 @@ pub enum ParseError {
 
 /// A parsed client message.
 #[derive(Debug, Clone, PartialEq)]
-pub enum ClientMessage {
+pub(crate) enum ClientMessage {
     /// The session configuration (first message only).
     Setup(Setup),
     /// Conversation turns typed by the client.
@@ -60,7 +60,7 @@ pub enum ClientMessage {
 
 /// What the mock uses from `setup`.
 #[derive(Debug, Clone, PartialEq, Default)]
-pub struct Setup {
+pub(crate) struct Setup {
     /// `projects/{P}/locations/{L}/publishers/google/models/{MODEL}`.
     pub model: String,
     /// `generationConfig.responseModalities`, upper-cased (empty: AUDIO).
@@ -86,7 +86,7 @@ pub struct Setup {
 
 impl Setup {
     /// Whether the model answers in text rather than audio.
-    pub fn text_responses(&self) -> bool {
+    pub(crate) fn text_responses(&self) -> bool {
         !self.response_modalities.is_empty()
             && !self.response_modalities.iter().any(|m| m == "AUDIO")
     }
@@ -94,7 +94,7 @@ impl Setup {
 
 /// `clientContent`.
 #[derive(Debug, Clone, PartialEq, Default)]
-pub struct ClientContent {
+pub(crate) struct ClientContent {
     /// The text of each turn (parts joined by newlines), in order.
     pub turns: Vec<String>,
     /// Whether the model should answer now.
@@ -103,7 +103,7 @@ pub struct ClientContent {
 
 /// One chunk of PCM audio.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AudioChunk {
+pub(crate) struct AudioChunk {
     /// Samples per second (from `audio/pcm;rate=N`).
     pub sample_rate: u32,
     /// Little-endian 16-bit PCM bytes.
@@ -112,7 +112,7 @@ pub struct AudioChunk {
 
 /// `realtimeInput`: the fields present, handled in this order.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct RealtimeInput {
+pub(crate) struct RealtimeInput {
     /// `activityStart` (manual activity detection).
     pub activity_start: bool,
     /// `audio` and `mediaChunks` audio, in order (images and video are dropped).
@@ -173,7 +173,7 @@ fn as_object<'a>(value: &'a Value, at: &str) -> Result<&'a Map<String, Value>, P
 }
 
 /// Parses one client message (text or binary frame contents).
-pub fn parse_client_message(bytes: &[u8]) -> Result<ClientMessage, ParseError> {
+pub(crate) fn parse_client_message(bytes: &[u8]) -> Result<ClientMessage, ParseError> {
     let value: Value = serde_json::from_slice(bytes)
         .map_err(|e| ParseError::InvalidJson(format!("Syntax error: {e}")))?;
     let value = normalize_keys(value);
@@ -368,7 +368,7 @@ fn decode_blob(blob: &Blob, at: &str) -> Result<Option<AudioChunk>, ParseError> 
 }
 
 /// The sample rate of an `audio/pcm[;rate=N]` MIME type.
-pub fn pcm_rate(mime: &str) -> Option<u32> {
+pub(crate) fn pcm_rate(mime: &str) -> Option<u32> {
     let mut params = mime.split(';').map(str::trim);
     if !params.next()?.eq_ignore_ascii_case("audio/pcm") {
         return None;

@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 
 /// The native-audio Live model's context window (tokens), whose 80% is the
 /// default trigger.
-pub const CONTEXT_LIMIT_TOKENS: u64 = 128_000;
+pub(crate) const CONTEXT_LIMIT_TOKENS: u64 = 128_000;
 
 /// `contextWindowCompression` with a sliding window.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -53,7 +53,7 @@ impl Block {
 
 /// One session's context.
 #[derive(Debug, Clone, Default)]
-pub struct ContextWindow {
+pub(crate) struct ContextWindow {
     system_text: u64,
     /// Finished blocks, oldest first.
     blocks: VecDeque<Block>,
@@ -71,27 +71,27 @@ pub struct ContextWindow {
 
 impl ContextWindow {
     /// The system instruction's tokens.
-    pub fn set_system_text(&mut self, tokens: u64) {
+    pub(crate) fn set_system_text(&mut self, tokens: u64) {
         self.system_text = tokens;
     }
 
     /// Turns compression on (or off).
-    pub fn set_compression(&mut self, compression: Option<Compression>) {
+    pub(crate) fn set_compression(&mut self, compression: Option<Compression>) {
         self.compression = compression;
     }
 
     /// The compression in force.
-    pub fn compression(&self) -> Option<Compression> {
+    pub(crate) fn compression(&self) -> Option<Compression> {
         self.compression
     }
 
     /// Typed user input.
-    pub fn add_user_text(&mut self, tokens: u64) {
+    pub(crate) fn add_user_text(&mut self, tokens: u64) {
         self.pending.text += tokens;
     }
 
     /// Times the sliding window discarded blocks.
-    pub fn trims(&self) -> u32 {
+    pub(crate) fn trims(&self) -> u32 {
         self.trims
     }
 
@@ -110,7 +110,7 @@ impl ContextWindow {
     /// A model turn begins, the session having received audio worth
     /// `audio_tokens_so_far` in all: the prompt's audio and text tokens, and
     /// whether the sliding window discarded blocks first.
-    pub fn begin_model_turn(&mut self, audio_tokens_so_far: u64) -> (u64, u64, bool) {
+    pub(crate) fn begin_model_turn(&mut self, audio_tokens_so_far: u64) -> (u64, u64, bool) {
         if let Some(unfinished) = self.current.take() {
             self.blocks.push_back(unfinished);
         }
@@ -135,7 +135,7 @@ impl ContextWindow {
     }
 
     /// The model turn under way ends with what it produced.
-    pub fn finish_model_turn(&mut self, audio: u64, text: u64) {
+    pub(crate) fn finish_model_turn(&mut self, audio: u64, text: u64) {
         let mut block = self.current.take().unwrap_or_default();
         block.audio += audio;
         block.text += text;

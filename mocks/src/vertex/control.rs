@@ -29,7 +29,7 @@ use super::state::VertexState;
 
 /// One transcript to register.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-pub struct TranscriptRegistration {
+pub(crate) struct TranscriptRegistration {
     /// Speech duration of the utterance, in milliseconds.
     pub speech_ms: u64,
     /// What the candidate says in it.

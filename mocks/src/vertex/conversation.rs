@@ -114,7 +114,7 @@ pub struct TurnRecord {
 
 /// A model turn about to be sent.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PlannedTurn {
+pub(crate) struct PlannedTurn {
     /// Its index in the session's model turns.
     pub index: u32,
     /// Its script line.
@@ -129,7 +129,7 @@ pub struct PlannedTurn {
 
 /// The conversation of one session.
 #[derive(Debug, Clone, Default)]
-pub struct Conversation {
+pub(crate) struct Conversation {
     /// Index of the next script line.
     next_line: usize,
     /// Part of the last line Maya started.
@@ -160,37 +160,37 @@ pub struct Conversation {
 
 impl Conversation {
     /// The system instruction (counted once, whatever the number of connections).
-    pub fn set_system_instruction(&mut self, text: &str) {
+    pub(crate) fn set_system_instruction(&mut self, text: &str) {
         self.context.set_system_text(text_tokens(text));
     }
 
     /// `contextWindowCompression` (kept across connections, as the session is).
-    pub fn set_compression(&mut self, compression: Option<Compression>) {
+    pub(crate) fn set_compression(&mut self, compression: Option<Compression>) {
         self.context.set_compression(compression);
     }
 
     /// The compression in force.
-    pub fn compression(&self) -> Option<Compression> {
+    pub(crate) fn compression(&self) -> Option<Compression> {
         self.context.compression()
     }
 
     /// Times the sliding window discarded the context's oldest turns.
-    pub fn context_trims(&self) -> u32 {
+    pub(crate) fn context_trims(&self) -> u32 {
         self.context.trims()
     }
 
     /// The audio the session has taken in, over all its connections.
-    pub fn audio_in(&self) -> Duration {
+    pub(crate) fn audio_in(&self) -> Duration {
         self.audio_in
     }
 
     /// Audio received (speech or silence).
-    pub fn add_audio(&mut self, duration: Duration) {
+    pub(crate) fn add_audio(&mut self, duration: Duration) {
         self.audio_in += duration;
     }
 
     /// Text the client sent.
-    pub fn add_client_text(&mut self, text: &str) {
+    pub(crate) fn add_client_text(&mut self, text: &str) {
         self.context.add_user_text(text_tokens(text));
         if !text.trim().is_empty() {
             self.push(Speaker::Client, text.to_owned(), false);
@@ -198,7 +198,7 @@ impl Conversation {
     }
 
     /// A completed turn of candidate speech.
-    pub fn add_candidate_speech(&mut self, text: String) {
+    pub(crate) fn add_candidate_speech(&mut self, text: String) {
         self.push(Speaker::Candidate, text, false);
     }
 
@@ -211,22 +211,22 @@ impl Conversation {
     }
 
     /// Counts a completed user turn (speech or text).
-    pub fn count_user_turn(&mut self) {
+    pub(crate) fn count_user_turn(&mut self) {
         self.user_turns += 1;
     }
 
     /// Whether the candidate is in (or about to start) the Part 2 long turn.
-    pub fn in_long_turn(&self) -> bool {
+    pub(crate) fn in_long_turn(&self) -> bool {
         self.long_turn_pending
     }
 
     /// Speech accumulated in the long turn.
-    pub fn long_turn_speech(&self) -> Duration {
+    pub(crate) fn long_turn_speech(&self) -> Duration {
         self.long_turn_speech
     }
 
     /// Adds an utterance to the long turn; `true` when the rule ends it.
-    pub fn add_long_turn_utterance(
+    pub(crate) fn add_long_turn_utterance(
         &mut self,
         rule: &LongTurnRule,
         speech: Duration,
@@ -238,7 +238,7 @@ impl Conversation {
     }
 
     /// Ends the long turn; returns its whole transcript.
-    pub fn finish_long_turn(&mut self) -> String {
+    pub(crate) fn finish_long_turn(&mut self) -> String {
         self.long_turn_pending = false;
         self.long_turn_speech = Duration::ZERO;
         let text = std::mem::take(&mut self.long_turn_pieces).join(" ");
@@ -247,7 +247,7 @@ impl Conversation {
     }
 
     /// Makes the examiner misbehave once (a session keeps the first one set).
-    pub fn set_misbehaviour(&mut self, how: Misbehaviour, at_turn: u32) {
+    pub(crate) fn set_misbehaviour(&mut self, how: Misbehaviour, at_turn: u32) {
         if self.misbehaviour.is_none() {
             self.misbehaviour = Some(MisbehaviourPlan::new(how, at_turn));
         }
@@ -257,7 +257,7 @@ impl Conversation {
     /// misbehaviour says otherwise), advances the script, prices the prompt
     /// and logs the turn. Past the closing line there is no line: the
     /// overrun is counted and returned.
-    pub fn begin_model_turn(&mut self) -> Result<PlannedTurn, ScriptOverrun> {
+    pub(crate) fn begin_model_turn(&mut self) -> Result<PlannedTurn, ScriptOverrun> {
         let index = self.turns.len() as u32;
         let choice = match self.repeat_line.take() {
             Some(line) => LineChoice {
@@ -319,7 +319,12 @@ impl Conversation {
     }
 
     /// Ends Maya's line: what was actually produced joins the context and usage.
-    pub fn finish_model_turn(&mut self, turn: &PlannedTurn, usage: &TurnUsage, interrupted: bool) {
+    pub(crate) fn finish_model_turn(
+        &mut self,
+        turn: &PlannedTurn,
+        usage: &TurnUsage,
+        interrupted: bool,
+    ) {
         self.context
             .finish_model_turn(usage.candidates_audio, usage.candidates_text);
         self.model_turns += 1;
@@ -335,7 +340,7 @@ impl Conversation {
     /// After model turn `finished` ended uninterrupted: whether another
     /// model turn starts at once (the `answer_twice` and `repeat_turn`
     /// misbehaviours).
-    pub fn follow_up(&mut self, finished: u32) -> bool {
+    pub(crate) fn follow_up(&mut self, finished: u32) -> bool {
         let interrupted = self
             .turns
             .get(finished as usize)
@@ -359,7 +364,7 @@ impl Conversation {
 
     /// Whether the reply to the utterance that just started begins now,
     /// over the candidate's speech (the `speak_over` misbehaviour).
-    pub fn speaks_over(&mut self) -> bool {
+    pub(crate) fn speaks_over(&mut self) -> bool {
         let upcoming = self.turns.len() as u32;
         !self.long_turn_pending
             && self
@@ -369,42 +374,42 @@ impl Conversation {
     }
 
     /// The model turns begun, in order.
-    pub fn turns(&self) -> &[TurnRecord] {
+    pub(crate) fn turns(&self) -> &[TurnRecord] {
         &self.turns
     }
 
     /// Model turns asked for after the closing line.
-    pub fn script_overruns(&self) -> u32 {
+    pub(crate) fn script_overruns(&self) -> u32 {
         self.script_overruns
     }
 
     /// Part of the last line Maya started.
-    pub fn part(&self) -> ExaminerPart {
+    pub(crate) fn part(&self) -> ExaminerPart {
         self.part
     }
 
     /// Index of the next script line.
-    pub fn next_line(&self) -> usize {
+    pub(crate) fn next_line(&self) -> usize {
         self.next_line
     }
 
     /// The transcript so far.
-    pub fn transcript(&self) -> &[TranscriptEntry] {
+    pub(crate) fn transcript(&self) -> &[TranscriptEntry] {
         &self.transcript
     }
 
     /// Completed candidate/client turns.
-    pub fn user_turns(&self) -> u32 {
+    pub(crate) fn user_turns(&self) -> u32 {
         self.user_turns
     }
 
     /// Completed (or interrupted) model turns.
-    pub fn model_turns(&self) -> u32 {
+    pub(crate) fn model_turns(&self) -> u32 {
         self.model_turns
     }
 
     /// Tokens billed so far.
-    pub fn usage(&self) -> TokenTotals {
+    pub(crate) fn usage(&self) -> TokenTotals {
         self.usage
     }
 }

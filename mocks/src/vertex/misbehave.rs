@@ -10,7 +10,7 @@ use super::script::{ExaminerPart, closing_line, first_line_after_part, script_li
 
 /// Which line a model turn says.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct LineChoice {
+pub(crate) struct LineChoice {
     /// The script line.
     pub line: usize,
     /// Whether the script moves on past it (otherwise it stays where it was).
@@ -19,7 +19,7 @@ pub struct LineChoice {
 
 /// A model turn that follows another at once, with no user turn between.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FollowUp {
+pub(crate) enum FollowUp {
     /// The next script line.
     NextLine,
     /// The very same turn again.
@@ -28,7 +28,7 @@ pub enum FollowUp {
 
 /// One session's misbehaviour and whether it happened yet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct MisbehaviourPlan {
+pub(crate) struct MisbehaviourPlan {
     how: Misbehaviour,
     at_turn: u32,
     done: bool,
@@ -36,7 +36,7 @@ pub struct MisbehaviourPlan {
 
 impl MisbehaviourPlan {
     /// `how`, at model turn `at_turn` (0 is the greeting).
-    pub fn new(how: Misbehaviour, at_turn: u32) -> Self {
+    pub(crate) fn new(how: Misbehaviour, at_turn: u32) -> Self {
         Self {
             how,
             at_turn,
@@ -44,19 +44,15 @@ impl MisbehaviourPlan {
         }
     }
 
-    /// What goes wrong.
-    pub fn how(&self) -> Misbehaviour {
-        self.how
-    }
-
     /// Whether it has happened.
-    pub fn done(&self) -> bool {
+    #[cfg(test)]
+    pub(crate) fn done(&self) -> bool {
         self.done
     }
 
     /// The line model turn `turn` says instead of `next_line`, if this is
     /// where the misbehaviour happens (`part`: the part of the last line said).
-    pub fn choose(
+    pub(crate) fn choose(
         &mut self,
         turn: u32,
         next_line: usize,
@@ -93,7 +89,7 @@ impl MisbehaviourPlan {
 
     /// Whether a turn follows model turn `finished` at once (it ended
     /// without being interrupted).
-    pub fn follow_up(&mut self, finished: u32) -> Option<FollowUp> {
+    pub(crate) fn follow_up(&mut self, finished: u32) -> Option<FollowUp> {
         if self.done || finished != self.at_turn {
             return None;
         }
@@ -108,7 +104,7 @@ impl MisbehaviourPlan {
 
     /// Whether the reply that would be model turn `upcoming` starts now, as
     /// the candidate starts speaking.
-    pub fn speaks_over(&mut self, upcoming: u32) -> bool {
+    pub(crate) fn speaks_over(&mut self, upcoming: u32) -> bool {
         let now = !self.done && self.how == Misbehaviour::SpeakOver && upcoming == self.at_turn;
         self.done |= now;
         now

@@ -19,22 +19,22 @@
 //! - [`models`]: the Gemini models served, with their lifecycle;
 //! - [`errors`]: Google's error shape; `state`: what connections share.
 
-pub mod assessment;
+pub(crate) mod assessment;
 pub mod auth;
-pub mod casing;
-pub mod client_messages;
-pub mod context;
-pub mod control;
-pub mod conversation;
-pub mod errors;
+pub(crate) mod casing;
+pub(crate) mod client_messages;
+pub(crate) mod context;
+pub(crate) mod control;
+pub(crate) mod conversation;
+pub(crate) mod errors;
 pub mod faults;
 mod live;
-pub mod misbehave;
+pub(crate) mod misbehave;
 pub mod models;
 mod oauth;
 mod rest;
 pub mod script;
-pub mod server_messages;
+pub(crate) mod server_messages;
 mod state;
 
 use std::sync::Arc;

@@ -21,13 +21,13 @@ use super::auth::unix_now;
 use super::state::VertexState;
 
 /// The grant type of a signed-assertion exchange.
-pub const JWT_BEARER_GRANT: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";
+pub(super) const JWT_BEARER_GRANT: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";
 
 /// Lifetime of the access tokens issued, in seconds.
-pub const ACCESS_TOKEN_LIFETIME_SECS: u64 = 3600;
+pub(super) const ACCESS_TOKEN_LIFETIME_SECS: u64 = 3600;
 
 /// Decodes an `application/x-www-form-urlencoded` body.
-pub fn form_fields(body: &str) -> Vec<(String, String)> {
+pub(super) fn form_fields(body: &str) -> Vec<(String, String)> {
     let decode = |s: &str| {
         percent_decode_str(&s.replace('+', " "))
             .decode_utf8_lossy()

@@ -33,7 +33,7 @@ impl TurnUsage {
     }
 
     /// Vertex's `usageMetadata` object.
-    pub fn to_usage_metadata(&self) -> Value {
+    pub fn to_usage_metadata(self) -> Value {
         let mut metadata = json!({
             "promptTokenCount": self.prompt(),
             "candidatesTokenCount": self.candidates(),
@@ -62,22 +62,22 @@ fn details(audio: u64, text: u64) -> Value {
 }
 
 /// `{"setupComplete": {}}`.
-pub fn setup_complete() -> Value {
+pub(crate) fn setup_complete() -> Value {
     json!({"setupComplete": {}})
 }
 
 /// A piece of the user's speech, transcribed.
-pub fn input_transcription(text: &str, finished: bool) -> Value {
+pub(crate) fn input_transcription(text: &str, finished: bool) -> Value {
     json!({"serverContent": {"inputTranscription": {"text": text, "finished": finished}}})
 }
 
 /// A piece of the transcription of the model's speech.
-pub fn output_transcription(text: &str) -> Value {
+pub(crate) fn output_transcription(text: &str) -> Value {
     json!({"serverContent": {"outputTranscription": {"text": text}}})
 }
 
 /// A chunk of model audio (base64 16-bit PCM).
-pub fn model_audio(base64_pcm: &str, sample_rate: u32) -> Value {
+pub(crate) fn model_audio(base64_pcm: &str, sample_rate: u32) -> Value {
     json!({"serverContent": {"modelTurn": {"parts": [{"inlineData": {
         "mimeType": format!("audio/pcm;rate={sample_rate}"),
         "data": base64_pcm,
@@ -85,37 +85,37 @@ pub fn model_audio(base64_pcm: &str, sample_rate: u32) -> Value {
 }
 
 /// Model text (when the session asked for TEXT responses).
-pub fn model_text(text: &str) -> Value {
+pub(crate) fn model_text(text: &str) -> Value {
     json!({"serverContent": {"modelTurn": {"parts": [{"text": text}]}}})
 }
 
 /// `{"serverContent": {"generationComplete": true}}`.
-pub fn generation_complete() -> Value {
+pub(crate) fn generation_complete() -> Value {
     json!({"serverContent": {"generationComplete": true}})
 }
 
 /// The end of a model turn, with its usage.
-pub fn turn_complete(usage: &TurnUsage) -> Value {
+pub(crate) fn turn_complete(usage: &TurnUsage) -> Value {
     json!({"serverContent": {"turnComplete": true}, "usageMetadata": usage.to_usage_metadata()})
 }
 
 /// The model stopped because the user spoke (barge-in).
-pub fn interrupted() -> Value {
+pub(crate) fn interrupted() -> Value {
     json!({"serverContent": {"interrupted": true}})
 }
 
 /// The server will close the connection in `time_left`.
-pub fn go_away(time_left: std::time::Duration) -> Value {
+pub(crate) fn go_away(time_left: std::time::Duration) -> Value {
     json!({"goAway": {"timeLeft": proto_duration(time_left)}})
 }
 
 /// A handle that resumes the session as it is now.
-pub fn session_resumption_update(handle: &str) -> Value {
+pub(crate) fn session_resumption_update(handle: &str) -> Value {
     json!({"sessionResumptionUpdate": {"newHandle": handle, "resumable": true}})
 }
 
 /// A `google.protobuf.Duration` in its JSON form: `"60s"`, `"0.250s"`.
-pub fn proto_duration(duration: std::time::Duration) -> String {
+pub(crate) fn proto_duration(duration: std::time::Duration) -> String {
     let millis = duration.subsec_millis();
     if millis == 0 {
         format!("{}s", duration.as_secs())

@@ -24,7 +24,7 @@ use crate::gateway::policy::{Decision, MAX_AUTHORIZER_RESPONSE, evaluate};
 
 /// What an authorizer decided.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Verdict {
+pub(crate) enum Verdict {
     /// Allowed: the value for `requestContext.authorizer`.
     Allow(Value),
     /// 401, with the `www-authenticate` value (JWT) or none (Lambda).
@@ -37,7 +37,7 @@ pub enum Verdict {
 
 /// The keys JWT authorizers check signatures with.
 #[derive(Debug)]
-pub struct JwtKeys {
+pub(crate) struct JwtKeys {
     jwks_url: Option<String>,
     client: reqwest::Client,
     cached: Mutex<Option<JwkSet>>,
@@ -45,7 +45,7 @@ pub struct JwtKeys {
 
 impl JwtKeys {
     /// Keys from a JWKS document at `jwks_url` (none: every token is refused).
-    pub fn new(jwks_url: Option<String>) -> Self {
+    pub(crate) fn new(jwks_url: Option<String>) -> Self {
         Self {
             jwks_url,
             client: reqwest::Client::new(),
@@ -121,7 +121,7 @@ fn invalid_token(description: &str) -> Verdict {
 }
 
 /// Checks a JWT for an authorizer and a route.
-pub async fn check_jwt(
+pub(crate) async fn check_jwt(
     keys: &JwtKeys,
     token: Option<&str>,
     issuer: &str,
@@ -196,7 +196,7 @@ pub async fn check_jwt(
 
 /// Reads a Lambda authorizer's answer: a simple response, or an IAM policy
 /// for `route_arn`. `v2` places the context under `lambda`, as format 2.0 does.
-pub fn lambda_verdict(body: &[u8], simple: bool, route_arn: &str, v2: bool) -> Verdict {
+pub(crate) fn lambda_verdict(body: &[u8], simple: bool, route_arn: &str, v2: bool) -> Verdict {
     if !simple {
         return match evaluate(body, route_arn) {
             Decision::Allow(context) if v2 => Verdict::Allow(json!({"lambda": context})),

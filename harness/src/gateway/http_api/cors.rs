@@ -19,7 +19,7 @@ fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
 }
 
 /// Whether a request is a CORS preflight.
-pub fn is_preflight(method: &str, headers: &HeaderMap) -> bool {
+pub(crate) fn is_preflight(method: &str, headers: &HeaderMap) -> bool {
     method == "OPTIONS"
         && headers.contains_key("origin")
         && headers.contains_key("access-control-request-method")
@@ -44,7 +44,7 @@ fn set(out: &mut HeaderMap, name: &'static str, value: &str) {
 }
 
 /// The gateway's answer to a preflight request.
-pub fn preflight(cors: &HttpCors, headers: &HeaderMap) -> Response {
+pub(crate) fn preflight(cors: &HttpCors, headers: &HeaderMap) -> Response {
     let mut response = StatusCode::NO_CONTENT.into_response();
     let Some(origin) = allowed_origin(cors, headers) else {
         return response;
@@ -86,7 +86,7 @@ pub fn preflight(cors: &HttpCors, headers: &HeaderMap) -> Response {
 }
 
 /// Puts the configured CORS headers on an answer (and drops the integration's).
-pub fn decorate(cors: &HttpCors, request: &HeaderMap, response: &mut Response) {
+pub(crate) fn decorate(cors: &HttpCors, request: &HeaderMap, response: &mut Response) {
     let out = response.headers_mut();
     let integration_set: Vec<HeaderName> = out
         .keys()

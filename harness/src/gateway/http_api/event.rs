@@ -23,7 +23,7 @@ use crate::gateway::rest::event::{ApiFacts, ProxyRequest, header, proxy_event};
 
 /// What the gateway knows about one request.
 #[derive(Debug, Clone)]
-pub struct HttpRequest<'a> {
+pub(crate) struct HttpRequest<'a> {
     /// HTTP method.
     pub method: &'a str,
     /// The path as received, with a named stage (`/prod/items/1`), still encoded.
@@ -44,7 +44,7 @@ pub struct HttpRequest<'a> {
 
 /// Where the API lives and which route matched.
 #[derive(Debug, Clone)]
-pub struct RouteFacts<'a> {
+pub(crate) struct RouteFacts<'a> {
     /// API id.
     pub api_id: &'a str,
     /// Stage (`$default` or a name).
@@ -81,7 +81,7 @@ fn joined(pairs: impl Iterator<Item = (String, String)>) -> Map<String, Value> {
 }
 
 /// Whether HTTP APIs pass a body of this type as text (otherwise base64).
-pub fn is_text(content_type: Option<&str>) -> bool {
+pub(crate) fn is_text(content_type: Option<&str>) -> bool {
     let Some(content_type) = content_type else {
         return true;
     };
@@ -179,7 +179,7 @@ fn common(
 }
 
 /// The payload format 2.0 event; `authorizer` becomes `requestContext.authorizer`.
-pub fn v2_event(
+pub(crate) fn v2_event(
     request: &HttpRequest<'_>,
     route: &RouteFacts<'_>,
     authorizer: Option<&Value>,
@@ -207,7 +207,7 @@ pub fn v2_event(
 }
 
 /// The payload format 1.0 event; `authorizer` becomes `requestContext.authorizer`.
-pub fn v1_event(
+pub(crate) fn v1_event(
     request: &HttpRequest<'_>,
     route: &RouteFacts<'_>,
     authorizer: Option<&Value>,
@@ -247,7 +247,7 @@ pub fn v1_event(
 }
 
 /// `arn:aws:execute-api:{region}:{account}:{api}/{stage}/{METHOD}{path}`.
-pub fn route_arn(request: &HttpRequest<'_>, route: &RouteFacts<'_>) -> String {
+pub(crate) fn route_arn(request: &HttpRequest<'_>, route: &RouteFacts<'_>) -> String {
     format!(
         "arn:aws:execute-api:{}:{}:{}/{}/{}{}",
         route.region, route.account_id, route.api_id, route.stage, request.method, request.path
@@ -255,7 +255,7 @@ pub fn route_arn(request: &HttpRequest<'_>, route: &RouteFacts<'_>) -> String {
 }
 
 /// The Lambda authorizer's REQUEST event, format 2.0.
-pub fn v2_authorizer_event(
+pub(crate) fn v2_authorizer_event(
     request: &HttpRequest<'_>,
     route: &RouteFacts<'_>,
     identity: &[String],
@@ -271,7 +271,7 @@ pub fn v2_authorizer_event(
 
 /// The Lambda authorizer's REQUEST event, format 1.0 (the 1.0 request event
 /// without its body, plus `type`, `methodArn` and `identitySource`).
-pub fn v1_authorizer_event(
+pub(crate) fn v1_authorizer_event(
     request: &HttpRequest<'_>,
     route: &RouteFacts<'_>,
     identity: &[String],

@@ -24,10 +24,10 @@
 //! [`response`] (format 2.0 answers), [`auth`], [`cors`]; routing is shared
 //! with REST APIs ([`super::rest::routing`]).
 
-pub mod auth;
-pub mod cors;
-pub mod event;
-pub mod response;
+pub(crate) mod auth;
+pub(crate) mod cors;
+pub(crate) mod event;
+pub(crate) mod response;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -59,7 +59,7 @@ use auth::{JwtKeys, Verdict};
 use event::{HttpRequest, RouteFacts};
 
 /// API Gateway's payload limit for HTTP APIs (10 MB).
-pub const MAX_HTTP_PAYLOAD_BYTES: usize = 10 * 1024 * 1024;
+pub(crate) const MAX_HTTP_PAYLOAD_BYTES: usize = 10 * 1024 * 1024;
 
 /// HTTP API settings.
 #[derive(Debug, Clone)]

@@ -32,7 +32,7 @@ fn header_value(name: &str, value: &Value) -> Result<String, Malformed> {
 }
 
 /// Maps a format 2.0 response.
-pub fn map_v2(body: &[u8]) -> Result<MappedResponse, Malformed> {
+pub(crate) fn map_v2(body: &[u8]) -> Result<MappedResponse, Malformed> {
     let value: Value = serde_json::from_slice(body).map_err(|e| {
         Malformed(format!(
             "the function's answer is not JSON ({e}): {}",

@@ -15,7 +15,7 @@ use crate::gateway::events::{request_time, value_maps};
 
 /// What the gateway knows about one request.
 #[derive(Debug, Clone)]
-pub struct ProxyRequest<'a> {
+pub(crate) struct ProxyRequest<'a> {
     /// HTTP method.
     pub method: &'a str,
     /// Path without the stage, percent-decoded (`/api/health`).
@@ -38,7 +38,7 @@ pub struct ProxyRequest<'a> {
 
 /// Where the API lives.
 #[derive(Debug, Clone)]
-pub struct ApiFacts<'a> {
+pub(crate) struct ApiFacts<'a> {
     /// API id.
     pub api_id: &'a str,
     /// Stage.
@@ -61,7 +61,7 @@ pub(crate) fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<
 }
 
 /// The event for one request.
-pub fn proxy_event(
+pub(crate) fn proxy_event(
     request: &ProxyRequest<'_>,
     api: &ApiFacts<'_>,
     request_id: &str,

@@ -15,9 +15,9 @@
 //! Modules: [`routing`] (resource matching), [`event`] (the proxy event),
 //! [`response`] (mapping the function's answer back).
 
-pub mod event;
-pub mod response;
-pub mod routing;
+pub(crate) mod event;
+pub(crate) mod response;
+pub(crate) mod routing;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -43,7 +43,7 @@ use crate::time_scale::TimeScale;
 use event::{ApiFacts, ProxyRequest, proxy_event};
 
 /// API Gateway's payload limit for REST APIs (10 MB).
-pub const MAX_PAYLOAD_BYTES: usize = 10 * 1024 * 1024;
+pub(crate) const MAX_PAYLOAD_BYTES: usize = 10 * 1024 * 1024;
 
 /// REST API settings.
 #[derive(Debug, Clone)]

@@ -11,7 +11,7 @@ use serde_json::{Map, Value};
 
 /// The HTTP answer a function's response becomes.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct MappedResponse {
+pub(crate) struct MappedResponse {
     /// Status code.
     pub status: u16,
     /// Headers in order (repeated names allowed).
@@ -23,7 +23,7 @@ pub struct MappedResponse {
 /// Why a function's response could not be mapped.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("Malformed Lambda proxy response: {0}")]
-pub struct Malformed(pub String);
+pub(crate) struct Malformed(pub String);
 
 const KEYS: [&str; 5] = [
     "statusCode",
@@ -34,7 +34,7 @@ const KEYS: [&str; 5] = [
 ];
 
 /// Whether a media type matches one of the binary media types (`*/*`, `image/*`, exact).
-pub fn is_binary(media_type: &str, binary_types: &[String]) -> bool {
+pub(crate) fn is_binary(media_type: &str, binary_types: &[String]) -> bool {
     let media_type = media_type
         .split(';')
         .next()
@@ -102,7 +102,7 @@ fn multi_map(value: Option<&Value>) -> Result<Vec<(String, String)>, Malformed> 
 }
 
 /// Maps a function's response; `accept` is the request's `Accept` header.
-pub fn map_response(
+pub(crate) fn map_response(
     payload: &[u8],
     accept: Option<&str>,
     binary_types: &[String],

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use crate::template::{HttpRoute, RestRoute};
 
 /// A route with a method and a resource path.
-pub trait Resource {
+pub(crate) trait Resource {
     /// HTTP method or `ANY`.
     fn method(&self) -> &str;
     /// Resource path (`/items/{id}`).
@@ -37,7 +37,7 @@ impl Resource for HttpRoute {
 
 /// A matched route.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RouteMatch<'a, R = RestRoute> {
+pub(crate) struct RouteMatch<'a, R = RestRoute> {
     /// The route.
     pub route: &'a R,
     /// Path parameters by name (`proxy` for `/{proxy+}`).
@@ -94,7 +94,7 @@ fn match_resource(
 }
 
 /// The route that serves `method path`, if any.
-pub fn route_for<'a, R: Resource>(
+pub(crate) fn route_for<'a, R: Resource>(
     routes: &'a [R],
     method: &str,
     path: &str,

@@ -11,11 +11,11 @@
 //!
 //! Every mark carries a `<title>`, which browsers show as a tooltip.
 
-pub mod timeline;
+pub(crate) mod timeline;
 
 use std::fmt::Write as _;
 
-pub use timeline::{TimelineRow, timeline};
+pub(crate) use timeline::{TimelineRow, timeline};
 
 use super::markup::{attr, shorten, text};
 use crate::metrics::{Sample, Summary};
@@ -23,7 +23,7 @@ use crate::metrics::{Sample, Summary};
 /// The smallest of 1, 1.2, 1.6, 2, 3, 4, 5, 6 or 8 times a power of ten
 /// that is at least `value` (1 for nothing to show): the top of an axis,
 /// whose quarters are round too.
-pub fn nice_ceiling(value: f64) -> f64 {
+pub(crate) fn nice_ceiling(value: f64) -> f64 {
     if !value.is_finite() || value <= 0.0 {
         return 1.0;
     }
@@ -44,7 +44,7 @@ pub fn nice_ceiling(value: f64) -> f64 {
 }
 
 /// A duration given in microseconds, for labels: `850 µs`, `12.3 ms`, `2.75 s`.
-pub fn format_us(us: f64) -> String {
+pub(crate) fn format_us(us: f64) -> String {
     if us == 0.0 {
         return "0".to_owned();
     }
@@ -142,7 +142,7 @@ impl Frame {
 }
 
 /// A bar chart of one metric's percentiles (values in µs).
-pub fn percentiles(name: &str, summary: &Summary) -> String {
+pub(crate) fn percentiles(name: &str, summary: &Summary) -> String {
     let values = [
         ("p50", summary.p50_us),
         ("p90", summary.p90_us),
@@ -186,7 +186,7 @@ pub fn percentiles(name: &str, summary: &Summary) -> String {
 }
 
 /// A scatter chart of one metric's samples against the run's clock.
-pub fn over_time(name: &str, samples: &[Sample]) -> String {
+pub(crate) fn over_time(name: &str, samples: &[Sample]) -> String {
     let frame = Frame {
         width: 560.0,
         height: 200.0,
@@ -220,7 +220,7 @@ pub fn over_time(name: &str, samples: &[Sample]) -> String {
 }
 
 /// Horizontal bars, one per labelled value, with each value printed by `format`.
-pub fn bars(label: &str, items: &[(String, f64)], format: &dyn Fn(f64) -> String) -> String {
+pub(crate) fn bars(label: &str, items: &[(String, f64)], format: &dyn Fn(f64) -> String) -> String {
     const ROW: f64 = 24.0;
     let frame = Frame {
         width: 720.0,

@@ -14,7 +14,7 @@ const PALETTE: [&str; 8] = [
 ];
 
 /// One row of a timeline: a session (or a conformance case).
-pub struct TimelineRow<'a> {
+pub(crate) struct TimelineRow<'a> {
     /// Shown left of the row (`#3`, `2.1.1`).
     pub label: String,
     /// The session.
@@ -60,7 +60,7 @@ struct Merged {
 /// by message type), dark dots for met expectations, black bars for closes
 /// and red dots for failures. Marks on the same pixel merge (their tooltip
 /// counts them), so a row stays small however many messages it saw.
-pub fn timeline(rows: &[TimelineRow<'_>], time_scale: f64) -> String {
+pub(crate) fn timeline(rows: &[TimelineRow<'_>], time_scale: f64) -> String {
     const ROW: f64 = 20.0;
     const LEGEND: f64 = 26.0;
     let mut types = BTreeSet::new();

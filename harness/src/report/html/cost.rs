@@ -11,7 +11,7 @@ use crate::report::markup::text;
 use crate::report::model::{CostReport, CostTable};
 
 /// US dollars with enough digits for sub-cent amounts: `$0.028`, `$0.000012`, `$30.00`.
-pub fn format_usd(value: f64) -> String {
+pub(crate) fn format_usd(value: f64) -> String {
     if value == 0.0 || !value.is_finite() {
         return "$0".to_owned();
     }
@@ -57,7 +57,7 @@ fn table(out: &mut String, table: &CostTable) {
 }
 
 /// Writes the section (a short note when the run has no cost).
-pub fn section(out: &mut String, cost: Option<&CostReport>) {
+pub(crate) fn section(out: &mut String, cost: Option<&CostReport>) {
     out.push_str(r#"<section id="cost"><h2>Cost</h2>"#);
     let Some(cost) = cost else {
         out.push_str("<p class=\"muted\">This run computed no cost.</p></section>\n");

@@ -10,7 +10,7 @@ use crate::report::markup::text;
 use crate::report::model::{Failure, RunReport};
 
 /// How many failures are shown in full (the rest are counted; report.json has them all).
-pub const FAILURES_SHOWN: usize = 100;
+pub(crate) const FAILURES_SHOWN: usize = 100;
 
 /// A failure and where it happened.
 struct Located<'a> {
@@ -56,7 +56,7 @@ fn pretty(value: &serde_json::Value) -> String {
 }
 
 /// Writes the section.
-pub fn section(out: &mut String, report: &RunReport) {
+pub(crate) fn section(out: &mut String, report: &RunReport) {
     out.push_str(r#"<section id="failures"><h2>Failures</h2>"#);
     let all = located(report);
     if all.is_empty() {

@@ -10,8 +10,8 @@
 //! verdict and close verdict; the failures in full ([`failures`]); the
 //! Lambda invocations the local stack metered; the cost ([`cost`]).
 
-pub mod cost;
-pub mod failures;
+pub(crate) mod cost;
+pub(crate) mod failures;
 
 use std::fmt::Write as _;
 
@@ -20,7 +20,7 @@ use super::markup::{attr, text};
 use super::model::{RunReport, SessionReport, SuiteReport};
 
 /// How many sessions a timeline draws (the failing ones first).
-pub const TIMELINE_ROWS: usize = 60;
+pub(crate) const TIMELINE_ROWS: usize = 60;
 
 const STYLE: &str = r#"
 body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",sans-serif;color:#111827;margin:0;background:#fff}
@@ -65,7 +65,7 @@ tr.out td:nth-child(2){color:#7c3aed}
 "#;
 
 /// A verdict as a coloured badge.
-pub fn badge(verdict: &str) -> String {
+pub(crate) fn badge(verdict: &str) -> String {
     format!(
         r#"<span class="badge v-{}">{}</span>"#,
         attr(&verdict.to_ascii_lowercase()),
@@ -74,7 +74,7 @@ pub fn badge(verdict: &str) -> String {
 }
 
 /// An id usable in a URL fragment.
-pub fn anchor(parts: &[&str]) -> String {
+pub(crate) fn anchor(parts: &[&str]) -> String {
     parts
         .iter()
         .map(|part| {
@@ -93,7 +93,7 @@ pub fn anchor(parts: &[&str]) -> String {
 }
 
 /// Renders the page.
-pub fn render(report: &RunReport) -> String {
+pub(crate) fn render(report: &RunReport) -> String {
     let verdict = if report.passed { "PASS" } else { "FAIL" };
     let mut out = String::with_capacity(64 * 1024);
     let _ = write!(

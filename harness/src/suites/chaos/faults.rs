@@ -11,14 +11,14 @@ use crate::dynamodb::throttle::ThrottleHook;
 use crate::stack::LocalStack;
 
 /// Installs a throttle on the stack's DynamoDB metering proxy.
-pub fn throttle(stack: &LocalStack, hook: &Arc<ThrottleHook>) {
+pub(crate) fn throttle(stack: &LocalStack, hook: &Arc<ThrottleHook>) {
     let hook: Arc<dyn FaultHook> = hook.clone();
     stack.dynamodb_meter().set_fault_hook(Some(hook));
 }
 
 /// Removes every fault: the DynamoDB hook, the mocks' faults; restarts
 /// DynamoDB Local if a case left it down.
-pub async fn clear_all(stack: &LocalStack) -> Result<(), ChaosError> {
+pub(crate) async fn clear_all(stack: &LocalStack) -> Result<(), ChaosError> {
     stack.dynamodb_meter().set_fault_hook(None);
     stack.mocks().vertex.clear_faults();
     stack.mocks().bedrock.clear_faults();
@@ -30,7 +30,7 @@ pub async fn clear_all(stack: &LocalStack) -> Result<(), ChaosError> {
 }
 
 /// Waits until no function invocation runs (true), or `limit` passes (false).
-pub async fn wait_quiet(stack: &LocalStack, limit: Duration) -> bool {
+pub(crate) async fn wait_quiet(stack: &LocalStack, limit: Duration) -> bool {
     let deadline = tokio::time::Instant::now() + limit;
     loop {
         if stack.lambda().running().is_empty() {
@@ -49,7 +49,7 @@ pub async fn wait_quiet(stack: &LocalStack, limit: Duration) -> bool {
 
 /// Waits until an invocation of `function` (of `route` when given) runs,
 /// then crashes its instance; the request id of what it crashed.
-pub async fn crash_when_running(
+pub(crate) async fn crash_when_running(
     stack: &LocalStack,
     function: &str,
     route: Option<&str>,

@@ -16,13 +16,13 @@
 //! - [`load`]: N concurrent full sessions with correctness, and the ramp;
 //! - [`report`]: the results table.
 
-pub mod cases;
+pub(crate) mod cases;
 pub mod collect;
-pub mod faults;
+pub(crate) mod faults;
 pub mod invariants;
 pub mod load;
-pub mod report;
-pub mod seen;
+pub(crate) mod report;
+pub(crate) mod seen;
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;

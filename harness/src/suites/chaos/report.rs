@@ -7,7 +7,7 @@ use super::invariants::Invariant;
 
 /// The Markdown table: one row per case with its fault, expectation and
 /// verdict, then one row per invariant with the cases that checked it.
-pub fn markdown(reports: &[CaseReport]) -> String {
+pub(crate) fn markdown(reports: &[CaseReport]) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,

@@ -16,7 +16,7 @@ use crate::scenario::model::ChunkFormat;
 
 /// What a client saw.
 #[derive(Debug, Default, Clone)]
-pub struct Seen {
+pub(crate) struct Seen {
     /// Messages received.
     pub messages: u64,
     /// `type: error` messages and gateway errors other than the integration
@@ -28,17 +28,12 @@ pub struct Seen {
     pub acknowledged: Vec<String>,
     /// Chat message ids answered (`chat_reply`, or an error naming them).
     pub answered: Vec<String>,
-    /// The server's close code, when it closed.
-    pub closed: Option<u16>,
 }
 
 impl Seen {
     /// What the inbox of a client holds.
-    pub fn of(inbox: &Arc<Inbox>) -> Self {
-        let mut seen = Self {
-            closed: inbox.closed().map(|closed| closed.code),
-            ..Self::default()
-        };
+    pub(crate) fn of(inbox: &Arc<Inbox>) -> Self {
+        let mut seen = Self::default();
         for message in inbox.messages() {
             if let Some(value) = &message.value {
                 seen.note(value);
@@ -81,7 +76,7 @@ impl Seen {
 /// Streams a clip and then silence as WAV `audio_chunk`s of 100 ms, at the
 /// scaled real-time pace; `stop_after` cuts it short after that many
 /// chunks. Returns how many were sent.
-pub async fn speak(
+pub(crate) async fn speak(
     client: &mut Client,
     clip: &Clip,
     silence: Duration,

@@ -40,7 +40,10 @@ async fn error_after_text(socket: &mut Client) -> Result<Option<String>, ReproEr
 }
 
 /// A wrong stage, a stopped stack, then the right URL.
-pub async fn connection_refused(ctx: &ReproContext, notes: &mut Notes) -> Result<(), ReproError> {
+pub(crate) async fn connection_refused(
+    ctx: &ReproContext,
+    notes: &mut Notes,
+) -> Result<(), ReproError> {
     let stack = ctx.start(10.0, &[]).await?;
     let url = url(&stack)?;
     let stage = stack
@@ -79,7 +82,10 @@ pub async fn connection_refused(ctx: &ReproContext, notes: &mut Notes) -> Result
 }
 
 /// A function timeout shorter than the conversation.
-pub async fn lambda_timeout(ctx: &ReproContext, notes: &mut Notes) -> Result<(), ReproError> {
+pub(crate) async fn lambda_timeout(
+    ctx: &ReproContext,
+    notes: &mut Notes,
+) -> Result<(), ReproError> {
     let stack = ctx
         .start(10.0, &[("NovaSonicFunctionTimeout", "30")])
         .await?;
@@ -143,7 +149,10 @@ async fn first_alert(stack: &LocalStack) -> Option<String> {
 }
 
 /// Model access not granted.
-pub async fn model_not_available(ctx: &ReproContext, notes: &mut Notes) -> Result<(), ReproError> {
+pub(crate) async fn model_not_available(
+    ctx: &ReproContext,
+    notes: &mut Notes,
+) -> Result<(), ReproError> {
     let stack = ctx.start(10.0, &[]).await?;
     let result = async {
         let bedrock = &stack.mocks().bedrock;
@@ -209,7 +218,10 @@ async fn end_of_life_model(ctx: &ReproContext, notes: &mut Notes) -> Result<(), 
 }
 
 /// A patient the tables do not know.
-pub async fn missing_patient_data(ctx: &ReproContext, notes: &mut Notes) -> Result<(), ReproError> {
+pub(crate) async fn missing_patient_data(
+    ctx: &ReproContext,
+    notes: &mut Notes,
+) -> Result<(), ReproError> {
     let stack = ctx.start(10.0, &[]).await?;
     let result = async {
         let mut socket = Client::connect(&url(&stack)?).await?;

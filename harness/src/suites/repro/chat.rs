@@ -73,7 +73,7 @@ async fn open(stack: &LocalStack, user: &str) -> Result<(Client, String), ReproE
 }
 
 /// Missing, misplaced, expired and badly signed tokens.
-pub async fn unauthorized(ctx: &ReproContext, notes: &mut Notes) -> Result<(), ReproError> {
+pub(crate) async fn unauthorized(ctx: &ReproContext, notes: &mut Notes) -> Result<(), ReproError> {
     let stack = ctx.start(1.0, &[]).await?;
     let result = async {
         let base = base_url(&stack)?;
@@ -118,7 +118,7 @@ pub async fn unauthorized(ctx: &ReproContext, notes: &mut Notes) -> Result<(), R
 }
 
 /// The connections table missing.
-pub async fn internal_error_on_connect(
+pub(crate) async fn internal_error_on_connect(
     ctx: &ReproContext,
     notes: &mut Notes,
 ) -> Result<(), ReproError> {
@@ -186,7 +186,7 @@ pub async fn internal_error_on_connect(
 }
 
 /// Bad formats and a lost registration.
-pub async fn messages_not_received(
+pub(crate) async fn messages_not_received(
     ctx: &ReproContext,
     notes: &mut Notes,
 ) -> Result<(), ReproError> {
@@ -247,7 +247,10 @@ pub async fn messages_not_received(
 }
 
 /// A registration left behind by a lost `$disconnect`.
-pub async fn stale_connections(ctx: &ReproContext, notes: &mut Notes) -> Result<(), ReproError> {
+pub(crate) async fn stale_connections(
+    ctx: &ReproContext,
+    notes: &mut Notes,
+) -> Result<(), ReproError> {
     let stack = ctx.start(1.0, &[]).await?;
     let result = async {
         let (mut phone, phone_id) = open(&stack, "repro-dave").await?;

@@ -85,7 +85,10 @@ async fn sign_up(base: &str, email: &str) -> Result<(String, String), ReproError
 }
 
 /// A template whose function names a binary the backend does not build.
-pub async fn module_not_found(ctx: &ReproContext, notes: &mut Notes) -> Result<(), ReproError> {
+pub(crate) async fn module_not_found(
+    ctx: &ReproContext,
+    notes: &mut Notes,
+) -> Result<(), ReproError> {
     let text = std::fs::read_to_string(&ctx.base.template)
         .map_err(|e| ReproError::Step(format!("reading the template: {e}")))?;
     let broken = text.replacen("Binary: http-api", "Binary: http_api", 1);
@@ -152,7 +155,10 @@ const ESSAY: &str = "Many people believe that governments should invest in publi
                      made by car. In my opinion, public transport is the better investment.";
 
 /// A Converse call slower than the function's 30 s timeout.
-pub async fn lambda_timeout(ctx: &ReproContext, notes: &mut Notes) -> Result<(), ReproError> {
+pub(crate) async fn lambda_timeout(
+    ctx: &ReproContext,
+    notes: &mut Notes,
+) -> Result<(), ReproError> {
     let scale = 10.0;
     let stack = ctx
         .start(scale, &[("AdminEmails", ADMIN), ("BcryptCost", "4")])
@@ -193,7 +199,10 @@ pub async fn lambda_timeout(ctx: &ReproContext, notes: &mut Notes) -> Result<(),
 
 /// The users table with 1 write unit a second (a throttle on the stack's
 /// DynamoDB proxy), then on demand (no throttle).
-pub async fn throughput_exceeded(ctx: &ReproContext, notes: &mut Notes) -> Result<(), ReproError> {
+pub(crate) async fn throughput_exceeded(
+    ctx: &ReproContext,
+    notes: &mut Notes,
+) -> Result<(), ReproError> {
     let stack = ctx.start(1.0, &[("BcryptCost", "4")]).await?;
     let result = async {
         let table = stack
@@ -267,7 +276,7 @@ fn slow_package(functions: &Path, dir: &Path, init: Duration) -> std::io::Result
 }
 
 /// A slow initialisation, then an instance initialised ahead.
-pub async fn cold_start(ctx: &ReproContext, notes: &mut Notes) -> Result<(), ReproError> {
+pub(crate) async fn cold_start(ctx: &ReproContext, notes: &mut Notes) -> Result<(), ReproError> {
     let dir = tempfile::tempdir().map_err(|e| ReproError::Step(e.to_string()))?;
     slow_package(
         &ctx.base.functions_dir,
@@ -296,7 +305,10 @@ pub async fn cold_start(ctx: &ReproContext, notes: &mut Notes) -> Result<(), Rep
 }
 
 /// Seed 003's claims: cold start under a second, regional latency under 100 ms.
-pub async fn latency_claims(ctx: &ReproContext, notes: &mut Notes) -> Result<(), ReproError> {
+pub(crate) async fn latency_claims(
+    ctx: &ReproContext,
+    notes: &mut Notes,
+) -> Result<(), ReproError> {
     let stack = ctx.start(1.0, &[]).await?;
     let result = async {
         let base = base_url(&stack)?;

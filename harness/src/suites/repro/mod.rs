@@ -10,12 +10,12 @@
 //! - [`observing`]: the notes the reproductions keep, and polling (the
 //!   WebSocket client is the harness's, [`crate::replay::client`]).
 
-pub mod buddy;
-pub mod catalogue;
-pub mod chat;
-pub mod http_api;
-pub mod observing;
-pub mod speaking;
+pub(crate) mod buddy;
+pub(crate) mod catalogue;
+pub(crate) mod chat;
+pub(crate) mod http_api;
+pub(crate) mod observing;
+pub(crate) mod speaking;
 
 use std::path::{Path, PathBuf};
 

@@ -63,7 +63,10 @@ async fn error_text(socket: &mut Client) -> Option<String> {
 }
 
 /// `audio_chunk` before `start_speaking`.
-pub async fn no_active_session(ctx: &ReproContext, notes: &mut Notes) -> Result<(), ReproError> {
+pub(crate) async fn no_active_session(
+    ctx: &ReproContext,
+    notes: &mut Notes,
+) -> Result<(), ReproError> {
     let stack = ctx.start(20.0, &[]).await?;
     let result = async {
         let mut socket = Client::connect(&url(&stack)?).await?;
@@ -102,7 +105,10 @@ pub async fn no_active_session(ctx: &ReproContext, notes: &mut Notes) -> Result<
 }
 
 /// A send to a client that has gone.
-pub async fn gone_exception(ctx: &ReproContext, notes: &mut Notes) -> Result<(), ReproError> {
+pub(crate) async fn gone_exception(
+    ctx: &ReproContext,
+    notes: &mut Notes,
+) -> Result<(), ReproError> {
     let stack = ctx.start(20.0, &[]).await?;
     let result = async {
         let url = url(&stack)?;
@@ -195,7 +201,10 @@ async fn management_client(
 }
 
 /// Bad GCP credentials.
-pub async fn vertex_init_failed(ctx: &ReproContext, notes: &mut Notes) -> Result<(), ReproError> {
+pub(crate) async fn vertex_init_failed(
+    ctx: &ReproContext,
+    notes: &mut Notes,
+) -> Result<(), ReproError> {
     let stack = ctx.start(20.0, &[]).await?;
     let result = async {
         let mut socket = Client::connect(&url(&stack)?).await?;
@@ -281,7 +290,10 @@ async fn retired_live_model(ctx: &ReproContext, notes: &mut Notes) -> Result<(),
 }
 
 /// A session that outlives the 15-minute function timeout (time scale 60).
-pub async fn fifteen_minute_limit(ctx: &ReproContext, notes: &mut Notes) -> Result<(), ReproError> {
+pub(crate) async fn fifteen_minute_limit(
+    ctx: &ReproContext,
+    notes: &mut Notes,
+) -> Result<(), ReproError> {
     let scale = 60.0;
     let stack = ctx.start(scale, &[]).await?;
     let result = async {

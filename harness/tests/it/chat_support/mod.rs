@@ -18,21 +18,21 @@ use serde_json::{Value, json};
 use crate::support::{Client, connect, next_json, workspace};
 
 /// The chat API's logical id.
-pub const API: &str = "ChatWebSocketApi";
+pub(crate) const API: &str = "ChatWebSocketApi";
 /// The connections table of the default `production` environment.
-pub const TABLE: &str = "production-chatbot-connections";
+pub(crate) const TABLE: &str = "production-chatbot-connections";
 /// Nova Micro, the template's default chat model.
-pub const MODEL: &str = "amazon.nova-micro-v1:0";
+pub(crate) const MODEL: &str = "amazon.nova-micro-v1:0";
 /// How long a test waits for a message.
-pub const WAIT: Duration = Duration::from_secs(30);
+pub(crate) const WAIT: Duration = Duration::from_secs(30);
 
 /// The contract, read from the spec file.
-pub struct Contract {
+pub(crate) struct Contract {
     spec: Value,
 }
 
 impl Contract {
-    pub fn load() -> Self {
+    pub(crate) fn load() -> Self {
         let path = workspace().join("backend/spec/chat.asyncapi.yaml");
         let text = std::fs::read_to_string(path).expect("spec readable");
         Self {
@@ -41,7 +41,7 @@ impl Contract {
     }
 
     /// Panics unless `message` is one of the spec's server messages.
-    pub fn check(&self, message: &Value) {
+    pub(crate) fn check(&self, message: &Value) {
         let name = message
             .get("type")
             .and_then(Value::as_str)
@@ -66,24 +66,24 @@ impl Contract {
 }
 
 /// The next message, checked against the contract.
-pub async fn receive(socket: &mut Client, contract: &Contract) -> Value {
+pub(crate) async fn receive(socket: &mut Client, contract: &Contract) -> Value {
     let message = next_json(socket, WAIT).await;
     contract.check(&message);
     message
 }
 
 /// Whether nothing arrives for `quiet`.
-pub async fn stays_silent(socket: &mut Client, quiet: Duration) -> bool {
+pub(crate) async fn stays_silent(socket: &mut Client, quiet: Duration) -> bool {
     socket.stays_silent(quiet).await
 }
 
 /// A `chat_message` with this text and session.
-pub fn chat(text: &str, session: &str) -> Value {
+pub(crate) fn chat(text: &str, session: &str) -> Value {
     json!({"action": "chat_message", "data": {"message": text, "sessionId": session}})
 }
 
 /// The chat API's URL, with `?token=` when given.
-pub fn url(stack: &LocalStack, token: Option<&str>) -> String {
+pub(crate) fn url(stack: &LocalStack, token: Option<&str>) -> String {
     let base = stack.websocket(API).expect("chat API").url();
     match token {
         Some(token) => format!("{base}?token={token}"),
@@ -92,7 +92,7 @@ pub fn url(stack: &LocalStack, token: Option<&str>) -> String {
 }
 
 /// The handshake's HTTP status (101 when accepted).
-pub async fn handshake(url: &str) -> u16 {
+pub(crate) async fn handshake(url: &str) -> u16 {
     match harness::replay::client::handshake(url).await {
         Handshake::Failed(_, message) => panic!("handshake failed oddly: {message}"),
         handshake => handshake.status(),
@@ -100,7 +100,7 @@ pub async fn handshake(url: &str) -> u16 {
 }
 
 /// The invocation records of one function (logical id).
-pub fn records(stack: &LocalStack, function: &str) -> Vec<InvocationRecord> {
+pub(crate) fn records(stack: &LocalStack, function: &str) -> Vec<InvocationRecord> {
     stack
         .lambda()
         .records()
@@ -110,7 +110,7 @@ pub fn records(stack: &LocalStack, function: &str) -> Vec<InvocationRecord> {
 }
 
 /// Connects with a token; returns the socket and its connection id.
-pub async fn open(stack: &LocalStack, token: &str) -> (Client, String) {
+pub(crate) async fn open(stack: &LocalStack, token: &str) -> (Client, String) {
     let socket = connect(&url(stack, Some(token))).await;
     let connect = records(stack, "ChatConnectFunction")
         .pop()
@@ -124,12 +124,12 @@ pub async fn open(stack: &LocalStack, token: &str) -> (Client, String) {
 }
 
 /// A DynamoDB client on the stack's DynamoDB Local.
-pub async fn dynamodb(stack: &LocalStack) -> aws_sdk_dynamodb::Client {
+pub(crate) async fn dynamodb(stack: &LocalStack) -> aws_sdk_dynamodb::Client {
     stack.dynamodb_client().await
 }
 
 /// A connection's item in the connections table.
-pub async fn item(
+pub(crate) async fn item(
     client: &aws_sdk_dynamodb::Client,
     connection_id: &str,
 ) -> Option<HashMap<String, AttributeValue>> {
@@ -145,12 +145,12 @@ pub async fn item(
 }
 
 /// A number attribute of an item.
-pub fn number(item: &HashMap<String, AttributeValue>, name: &str) -> i64 {
+pub(crate) fn number(item: &HashMap<String, AttributeValue>, name: &str) -> i64 {
     item[name].as_n().unwrap().parse().unwrap()
 }
 
 /// Waits until `connection_id`'s item is gone.
-pub async fn item_removed(client: &aws_sdk_dynamodb::Client, connection_id: &str) -> bool {
+pub(crate) async fn item_removed(client: &aws_sdk_dynamodb::Client, connection_id: &str) -> bool {
     let deadline = tokio::time::Instant::now() + WAIT;
     while tokio::time::Instant::now() < deadline {
         if item(client, connection_id).await.is_none() {

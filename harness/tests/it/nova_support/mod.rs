@@ -19,14 +19,14 @@ use harness::scenario::model::ChunkFormat;
 use crate::support::{Client, next_json};
 
 /// Buddy's API.
-pub const BUDDY: &str = "BuddyWebSocketApi";
+pub(crate) const BUDDY: &str = "BuddyWebSocketApi";
 /// Seed 003's API.
-pub const STREAM: &str = "NovaSonicStreamWebSocketApi";
+pub(crate) const STREAM: &str = "NovaSonicStreamWebSocketApi";
 /// The message API Gateway sends when the owner outlives the integration timeout.
-pub const GATEWAY_TIMEOUT: &str = "Endpoint request timed out";
+pub(crate) const GATEWAY_TIMEOUT: &str = "Endpoint request timed out";
 
 /// An AsyncAPI document's messages, compiled.
-pub struct Spec {
+pub(crate) struct Spec {
     /// File name.
     pub file: String,
     /// (name, direction, validator).
@@ -35,7 +35,7 @@ pub struct Spec {
 
 impl Spec {
     /// Loads backend/spec/{file}.
-    pub fn load(file: &str) -> Self {
+    pub(crate) fn load(file: &str) -> Self {
         let path = crate::support::workspace().join("backend/spec").join(file);
         let text = std::fs::read_to_string(&path).expect("spec file");
         let document: Value = serde_yaml_ng::from_str(&text).expect("spec YAML");
@@ -61,7 +61,7 @@ impl Spec {
     }
 
     /// The name of the `direction` message `value` conforms to.
-    pub fn matches(&self, direction: &str, value: &Value) -> Option<&str> {
+    pub(crate) fn matches(&self, direction: &str, value: &Value) -> Option<&str> {
         self.messages
             .iter()
             .filter(|(_, d, _)| d == direction)
@@ -70,14 +70,14 @@ impl Spec {
     }
 
     /// Panics unless `value` is a server message of this document.
-    pub fn server(&self, value: &Value) -> String {
+    pub(crate) fn server(&self, value: &Value) -> String {
         self.matches("server", value)
             .unwrap_or_else(|| panic!("{value} is no server message of {}", self.file))
             .to_owned()
     }
 
     /// The names of every message in a direction.
-    pub fn names(&self, direction: &str) -> Vec<&str> {
+    pub(crate) fn names(&self, direction: &str) -> Vec<&str> {
         self.messages
             .iter()
             .filter(|(_, d, _)| d == direction)
@@ -88,7 +88,7 @@ impl Spec {
 
 /// The next server message, checked against the spec; API Gateway's
 /// integration timeout message is checked and skipped.
-pub async fn next_checked(socket: &mut Client, spec: &Spec, limit: Duration) -> Value {
+pub(crate) async fn next_checked(socket: &mut Client, spec: &Spec, limit: Duration) -> Value {
     loop {
         let message = next_json(socket, limit).await;
         spec.server(&message);
@@ -100,7 +100,7 @@ pub async fn next_checked(socket: &mut Client, spec: &Spec, limit: Duration) -> 
 }
 
 /// Messages up to and including the first for which `done` holds.
-pub async fn until(
+pub(crate) async fn until(
     socket: &mut Client,
     spec: &Spec,
     limit: Duration,
@@ -118,7 +118,7 @@ pub async fn until(
 }
 
 /// The first message of a `type`, and the messages before it.
-pub async fn next_of_type(
+pub(crate) async fn next_of_type(
     socket: &mut Client,
     spec: &Spec,
     kind: &str,
@@ -131,7 +131,7 @@ pub async fn next_of_type(
 
 /// Speech of `text` cut to `speech_ms`, then `silence_ms` of silence, at
 /// 16 kHz, and the speech time the mock's detector measures in it.
-pub fn utterance(text: &str, speech_ms: usize, silence_ms: u64) -> (Vec<i16>, Duration) {
+pub(crate) fn utterance(text: &str, speech_ms: usize, silence_ms: u64) -> (Vec<i16>, Duration) {
     let mut samples = speech::synthesize(text, 16_000);
     samples.truncate(16 * speech_ms);
     samples.extend(speech::silence(Duration::from_millis(silence_ms), 16_000));
@@ -148,7 +148,7 @@ pub fn utterance(text: &str, speech_ms: usize, silence_ms: u64) -> (Vec<i16>, Du
 
 /// Streams samples in `chunk_ms` pieces of base64 PCM, paced at real time
 /// divided by the time scale; `message` builds each message from the base64.
-pub async fn speak(
+pub(crate) async fn speak(
     socket: &mut Client,
     samples: &[i16],
     chunk_ms: usize,
@@ -169,12 +169,12 @@ pub async fn speak(
 }
 
 /// A DynamoDB client for the stack.
-pub async fn dynamodb(stack: &LocalStack) -> aws_sdk_dynamodb::Client {
+pub(crate) async fn dynamodb(stack: &LocalStack) -> aws_sdk_dynamodb::Client {
     stack.dynamodb_client().await
 }
 
 /// Every item of a table.
-pub async fn scan(
+pub(crate) async fn scan(
     client: &aws_sdk_dynamodb::Client,
     table: &str,
 ) -> Vec<std::collections::HashMap<String, AttributeValue>> {
@@ -214,7 +214,7 @@ fn audio_in(value: &AttributeValue, path: &str, found: &mut Vec<String>) {
 
 /// What looks like audio anywhere in the stack's tables (binary attributes,
 /// long base64 strings), as `table/attribute` descriptions.
-pub async fn audio_anywhere(stack: &LocalStack) -> Vec<String> {
+pub(crate) async fn audio_anywhere(stack: &LocalStack) -> Vec<String> {
     let client = dynamodb(stack).await;
     let mut found = Vec::new();
     for table in stack.template().tables.values() {
@@ -228,12 +228,12 @@ pub async fn audio_anywhere(stack: &LocalStack) -> Vec<String> {
 }
 
 /// The physical name of a table by logical id.
-pub fn table(stack: &LocalStack, logical_id: &str) -> String {
+pub(crate) fn table(stack: &LocalStack, logical_id: &str) -> String {
     stack.template().tables[logical_id].table_name.clone()
 }
 
 /// Audio bytes in `audioOutput` / `maya_audio` messages.
-pub fn audio_bytes(messages: &[Value]) -> usize {
+pub(crate) fn audio_bytes(messages: &[Value]) -> usize {
     messages
         .iter()
         .filter_map(|m| m["audio"].as_str())
@@ -247,6 +247,6 @@ pub fn audio_bytes(messages: &[Value]) -> usize {
 }
 
 /// The scenarios directory.
-pub fn scenarios() -> PathBuf {
+pub(crate) fn scenarios() -> PathBuf {
     crate::support::workspace().join("scenarios")
 }

@@ -10,10 +10,11 @@ use serde_json::Value;
 use crate::support::workspace;
 
 /// The seed's CORS origins (seed 002).
-pub const ALLOWED_ORIGINS: [&str; 2] = ["https://ieltsaiprep.com", "https://www.ieltsaiprep.com"];
+pub(crate) const ALLOWED_ORIGINS: [&str; 2] =
+    ["https://ieltsaiprep.com", "https://www.ieltsaiprep.com"];
 
 /// The contract's operations as (method, path template, signed-in).
-pub fn operations() -> Vec<(String, String, bool)> {
+pub(crate) fn operations() -> Vec<(String, String, bool)> {
     contract_operations()
         .into_iter()
         .map(|(m, t, s, _)| (m, t, s))
@@ -21,7 +22,7 @@ pub fn operations() -> Vec<(String, String, bool)> {
 }
 
 /// The contract's operations as (method, path template, signed-in, takes a body).
-pub fn contract_operations() -> Vec<(String, String, bool, bool)> {
+pub(crate) fn contract_operations() -> Vec<(String, String, bool, bool)> {
     let path = workspace().join("backend/spec/http.openapi.yaml");
     let spec: Value = serde_yaml_ng::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
     let mut operations = Vec::new();
@@ -42,7 +43,7 @@ pub fn contract_operations() -> Vec<(String, String, bool, bool)> {
 }
 
 /// A path template with every `{parameter}` filled in.
-pub fn concrete(template: &str, id: &str) -> String {
+pub(crate) fn concrete(template: &str, id: &str) -> String {
     let mut path = String::new();
     let mut rest = template;
     while let Some(open) = rest.find('{') {

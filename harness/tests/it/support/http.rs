@@ -11,16 +11,16 @@ use reqwest::header::HeaderMap;
 use serde_json::{Value, json};
 
 /// The HTTP API's logical id in the template (seed 002's REST API).
-pub const REST_API: &str = "IeltsRestApi";
+pub(crate) const REST_API: &str = "IeltsRestApi";
 
 /// The same function behind an API Gateway HTTP API (seed 003).
-pub const HTTP_API: &str = "IeltsHttpApi";
+pub(crate) const HTTP_API: &str = "IeltsHttpApi";
 
 /// The admin address the tests' stacks declare in `AdminEmails`.
-pub const ADMIN_EMAIL: &str = "admin@ieltsaiprep.test";
+pub(crate) const ADMIN_EMAIL: &str = "admin@ieltsaiprep.test";
 
 /// The contract, loaded once.
-pub fn contract() -> Arc<Contract> {
+pub(crate) fn contract() -> Arc<Contract> {
     static CONTRACT: OnceLock<Arc<Contract>> = OnceLock::new();
     CONTRACT
         .get_or_init(|| {
@@ -31,7 +31,7 @@ pub fn contract() -> Arc<Contract> {
 }
 
 /// Stack options for HTTP API tests: diagnostics off, an admin address.
-pub fn http_options(time_scale: f64) -> harness::stack::StackOptions {
+pub(crate) fn http_options(time_scale: f64) -> harness::stack::StackOptions {
     let mut options = super::options(time_scale);
     options
         .load
@@ -42,7 +42,7 @@ pub fn http_options(time_scale: f64) -> harness::stack::StackOptions {
 
 /// One answer.
 #[derive(Debug)]
-pub struct Answer {
+pub(crate) struct Answer {
     /// Status.
     pub status: u16,
     /// Headers.
@@ -55,12 +55,12 @@ pub struct Answer {
 
 impl Answer {
     /// A header's value.
-    pub fn header(&self, name: &str) -> Option<&str> {
+    pub(crate) fn header(&self, name: &str) -> Option<&str> {
         self.headers.get(name).and_then(|v| v.to_str().ok())
     }
 
     /// Asserts a problem document with this status; returns its detail.
-    pub fn problem(&self, status: u16) -> String {
+    pub(crate) fn problem(&self, status: u16) -> String {
         assert_eq!(self.status, status, "{}", self.json);
         assert_eq!(
             self.header("content-type"),
@@ -75,7 +75,7 @@ impl Answer {
 
 /// A client of one REST API.
 #[derive(Debug, Clone)]
-pub struct Api {
+pub(crate) struct Api {
     /// `http://127.0.0.1:PORT/prod`.
     pub base: String,
     http: reqwest::Client,
@@ -83,12 +83,12 @@ pub struct Api {
 
 impl Api {
     /// The stack's HTTP API on its REST API (seed 002).
-    pub fn of(stack: &LocalStack) -> Self {
+    pub(crate) fn of(stack: &LocalStack) -> Self {
         Self::at(stack.rest(REST_API).expect("the REST API runs").url())
     }
 
     /// The stack's HTTP API on its API Gateway HTTP API (seed 003).
-    pub fn of_http_api(stack: &LocalStack) -> Self {
+    pub(crate) fn of_http_api(stack: &LocalStack) -> Self {
         Self::at(stack.http_api(HTTP_API).expect("the HTTP API runs").url())
     }
 
@@ -104,7 +104,7 @@ impl Api {
 
     /// Sends a request with raw bytes; checks the answer against the contract
     /// when the operation is documented.
-    pub async fn raw(
+    pub(crate) async fn raw(
         &self,
         method: &str,
         path: &str,
@@ -146,7 +146,7 @@ impl Api {
     }
 
     /// Sends JSON (or nothing) with an optional bearer token.
-    pub async fn call(
+    pub(crate) async fn call(
         &self,
         method: &str,
         path: &str,
@@ -169,7 +169,7 @@ impl Api {
     }
 
     /// Registers an account (201) and signs in; the session token and user id.
-    pub async fn sign_up(&self, email: &str, password: &str) -> (String, String) {
+    pub(crate) async fn sign_up(&self, email: &str, password: &str) -> (String, String) {
         let created = self
             .call(
                 "POST",
@@ -184,7 +184,7 @@ impl Api {
     }
 
     /// Signs in (200); the session token.
-    pub async fn sign_in(&self, email: &str, password: &str) -> String {
+    pub(crate) async fn sign_in(&self, email: &str, password: &str) -> String {
         let login = self
             .call(
                 "POST",
@@ -198,12 +198,12 @@ impl Api {
     }
 
     /// An admin session (the stack's `AdminEmails` account).
-    pub async fn admin(&self) -> String {
+    pub(crate) async fn admin(&self) -> String {
         self.sign_up(ADMIN_EMAIL, "admin-password-1").await.0
     }
 
     /// Sets a user's base tier through the admin API.
-    pub async fn grant_tier(&self, admin: &str, user_id: &str, tier: &str) {
+    pub(crate) async fn grant_tier(&self, admin: &str, user_id: &str, tier: &str) {
         let updated = self
             .call(
                 "PUT",
@@ -217,12 +217,12 @@ impl Api {
 }
 
 /// A DynamoDB client on the stack's DynamoDB.
-pub async fn dynamodb(stack: &LocalStack) -> aws_sdk_dynamodb::Client {
+pub(crate) async fn dynamodb(stack: &LocalStack) -> aws_sdk_dynamodb::Client {
     stack.dynamodb_client().await
 }
 
 /// Every item of a table, as JSON text (one string per item).
-pub async fn scan_table(client: &aws_sdk_dynamodb::Client, table: &str) -> Vec<String> {
+pub(crate) async fn scan_table(client: &aws_sdk_dynamodb::Client, table: &str) -> Vec<String> {
     harness::dynamodb::scan::scan_all(client, table)
         .await
         .expect("scan")
@@ -235,7 +235,7 @@ pub async fn scan_table(client: &aws_sdk_dynamodb::Client, table: &str) -> Vec<S
 /// a 4xx problem document: malformed JSON, another media type, no body, a
 /// JSON array, missing fields, each field with a wrong type, an unknown
 /// field, and a body over the route's limit.
-pub async fn assert_bad_input_refused(
+pub(crate) async fn assert_bad_input_refused(
     api: &Api,
     method: &str,
     path: &str,
@@ -319,7 +319,7 @@ pub async fn assert_bad_input_refused(
 /// An App Store receipt the stores mock signs: `product` bought now in
 /// `transaction` (also the original transaction), expiring `expires_in_ms`
 /// from now (negative: already expired).
-pub fn apple_receipt(
+pub(crate) fn apple_receipt(
     product: &str,
     transaction: &str,
     expires_in_ms: i64,

@@ -5,7 +5,7 @@
 
 #![allow(dead_code)]
 
-pub mod http;
+pub(crate) mod http;
 
 use std::cell::{Cell, RefCell};
 use std::path::{Path, PathBuf};
@@ -20,7 +20,7 @@ use harness::time_scale::TimeScale;
 /// Lambda invocation), so no two of them run at once: on 2 cores two such
 /// stacks slow each other past the scaled 29 s integration timeout, a
 /// failure that is not the one under test.
-pub static MACHINE_SATURATING: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+pub(crate) static MACHINE_SATURATING: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 /// Shared by every test that starts a stack through [`options`]; taken
 /// alone by a test whose verdict needs the machine to itself
@@ -55,7 +55,7 @@ fn share_machine() {
 /// table): on a machine shared with other stacks, late invocations reorder
 /// the chunks, which is what a loaded backend does too, but not what the
 /// test is about.
-pub fn machine_alone() -> MachineAlone {
+pub(crate) fn machine_alone() -> MachineAlone {
     MACHINE_SHARE.with(|share| share.borrow_mut().take());
     let guard = MACHINE.write().unwrap_or_else(PoisonError::into_inner);
     MACHINE_ALONE.set(true);
@@ -63,7 +63,7 @@ pub fn machine_alone() -> MachineAlone {
 }
 
 /// See [`machine_alone`].
-pub struct MachineAlone {
+pub(crate) struct MachineAlone {
     _guard: RwLockWriteGuard<'static, ()>,
 }
 
@@ -74,7 +74,7 @@ impl Drop for MachineAlone {
 }
 
 /// The workspace root.
-pub fn workspace() -> PathBuf {
+pub(crate) fn workspace() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
         .unwrap()
@@ -82,7 +82,7 @@ pub fn workspace() -> PathBuf {
 }
 
 /// The backend template.
-pub fn template() -> PathBuf {
+pub(crate) fn template() -> PathBuf {
     workspace().join("backend").join("template.yaml")
 }
 
@@ -96,7 +96,7 @@ pub fn template() -> PathBuf {
 /// goose, jsonschema, tungstenite...) and every binary were compiled a
 /// second time inside the first test that started a stack, while the
 /// other tests waited.
-pub fn build_backend() -> PathBuf {
+pub(crate) fn build_backend() -> PathBuf {
     static BUILT: OnceLock<PathBuf> = OnceLock::new();
     BUILT
         .get_or_init(|| {
@@ -126,7 +126,7 @@ pub fn build_backend() -> PathBuf {
 /// The DynamoDB Local every stack of this test process shares (each stack
 /// under an access key of its own: `DynamoSource::Shared`), so the suite
 /// starts Java once instead of once per stack.
-pub fn shared_dynamodb() -> DynamoSource {
+pub(crate) fn shared_dynamodb() -> DynamoSource {
     let endpoint = harness::dynamodb::shared::endpoint_for_this_process(
         &harness::dynamodb::local::cache_dir(),
     )
@@ -136,7 +136,7 @@ pub fn shared_dynamodb() -> DynamoSource {
 
 /// Stack options for the backend template with diagnostics on, on the
 /// process's shared DynamoDB Local.
-pub fn options(time_scale: f64) -> StackOptions {
+pub(crate) fn options(time_scale: f64) -> StackOptions {
     share_machine();
     let functions_dir = build_backend();
     let mut options = StackOptions::new(template());
@@ -159,7 +159,7 @@ pub fn options(time_scale: f64) -> StackOptions {
 /// by default) must cover that spread, or chunks reach the model out of
 /// order (the model can hear an answer's last words after its trailing
 /// silence).
-pub fn streaming_options(time_scale: f64) -> StackOptions {
+pub(crate) fn streaming_options(time_scale: f64) -> StackOptions {
     let mut options = options(time_scale);
     options
         .function_env
@@ -168,21 +168,21 @@ pub fn streaming_options(time_scale: f64) -> StackOptions {
 }
 
 /// Starts a stack.
-pub async fn start(options: StackOptions) -> LocalStack {
+pub(crate) async fn start(options: StackOptions) -> LocalStack {
     LocalStack::start(options)
         .await
         .expect("local stack starts")
 }
 
-pub use harness::replay::client::Client;
+pub(crate) use harness::replay::client::Client;
 
 /// Connects to an API's URL (plus a query string), or panics.
-pub async fn connect(url: &str) -> Client {
+pub(crate) async fn connect(url: &str) -> Client {
     Client::connect(url).await.expect("connect")
 }
 
 /// The next message as JSON, within `limit`, or panics.
-pub async fn next_json(socket: &mut Client, limit: Duration) -> serde_json::Value {
+pub(crate) async fn next_json(socket: &mut Client, limit: Duration) -> serde_json::Value {
     let message = socket.next(limit).await.expect("a message in time");
     assert!(
         !message.is_string(),
@@ -192,13 +192,13 @@ pub async fn next_json(socket: &mut Client, limit: Duration) -> serde_json::Valu
 }
 
 /// Sends a JSON value as a text frame, or panics.
-pub async fn send_json(socket: &mut Client, value: serde_json::Value) {
+pub(crate) async fn send_json(socket: &mut Client, value: serde_json::Value) {
     socket.send_json(&value).await.expect("send");
 }
 
 /// Waits for the close and returns its code (none: a close frame without
 /// one, or no close frame); panics when the socket stays open.
-pub async fn close_code(socket: &mut Client, limit: Duration) -> Option<u16> {
+pub(crate) async fn close_code(socket: &mut Client, limit: Duration) -> Option<u16> {
     let closed = socket
         .closed_within(limit)
         .await
@@ -207,7 +207,7 @@ pub async fn close_code(socket: &mut Client, limit: Duration) -> Option<u16> {
 }
 
 /// Polls until `check` holds or `limit` passes.
-pub async fn eventually<F: FnMut() -> bool>(limit: Duration, mut check: F) -> bool {
+pub(crate) async fn eventually<F: FnMut() -> bool>(limit: Duration, mut check: F) -> bool {
     let deadline = tokio::time::Instant::now() + limit;
     while tokio::time::Instant::now() < deadline {
         if check() {

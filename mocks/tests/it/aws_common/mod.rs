@@ -26,11 +26,11 @@ use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::sync::mpsc;
 
 /// The Nova Sonic model id.
-pub const SONIC: &str = "amazon.nova-2-sonic-v1:0";
+pub(crate) const SONIC: &str = "amazon.nova-2-sonic-v1:0";
 
 /// A Bedrock Runtime client for `base_url` with static credentials; retries
 /// off so each fault is seen exactly once.
-pub fn bedrock_client(base_url: &str) -> Client {
+pub(crate) fn bedrock_client(base_url: &str) -> Client {
     let config = aws_sdk_bedrockruntime::Config::builder()
         .behavior_version_latest()
         .endpoint_url(base_url)
@@ -42,15 +42,15 @@ pub fn bedrock_client(base_url: &str) -> Client {
 }
 
 /// The error `send()` can return.
-pub type OpenError = SdkError<InvokeModelWithBidirectionalStreamError>;
+pub(crate) type OpenError = SdkError<InvokeModelWithBidirectionalStreamError>;
 /// The error `recv()` can return.
-pub type RecvError = SdkError<InvokeModelWithBidirectionalStreamOutputError, RawMessage>;
+pub(crate) type RecvError = SdkError<InvokeModelWithBidirectionalStreamOutputError, RawMessage>;
 
 type Input =
     Result<InvokeModelWithBidirectionalStreamInput, InvokeModelWithBidirectionalStreamInputError>;
 
 /// The name of an output event (`{"event": {name: ...}}`).
-pub fn name(event: &Value) -> &str {
+pub(crate) fn name(event: &Value) -> &str {
     event["event"]
         .as_object()
         .and_then(|map| map.keys().next())
@@ -59,12 +59,12 @@ pub fn name(event: &Value) -> &str {
 }
 
 /// The body of an output event.
-pub fn body(event: &Value) -> &Value {
+pub(crate) fn body(event: &Value) -> &Value {
     &event["event"][name(event)]
 }
 
 /// One Nova Sonic session through the real SDK client.
-pub struct Sonic {
+pub(crate) struct Sonic {
     input: Option<mpsc::UnboundedSender<Input>>,
     output: EventReceiver<
         InvokeModelWithBidirectionalStreamOutput,
@@ -75,7 +75,7 @@ pub struct Sonic {
 impl Sonic {
     /// Opens a stream: sessionStart and promptStart are queued before
     /// `send()` is awaited, then the system prompt if any.
-    pub async fn open(
+    pub(crate) async fn open(
         client: &Client,
         model: &str,
         system_prompt: Option<&str>,
@@ -101,7 +101,7 @@ impl Sonic {
     }
 
     /// Opens a stream whose input starts with `first` (queued before `send()`).
-    pub async fn open_with(
+    pub(crate) async fn open_with(
         client: &Client,
         model: &str,
         first: Vec<(&str, Value)>,
@@ -124,14 +124,14 @@ impl Sonic {
     }
 
     /// Queues one input event.
-    pub fn send(&self, name: &str, body: Value) {
+    pub(crate) fn send(&self, name: &str, body: Value) {
         if let Some(input) = &self.input {
             let _ = input.send(Ok(chunk(name, body)));
         }
     }
 
     /// A whole TEXT content block.
-    pub fn text(&self, content_name: &str, role: &str, interactive: bool, text: &str) {
+    pub(crate) fn text(&self, content_name: &str, role: &str, interactive: bool, text: &str) {
         self.send(
             "contentStart",
             json!({"promptName": "p1", "contentName": content_name, "type": "TEXT",
@@ -146,7 +146,7 @@ impl Sonic {
     }
 
     /// Opens the user's AUDIO content.
-    pub fn audio_start(&self, content_name: &str) {
+    pub(crate) fn audio_start(&self, content_name: &str) {
         self.send(
             "contentStart",
             json!({"promptName": "p1", "contentName": content_name, "type": "AUDIO",
@@ -158,7 +158,7 @@ impl Sonic {
     }
 
     /// Sends 16 kHz samples as ~32 ms audioInput events.
-    pub fn audio(&self, content_name: &str, samples: &[i16]) {
+    pub(crate) fn audio(&self, content_name: &str, samples: &[i16]) {
         for frame in samples.chunks(512) {
             let bytes = mocks::speech::pcm16_to_bytes(frame);
             self.send(
@@ -170,7 +170,7 @@ impl Sonic {
     }
 
     /// contentEnd.
-    pub fn content_end(&self, content_name: &str) {
+    pub(crate) fn content_end(&self, content_name: &str) {
         self.send(
             "contentEnd",
             json!({"promptName": "p1", "contentName": content_name}),
@@ -178,14 +178,14 @@ impl Sonic {
     }
 
     /// promptEnd, sessionEnd, then the end of the input stream.
-    pub fn end_session(&mut self) {
+    pub(crate) fn end_session(&mut self) {
         self.send("promptEnd", json!({"promptName": "p1"}));
         self.send("sessionEnd", json!({}));
         self.input = None;
     }
 
     /// The next output event (`None` at the end of the stream).
-    pub async fn next(&mut self) -> Result<Option<Value>, RecvError> {
+    pub(crate) async fn next(&mut self) -> Result<Option<Value>, RecvError> {
         let received = tokio::time::timeout(Duration::from_secs(30), self.output.recv())
             .await
             .expect("an output event within 30 s")?;
@@ -199,7 +199,7 @@ impl Sonic {
     }
 
     /// Events up to and including the first one named `last`.
-    pub async fn until(&mut self, last: &str) -> Vec<Value> {
+    pub(crate) async fn until(&mut self, last: &str) -> Vec<Value> {
         let mut events = Vec::new();
         loop {
             let event = self
@@ -216,7 +216,7 @@ impl Sonic {
     }
 
     /// The first error the output stream returns.
-    pub async fn error(&mut self) -> RecvError {
+    pub(crate) async fn error(&mut self) -> RecvError {
         loop {
             match self.next().await {
                 Ok(Some(_)) => continue,
@@ -239,7 +239,7 @@ fn chunk(name: &str, body: Value) -> InvokeModelWithBidirectionalStreamInput {
 }
 
 /// Texts of `textOutput` events with `role`, in order.
-pub fn texts(events: &[Value], role: &str) -> Vec<String> {
+pub(crate) fn texts(events: &[Value], role: &str) -> Vec<String> {
     events
         .iter()
         .filter(|e| name(e) == "textOutput" && body(e)["role"] == role)
@@ -248,7 +248,7 @@ pub fn texts(events: &[Value], role: &str) -> Vec<String> {
 }
 
 /// Decoded samples of every `audioOutput` event.
-pub fn audio_samples(events: &[Value]) -> Vec<i16> {
+pub(crate) fn audio_samples(events: &[Value]) -> Vec<i16> {
     events
         .iter()
         .filter(|e| name(e) == "audioOutput")
@@ -262,7 +262,12 @@ pub fn audio_samples(events: &[Value]) -> Vec<i16> {
 }
 
 /// A minimal HTTP/1.1 request (`Connection: close`); returns (status, body).
-pub async fn http(base_url: &str, method: &str, path: &str, body: Option<&str>) -> (u16, String) {
+pub(crate) async fn http(
+    base_url: &str,
+    method: &str,
+    path: &str,
+    body: Option<&str>,
+) -> (u16, String) {
     let host = base_url.trim_start_matches("http://");
     let mut stream = tokio::net::TcpStream::connect(host).await.expect("connect");
     let body = body.unwrap_or("");

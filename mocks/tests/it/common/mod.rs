@@ -20,20 +20,20 @@ use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 /// The project the tests use.
-pub const PROJECT: &str = "speechgate-test";
+pub(crate) const PROJECT: &str = "speechgate-test";
 
 /// The Live model the tests use.
-pub const LIVE_MODEL: &str = "gemini-live-2.5-flash-native-audio";
+pub(crate) const LIVE_MODEL: &str = "gemini-live-2.5-flash-native-audio";
 
 /// How long a test waits for any one message.
 const RECEIVE_TIMEOUT: Duration = Duration::from_secs(20);
 
 /// A client socket.
-pub type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
+pub(crate) type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
 /// Starts a Vertex mock for the test project at `time_scale`, with a session
 /// limit long enough never to interfere (tests of the limit set their own).
-pub async fn start_vertex(time_scale: f64) -> VertexMock {
+pub(crate) async fn start_vertex(time_scale: f64) -> VertexMock {
     start_vertex_with(VertexConfig {
         time_scale,
         project: PROJECT.into(),
@@ -44,13 +44,13 @@ pub async fn start_vertex(time_scale: f64) -> VertexMock {
 }
 
 /// Starts a Vertex mock with `config`.
-pub async fn start_vertex_with(config: VertexConfig) -> VertexMock {
+pub(crate) async fn start_vertex_with(config: VertexConfig) -> VertexMock {
     VertexMock::start(config).await.expect("vertex mock starts")
 }
 
 /// The signing side of a service-account key file.
 #[derive(Debug, Clone)]
-pub struct Key {
+pub(crate) struct Key {
     /// `private_key_id`.
     pub kid: String,
     /// `client_email`.
@@ -61,7 +61,7 @@ pub struct Key {
 
 impl Key {
     /// Reads a key file.
-    pub fn from_json(json: &str) -> Self {
+    pub(crate) fn from_json(json: &str) -> Self {
         let value: Value = serde_json::from_str(json).unwrap();
         Self {
             kid: value["private_key_id"].as_str().unwrap().into(),
@@ -71,7 +71,7 @@ impl Key {
     }
 
     /// A self-signed JWT like google-cloud-auth makes, issued at `iat`, expiring at `exp`.
-    pub fn sign(&self, iat: u64, exp: u64) -> String {
+    pub(crate) fn sign(&self, iat: u64, exp: u64) -> String {
         let mut header = Header::new(Algorithm::RS256);
         header.kid = Some(self.kid.clone());
         let claims = json!({
@@ -84,14 +84,14 @@ impl Key {
     }
 
     /// A token valid for the next hour.
-    pub fn token(&self) -> String {
+    pub(crate) fn token(&self) -> String {
         let now = now();
         self.sign(now, now + 3600)
     }
 }
 
 /// Seconds since the epoch.
-pub fn now() -> u64 {
+pub(crate) fn now() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
@@ -99,12 +99,12 @@ pub fn now() -> u64 {
 }
 
 /// A valid bearer token for `mock`.
-pub fn token(mock: &VertexMock) -> String {
+pub(crate) fn token(mock: &VertexMock) -> String {
     Key::from_json(&mock.service_account_json()).token()
 }
 
 /// The Live endpoint of `region`.
-pub fn live_url(mock: &VertexMock, region: &str) -> String {
+pub(crate) fn live_url(mock: &VertexMock, region: &str) -> String {
     let base = mock.base_url_template().replace("{region}", region);
     format!(
         "{}/ws/google.cloud.aiplatform.v1.LlmBidiService/BidiGenerateContent",
@@ -113,7 +113,7 @@ pub fn live_url(mock: &VertexMock, region: &str) -> String {
 }
 
 /// Opens a Live connection with an optional bearer token.
-pub async fn connect_with(
+pub(crate) async fn connect_with(
     mock: &VertexMock,
     region: &str,
     bearer: Option<&str>,
@@ -130,22 +130,22 @@ pub async fn connect_with(
 }
 
 /// Opens a Live connection with a valid token.
-pub async fn connect(mock: &VertexMock, region: &str) -> Ws {
+pub(crate) async fn connect(mock: &VertexMock, region: &str) -> Ws {
     connect_with(mock, region, Some(&token(mock)))
         .await
         .expect("upgrade accepted")
 }
 
 /// The model resource name for `region`.
-pub fn model_path(region: &str) -> String {
+pub(crate) fn model_path(region: &str) -> String {
     format!("projects/{PROJECT}/locations/{region}/publishers/google/models/{LIVE_MODEL}")
 }
 
 /// The system instruction the tests send.
-pub const SYSTEM: &str = "You are Maya, an IELTS speaking examiner.";
+pub(crate) const SYSTEM: &str = "You are Maya, an IELTS speaking examiner.";
 
 /// A camelCase setup with transcription on, plus `extra` fields.
-pub fn setup_message(region: &str, extra: Value) -> Value {
+pub(crate) fn setup_message(region: &str, extra: Value) -> Value {
     let mut setup = json!({
         "model": model_path(region),
         "generationConfig": {"responseModalities": ["AUDIO"],
@@ -161,7 +161,7 @@ pub fn setup_message(region: &str, extra: Value) -> Value {
 }
 
 /// Sends a JSON message.
-pub async fn send(ws: &mut Ws, value: &Value) {
+pub(crate) async fn send(ws: &mut Ws, value: &Value) {
     ws.send(Message::text(value.to_string()))
         .await
         .expect("send");
@@ -169,7 +169,7 @@ pub async fn send(ws: &mut Ws, value: &Value) {
 
 /// What the client received.
 #[derive(Debug)]
-pub enum Incoming {
+pub(crate) enum Incoming {
     /// A JSON message (text or binary frame).
     Json(Value),
     /// A close frame.
@@ -179,7 +179,7 @@ pub enum Incoming {
 }
 
 /// The next message (pings skipped), failing the test after a timeout.
-pub async fn receive(ws: &mut Ws) -> Incoming {
+pub(crate) async fn receive(ws: &mut Ws) -> Incoming {
     loop {
         let next = tokio::time::timeout(RECEIVE_TIMEOUT, ws.next())
             .await
@@ -200,7 +200,7 @@ pub async fn receive(ws: &mut Ws) -> Incoming {
 }
 
 /// The next JSON message.
-pub async fn receive_json(ws: &mut Ws) -> Value {
+pub(crate) async fn receive_json(ws: &mut Ws) -> Value {
     match receive(ws).await {
         Incoming::Json(value) => value,
         other => panic!("expected a message, got {other:?}"),
@@ -208,7 +208,7 @@ pub async fn receive_json(ws: &mut Ws) -> Value {
 }
 
 /// The close frame that ends the connection (messages before it are returned).
-pub async fn receive_close(ws: &mut Ws) -> (u16, String, Vec<Value>) {
+pub(crate) async fn receive_close(ws: &mut Ws) -> (u16, String, Vec<Value>) {
     let mut before = Vec::new();
     loop {
         match receive(ws).await {
@@ -222,7 +222,7 @@ pub async fn receive_close(ws: &mut Ws) -> (u16, String, Vec<Value>) {
 }
 
 /// Sends setup and expects `setupComplete`.
-pub async fn start_session(ws: &mut Ws, region: &str, extra: Value) {
+pub(crate) async fn start_session(ws: &mut Ws, region: &str, extra: Value) {
     send(ws, &setup_message(region, extra)).await;
     let reply = receive_json(ws).await;
     assert_eq!(reply, json!({"setupComplete": {}}));
@@ -230,7 +230,7 @@ pub async fn start_session(ws: &mut Ws, region: &str, extra: Value) {
 
 /// Everything received up to and including a `turnComplete`.
 #[derive(Debug, Default)]
-pub struct Turn {
+pub(crate) struct Turn {
     /// `outputTranscription` pieces, concatenated.
     pub transcript: String,
     /// Text parts, concatenated (TEXT sessions).
@@ -251,12 +251,12 @@ pub struct Turn {
 
 impl Turn {
     /// Seconds of model audio.
-    pub fn audio_seconds(&self) -> f64 {
+    pub(crate) fn audio_seconds(&self) -> f64 {
         self.audio_bytes as f64 / 2.0 / 24_000.0
     }
 
     /// Token count of `modality` in `promptTokensDetails` or `candidatesTokensDetails`.
-    pub fn tokens(&self, details: &str, modality: &str) -> u64 {
+    pub(crate) fn tokens(&self, details: &str, modality: &str) -> u64 {
         self.usage[details]
             .as_array()
             .unwrap()
@@ -268,7 +268,7 @@ impl Turn {
 }
 
 /// Reads messages up to a `turnComplete`.
-pub async fn read_turn(ws: &mut Ws) -> Turn {
+pub(crate) async fn read_turn(ws: &mut Ws) -> Turn {
     let mut turn = Turn::default();
     loop {
         let message = receive_json(ws).await;
@@ -313,7 +313,7 @@ pub async fn read_turn(ws: &mut Ws) -> Turn {
 }
 
 /// Sends a typed user turn.
-pub async fn say_text(ws: &mut Ws, text: &str) {
+pub(crate) async fn say_text(ws: &mut Ws, text: &str) {
     send(
         ws,
         &json!({"clientContent": {"turns": [{"role": "user", "parts": [{"text": text}]}], "turnComplete": true}}),
@@ -322,18 +322,18 @@ pub async fn say_text(ws: &mut Ws, text: &str) {
 }
 
 /// Voice-like 16 kHz audio lasting `ms`.
-pub fn speech_pcm(ms: u64) -> Vec<i16> {
+pub(crate) fn speech_pcm(ms: u64) -> Vec<i16> {
     let long = speech::synthesize(&"word ".repeat(400), 16_000);
     long[..(16 * ms) as usize].to_vec()
 }
 
 /// Silence lasting `ms` at 16 kHz.
-pub fn silence_pcm(ms: u64) -> Vec<i16> {
+pub(crate) fn silence_pcm(ms: u64) -> Vec<i16> {
     speech::silence(Duration::from_millis(ms), 16_000)
 }
 
 /// Speech and silence, in order (`true`: speech).
-pub fn audio(parts: &[(bool, u64)]) -> Vec<i16> {
+pub(crate) fn audio(parts: &[(bool, u64)]) -> Vec<i16> {
     parts
         .iter()
         .flat_map(|(is_speech, ms)| {
@@ -347,20 +347,20 @@ pub fn audio(parts: &[(bool, u64)]) -> Vec<i16> {
 }
 
 /// `realtimeInput.audio` with 16 kHz PCM.
-pub fn audio_message(samples: &[i16]) -> Value {
+pub(crate) fn audio_message(samples: &[i16]) -> Value {
     let data = base64::engine::general_purpose::STANDARD.encode(speech::pcm16_to_bytes(samples));
     json!({"realtimeInput": {"audio": {"mimeType": "audio/pcm;rate=16000", "data": data}}})
 }
 
 /// Streams audio in `chunk_ms` messages.
-pub async fn stream_audio(ws: &mut Ws, samples: &[i16], chunk_ms: usize) {
+pub(crate) async fn stream_audio(ws: &mut Ws, samples: &[i16], chunk_ms: usize) {
     for chunk in samples.chunks(16 * chunk_ms) {
         send(ws, &audio_message(chunk)).await;
     }
 }
 
 /// A minimal HTTP/1.1 request; returns the status and body.
-pub async fn http(
+pub(crate) async fn http(
     base_url: &str,
     method: &str,
     path: &str,
@@ -409,6 +409,6 @@ fn dechunk(mut body: &str) -> String {
 }
 
 /// JSON of an HTTP answer.
-pub fn json_of(body: &str) -> Value {
+pub(crate) fn json_of(body: &str) -> Value {
     serde_json::from_str(body).unwrap_or_else(|e| panic!("not JSON ({e}): {body}"))
 }

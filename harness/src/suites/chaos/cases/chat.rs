@@ -18,7 +18,7 @@ const CHAT: &str = "ChatWebSocketApi";
 const WAIT: Duration = Duration::from_secs(30);
 
 /// The cases of this module.
-pub const CASES: &[CaseInfo] = &[
+pub(crate) const CASES: &[CaseInfo] = &[
     CaseInfo {
         id: "chat-socket-drop",
         fault: "one of a user's two chat connections dropped (no close frame) while its messages are answered",
@@ -37,7 +37,7 @@ pub const CASES: &[CaseInfo] = &[
 ];
 
 /// Runs a case of this module.
-pub async fn run(id: &str, ctx: &mut Ctx<'_>) -> Result<(), ChaosError> {
+pub(crate) async fn run(id: &str, ctx: &mut Ctx<'_>) -> Result<(), ChaosError> {
     match id {
         "chat-socket-drop" => chat(ctx, ChatFault::Drop).await,
         "chat-throttle" => {

@@ -15,14 +15,14 @@ const REST: &str = "IeltsRestApi";
 const WAIT: Duration = Duration::from_secs(30);
 
 /// The cases of this module.
-pub const CASES: &[CaseInfo] = &[CaseInfo {
+pub(crate) const CASES: &[CaseInfo] = &[CaseInfo {
     id: "gdpr-delete-under-faults",
     fault: "GDPR delete sent while DynamoDB Local is down, then cut short mid-way by throttling, then sent again",
     expectation: "the retried delete succeeds and no item names the user (speaking session and assessment included)",
 }];
 
 /// Runs a case of this module.
-pub async fn run(id: &str, ctx: &mut Ctx<'_>) -> Result<(), ChaosError> {
+pub(crate) async fn run(id: &str, ctx: &mut Ctx<'_>) -> Result<(), ChaosError> {
     match id {
         "gdpr-delete-under-faults" => gdpr(ctx).await,
         other => Err(ChaosError::UnknownCase(other.to_owned())),

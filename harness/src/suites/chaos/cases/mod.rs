@@ -6,15 +6,15 @@
 //! - [`gdpr`]: the IELTS HTTP API's GDPR delete (seeds 002/003);
 //! - [`nova_stream`]: the Nova Sonic stream API (seed 003).
 
-pub mod chat;
-pub mod gdpr;
-pub mod nova_stream;
-pub mod speaking;
+pub(crate) mod chat;
+pub(crate) mod gdpr;
+pub(crate) mod nova_stream;
+pub(crate) mod speaking;
 
 use super::{CaseInfo, ChaosError, Ctx};
 
 /// Every case, in the order `harness chaos --list` shows them.
-pub fn all() -> Vec<CaseInfo> {
+pub(crate) fn all() -> Vec<CaseInfo> {
     [
         speaking::CASES,
         chat::CASES,
@@ -25,7 +25,7 @@ pub fn all() -> Vec<CaseInfo> {
 }
 
 /// Runs the case `id`, whichever API it is on.
-pub async fn run(id: &str, ctx: &mut Ctx<'_>) -> Result<(), ChaosError> {
+pub(crate) async fn run(id: &str, ctx: &mut Ctx<'_>) -> Result<(), ChaosError> {
     let on = |cases: &[CaseInfo]| cases.iter().any(|c| c.id == id);
     if on(speaking::CASES) {
         speaking::run(id, ctx).await

@@ -15,7 +15,7 @@ const STREAM: &str = "NovaSonicStreamWebSocketApi";
 const WAIT: Duration = Duration::from_secs(30);
 
 /// The cases of this module.
-pub const CASES: &[CaseInfo] = &[
+pub(crate) const CASES: &[CaseInfo] = &[
     CaseInfo {
         id: "nova-stream-timeout",
         fault: "Nova Sonic's stream times out (modelTimeoutException) 3 s (scenario time) into the session",
@@ -29,7 +29,7 @@ pub const CASES: &[CaseInfo] = &[
 ];
 
 /// Runs a case of this module.
-pub async fn run(id: &str, ctx: &mut Ctx<'_>) -> Result<(), ChaosError> {
+pub(crate) async fn run(id: &str, ctx: &mut Ctx<'_>) -> Result<(), ChaosError> {
     match id {
         "nova-stream-timeout" => {
             nova_stream(ctx, BedrockFault::ModelTimeout { after_ms: 3_000 }, true).await

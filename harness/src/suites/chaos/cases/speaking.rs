@@ -16,16 +16,16 @@ use crate::suites::chaos::seen::{Seen, speak};
 use crate::suites::chaos::{CaseInfo, ChaosError, Ctx};
 
 /// The speaking API.
-pub const API: &str = "SpeakingWebSocketApi";
+pub(crate) const API: &str = "SpeakingWebSocketApi";
 /// The speaking function.
-pub const FUNCTION: &str = "SpeakingFunction";
+pub(crate) const FUNCTION: &str = "SpeakingFunction";
 /// How long any one expected message may take (real time).
 const WAIT: Duration = Duration::from_secs(30);
 /// The candidate's answer.
 const CLIP: &str = "p1-name.wav";
 
 /// The cases of this module.
-pub const CASES: &[CaseInfo] = &[
+pub(crate) const CASES: &[CaseInfo] = &[
     CaseInfo {
         id: "baseline",
         fault: "none",
@@ -89,7 +89,7 @@ pub const CASES: &[CaseInfo] = &[
 ];
 
 /// Runs a case of this module.
-pub async fn run(id: &str, ctx: &mut Ctx<'_>) -> Result<(), ChaosError> {
+pub(crate) async fn run(id: &str, ctx: &mut Ctx<'_>) -> Result<(), ChaosError> {
     ctx.checked.extend([
         Invariant::SessionEnds,
         Invariant::OneAssessment,
@@ -158,7 +158,7 @@ pub async fn run(id: &str, ctx: &mut Ctx<'_>) -> Result<(), ChaosError> {
 }
 
 /// Connects and starts a session for user `n`; waits for session_ready.
-pub async fn open(ctx: &mut Ctx<'_>, n: usize) -> Result<Client, ChaosError> {
+pub(crate) async fn open(ctx: &mut Ctx<'_>, n: usize) -> Result<Client, ChaosError> {
     let mut client = Client::connect(&ctx.url(API)?).await?;
     client
         .send_json(&json!({"action": "start_speaking", "user_id": ctx.user(n), "country_code": "US", "assessment_type": "speaking"}))
@@ -402,7 +402,7 @@ async fn model_failure(ctx: &mut Ctx<'_>) -> Result<(), ChaosError> {
 }
 
 /// Assessments stored for a user.
-pub async fn stored_assessments(ctx: &Ctx<'_>, user: &str) -> Result<usize, ChaosError> {
+pub(crate) async fn stored_assessments(ctx: &Ctx<'_>, user: &str) -> Result<usize, ChaosError> {
     let client = crate::suites::chaos::collect::store_client(ctx.stack).await;
     let table = table_name(ctx.stack, "AssessmentsTable")?;
     Ok(crate::dynamodb::scan::scan_all(&client, &table)
@@ -413,7 +413,7 @@ pub async fn stored_assessments(ctx: &Ctx<'_>, user: &str) -> Result<usize, Chao
 }
 
 /// The statuses of a user's sessions.
-pub async fn session_statuses(ctx: &Ctx<'_>, user: &str) -> Result<Vec<String>, ChaosError> {
+pub(crate) async fn session_statuses(ctx: &Ctx<'_>, user: &str) -> Result<Vec<String>, ChaosError> {
     let client = crate::suites::chaos::collect::store_client(ctx.stack).await;
     let table = table_name(ctx.stack, "SessionsTable")?;
     Ok(crate::dynamodb::scan::scan_all(&client, &table)
