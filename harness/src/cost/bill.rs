@@ -23,7 +23,6 @@ pub(crate) struct Component {
     pub what: String,
     /// How much the whole run used.
     pub quantity: f64,
-    /// The unit.
     pub unit: String,
     /// USD per unit.
     pub unit_price: f64,

@@ -58,9 +58,7 @@ pub struct Projection {
     pub prompt_audio_tokens: f64,
     /// Prompt text tokens summed over the turns.
     pub prompt_text_tokens: f64,
-    /// Output audio tokens.
     pub output_audio_tokens: f64,
-    /// Output text tokens.
     pub output_text_tokens: f64,
 }
 

@@ -157,7 +157,6 @@ pub(crate) fn prepare_request(operation: &str, body: &[u8]) -> PreparedRequest {
 /// One `ConsumedCapacity` entry.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Consumed {
-    /// Its table.
     pub table: String,
     /// `CapacityUnits`.
     pub capacity_units: f64,

@@ -53,7 +53,6 @@ impl DockerDynamo {
         })
     }
 
-    /// Its endpoint.
     pub fn endpoint(&self) -> &str {
         &self.endpoint
     }

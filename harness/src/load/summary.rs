@@ -87,7 +87,6 @@ pub struct LoadSummary {
     pub model: String,
     /// The segments behind these figures (`0/1` for a whole run).
     pub segments: Vec<String>,
-    /// The time scale.
     pub time_scale: f64,
     /// Whether the AWS quotas were enforced.
     pub quotas_enforced: bool,

@@ -73,7 +73,6 @@ pub(crate) enum Measure {
     Latency {
         /// The metric's name.
         metric: String,
-        /// The statistic.
         statistic: Statistic,
     },
     /// A rate from 0 to 1.
@@ -85,7 +84,6 @@ pub(crate) enum Measure {
 pub(crate) enum Statistic {
     /// A percentile, 0 to 100.
     Percentile(f64),
-    /// Mean.
     Mean,
     /// Smallest.
     Min,
@@ -296,13 +294,11 @@ pub struct Counts {
     pub operations: u64,
     /// Failed operations.
     pub failed: u64,
-    /// HTTP requests.
     pub http_requests: u64,
     /// Failed HTTP requests.
     pub http_failed: u64,
     /// Checks made.
     pub checks: u64,
-    /// Checks passed.
     pub checks_passed: u64,
 }
 

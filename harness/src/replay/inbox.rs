@@ -28,7 +28,6 @@ pub struct Received {
     pub at: Instant,
     /// Its JSON (None: not JSON).
     pub value: Option<Value>,
-    /// Its text.
     pub text: String,
     /// Taken by an `expect`.
     pub consumed: bool,
@@ -39,7 +38,6 @@ pub struct Received {
 pub struct Closed {
     /// Close code (1005 without one, 1006 without a close frame).
     pub code: u16,
-    /// Reason.
     pub reason: String,
     /// When.
     pub at: Instant,

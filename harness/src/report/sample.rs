@@ -176,7 +176,6 @@ fn line(service: &str, what: &str, quantity: f64, unit_price_usd: f64) -> CostLi
     }
 }
 
-/// The report.
 pub(crate) fn report() -> RunReport {
     let lines = vec![
         line("Lambda", "GB-seconds arm64", 1_680.0, 0.0000133334),

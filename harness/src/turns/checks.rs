@@ -42,7 +42,6 @@ pub struct CheckOutcome {
 /// An `expect_turn` step's checkpoint.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Checkpoint {
-    /// The step.
     pub step: String,
     /// The turn it matched (None: none came).
     pub turn: Option<usize>,
@@ -64,7 +63,6 @@ pub struct ModelTurn {
 /// The model's own log of a session.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct ModelLog {
-    /// Its turns.
     pub turns: Vec<ModelTurn>,
     /// Turns the model was asked for past the end of its script.
     pub overruns: u32,
@@ -77,7 +75,6 @@ pub(crate) struct Judged<'a> {
     pub tracker: &'a Tracker,
     /// Model turns per utterance unless an answer says otherwise.
     pub replies_per_utterance: u32,
-    /// The checkpoints.
     pub checkpoints: &'a [Checkpoint],
     /// The model's log, when the target exposes one.
     pub model_log: Option<&'a ModelLog>,

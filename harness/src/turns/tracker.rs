@@ -133,7 +133,6 @@ impl Tracker {
         }
     }
 
-    /// The profile.
     pub(crate) fn profile(&self) -> &TurnProfile {
         &self.profile
     }

@@ -29,11 +29,9 @@ pub(crate) enum ContentType {
 pub(crate) enum Role {
     /// The system prompt.
     System,
-    /// The user.
     User,
     /// The assistant (history).
     Assistant,
-    /// A tool.
     Tool,
 }
 

@@ -79,14 +79,12 @@ pub(crate) fn essay(text: &str) -> &str {
 /// Measurements of an essay.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct EssayStats {
-    /// Words.
     pub words: usize,
     /// Distinct words / words, averaged over 50-word windows (so that it
     /// does not fall just because an essay is longer).
     pub lexical_variety: f64,
     /// Share of words of 7+ letters.
     pub long_words: f64,
-    /// Sentences.
     pub sentences: usize,
     /// Mean words per sentence.
     pub mean_sentence_len: f64,

@@ -138,13 +138,9 @@ pub(crate) struct Criterion {
 /// The four IELTS speaking criteria.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub(crate) struct Criteria {
-    /// Fluency and coherence.
     pub fluency_and_coherence: Criterion,
-    /// Lexical resource.
     pub lexical_resource: Criterion,
-    /// Grammatical range and accuracy.
     pub grammatical_range_and_accuracy: Criterion,
-    /// Pronunciation.
     pub pronunciation: Criterion,
 }
 

@@ -117,7 +117,6 @@ pub(crate) struct RealtimeInput {
     pub activity_start: bool,
     /// `audio` and `mediaChunks` audio, in order (images and video are dropped).
     pub audio: Vec<AudioChunk>,
-    /// `text`.
     pub text: Option<String>,
     /// `activityEnd` (manual activity detection).
     pub activity_end: bool,

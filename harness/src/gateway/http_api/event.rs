@@ -36,7 +36,6 @@ pub(crate) struct HttpRequest<'a> {
     pub query: &'a [(String, String)],
     /// Request headers in arrival order.
     pub headers: &'a [(String, String)],
-    /// The body.
     pub body: &'a [u8],
     /// Client address.
     pub source_ip: &'a str,
@@ -45,11 +44,9 @@ pub(crate) struct HttpRequest<'a> {
 /// Where the API lives and which route matched.
 #[derive(Debug, Clone)]
 pub(crate) struct RouteFacts<'a> {
-    /// API id.
     pub api_id: &'a str,
     /// Stage (`$default` or a name).
     pub stage: &'a str,
-    /// Account id.
     pub account_id: &'a str,
     /// Region (for `routeArn`).
     pub region: &'a str,

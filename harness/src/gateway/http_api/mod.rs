@@ -126,7 +126,6 @@ impl HttpApiGateway {
         Ok(Self { state, server })
     }
 
-    /// The API.
     pub fn api(&self) -> &HttpApi {
         &self.state.api
     }

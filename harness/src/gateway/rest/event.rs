@@ -28,7 +28,6 @@ pub(crate) struct ProxyRequest<'a> {
     pub headers: &'a [(String, String)],
     /// Query parameters in arrival order, decoded.
     pub query: &'a [(String, String)],
-    /// The body.
     pub body: &'a [u8],
     /// Whether the body goes base64-encoded (its type is a binary media type).
     pub binary: bool,
@@ -39,11 +38,8 @@ pub(crate) struct ProxyRequest<'a> {
 /// Where the API lives.
 #[derive(Debug, Clone)]
 pub(crate) struct ApiFacts<'a> {
-    /// API id.
     pub api_id: &'a str,
-    /// Stage.
     pub stage: &'a str,
-    /// Account id.
     pub account_id: &'a str,
     /// `domainName` (host and port locally).
     pub domain_name: &'a str,

@@ -104,7 +104,6 @@ impl RestGateway {
         Ok(Self { state, server })
     }
 
-    /// The API.
     pub fn api(&self) -> &RestApi {
         &self.state.api
     }

@@ -38,7 +38,6 @@ impl Resource for HttpRoute {
 /// A matched route.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct RouteMatch<'a, R = RestRoute> {
-    /// The route.
     pub route: &'a R,
     /// Path parameters by name (`proxy` for `/{proxy+}`).
     pub parameters: BTreeMap<String, String>,

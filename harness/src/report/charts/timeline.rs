@@ -17,7 +17,6 @@ const PALETTE: [&str; 8] = [
 pub(crate) struct TimelineRow<'a> {
     /// Shown left of the row (`#3`, `2.1.1`).
     pub label: String,
-    /// The session.
     pub session: &'a SessionReport,
 }
 

@@ -43,9 +43,7 @@ pub(crate) fn http_options(time_scale: f64) -> harness::stack::StackOptions {
 /// One answer.
 #[derive(Debug)]
 pub(crate) struct Answer {
-    /// Status.
     pub status: u16,
-    /// Headers.
     pub headers: HeaderMap,
     /// The body as JSON (`Null` when empty or not JSON).
     pub json: Value,
