@@ -31,6 +31,7 @@ pub struct CurvePoint {
     pub turns: u64,
     /// Prompt tokens summed over the turns (audio and text).
     pub prompt_tokens: f64,
+    /// Output tokens.
     pub output_tokens: f64,
     /// Input cost (USD).
     pub input_usd: f64,
