@@ -53,6 +53,7 @@ impl DockerDynamo {
         })
     }
 
+    /// Its endpoint.
     pub fn endpoint(&self) -> &str {
         &self.endpoint
     }

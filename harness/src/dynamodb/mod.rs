@@ -11,7 +11,7 @@
 
 pub(crate) mod capacity;
 #[cfg(feature = "docker")]
-pub(crate) mod docker;
+pub mod docker;
 pub mod local;
 pub mod meter;
 pub mod scan;
