@@ -3,51 +3,32 @@
 //! every threshold holds.
 
 use std::io::Write as _;
-use std::path::PathBuf;
 use std::process::ExitCode;
 
-use super::{CommandError, build_functions, stack_options};
+use super::{CommandError, target_and_contracts};
 use crate::cli::{LoadArgs, MergeArgs};
 use crate::load::passes::PassFigures;
 use crate::load::plan::PlanKind;
 use crate::load::summary::LoadSummary;
 use crate::load::{self, LoadOptions};
 use crate::metrics::Summary;
-use crate::replay::Target;
 use crate::report::model::RunReport;
 
 /// `harness load`.
 pub(super) async fn run(args: &LoadArgs, quiet: bool) -> Result<ExitCode, CommandError> {
     let plan = load::plan::load(&args.plan)?;
-    let stack = stack_options(&args.stack)?;
-    let spec_dir = args.spec_dir.clone().unwrap_or_else(|| {
-        stack
-            .template
-            .parent()
-            .map(|p| p.join("spec"))
-            .unwrap_or_else(|| PathBuf::from("backend/spec"))
-    });
-    let target = match &args.target {
-        Some(url) => {
-            let schemes: &[&str] = match plan.kind() {
-                PlanKind::Http => &["http://", "https://"],
-                PlanKind::WebSocket => &["ws://", "wss://"],
-            };
-            if !schemes.iter().any(|s| url.starts_with(s)) {
-                return Err(CommandError::Usage(format!(
-                    "--target {url}: this plan's target starts with {}",
-                    schemes.join(" or ")
-                )));
-            }
-            Target::Url(url.clone())
-        }
-        None => {
-            if !args.stack.no_build {
-                build_functions(&stack.template, &stack.functions_dir, false)?;
-            }
-            Target::Local(Box::new(stack))
-        }
+    let schemes: &[&str] = match plan.kind() {
+        PlanKind::Http => &["http://", "https://"],
+        PlanKind::WebSocket => &["ws://", "wss://"],
     };
+    let (target, spec_dir) = target_and_contracts(
+        args.target.as_deref(),
+        args.spec_dir.as_deref(),
+        &args.stack,
+        schemes,
+        "this plan's target",
+        false,
+    )?;
     let outcome = load::run(LoadOptions {
         plan_path: args.plan.clone(),
         plan,

@@ -148,6 +148,46 @@ pub(crate) fn stack_options(args: &StackArgs) -> Result<StackOptions, CommandErr
     Ok(options)
 }
 
+/// Where a command runs: the deployed API at `--target` (its URL must start
+/// with one of `schemes`, `what` naming such an API), else the local stack
+/// (its functions built first unless `--no-build`). With the contracts
+/// folder: `--spec-dir`, else `spec/` beside the template.
+pub(crate) fn target_and_contracts(
+    target: Option<&str>,
+    spec_dir: Option<&Path>,
+    stack_args: &StackArgs,
+    schemes: &[&str],
+    what: &str,
+    quiet: bool,
+) -> Result<(crate::replay::Target, PathBuf), CommandError> {
+    let stack = stack_options(stack_args)?;
+    let spec_dir = spec_dir.map(Path::to_path_buf).unwrap_or_else(|| {
+        stack
+            .template
+            .parent()
+            .map(|p| p.join("spec"))
+            .unwrap_or_else(|| PathBuf::from("backend/spec"))
+    });
+    let target = match target {
+        Some(url) => {
+            if !schemes.iter().any(|s| url.starts_with(s)) {
+                return Err(CommandError::Usage(format!(
+                    "--target {url}: {what} starts with {}",
+                    schemes.join(" or ")
+                )));
+            }
+            crate::replay::Target::Url(url.to_owned())
+        }
+        None => {
+            if !stack_args.no_build {
+                build_functions(&stack.template, &stack.functions_dir, quiet)?;
+            }
+            crate::replay::Target::Local(Box::new(stack))
+        }
+    };
+    Ok((target, spec_dir))
+}
+
 /// Builds the backend's binaries with cargo, in the profile of `functions_dir`
 /// (`quiet`: without cargo's progress lines).
 pub(crate) fn build_functions(

@@ -5,36 +5,20 @@ use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use super::{CommandError, build_functions, stack_options};
+use super::{CommandError, target_and_contracts};
 use crate::cli::{ConformArgs, RunArgs, TargetArgs};
 use crate::replay::{self, Run, RunOptions, Target};
 use crate::report::model::RunReport;
 
 fn run_options(args: &TargetArgs, quiet: bool) -> Result<RunOptions, CommandError> {
-    let stack = stack_options(&args.stack)?;
-    let spec_dir = args.spec_dir.clone().unwrap_or_else(|| {
-        stack
-            .template
-            .parent()
-            .map(|p| p.join("spec"))
-            .unwrap_or_else(|| PathBuf::from("backend/spec"))
-    });
-    let target = match &args.target {
-        Some(url) => {
-            if !(url.starts_with("ws://") || url.starts_with("wss://")) {
-                return Err(CommandError::Usage(format!(
-                    "--target {url}: a WebSocket API URL starts with ws:// or wss://"
-                )));
-            }
-            Target::Url(url.clone())
-        }
-        None => {
-            if !args.stack.no_build {
-                build_functions(&stack.template, &stack.functions_dir, quiet)?;
-            }
-            Target::Local(Box::new(stack))
-        }
-    };
+    let (target, spec_dir) = target_and_contracts(
+        args.target.as_deref(),
+        args.spec_dir.as_deref(),
+        &args.stack,
+        &["ws://", "wss://"],
+        "a WebSocket API URL",
+        quiet,
+    )?;
     Ok(RunOptions {
         target,
         time_scale: args.stack.time_scale.unwrap_or_default(),

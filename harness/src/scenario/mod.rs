@@ -65,19 +65,26 @@ fn collect_files<'a>(steps: &'a [Step], files: &mut Vec<&'a str>) {
     }
 }
 
-/// Reads a scenario and its clips.
-pub fn load(path: &Path) -> Result<LoadedScenario, ScenarioError> {
+/// Reads and parses a scenario or suite file, then reads every clip its steps
+/// name (paths relative to the file), each once.
+fn read_with_clips<T>(
+    path: &Path,
+    parse: fn(&str) -> Result<T, String>,
+    steps_of: impl Fn(&T) -> Vec<&Vec<Step>>,
+) -> Result<(T, BTreeMap<String, Arc<audio::Clip>>), ScenarioError> {
     let text = std::fs::read_to_string(path).map_err(|source| ScenarioError::Io {
         path: path.display().to_string(),
         source,
     })?;
-    let scenario = parse(&text).map_err(|message| ScenarioError::Format {
+    let parsed = parse(&text).map_err(|message| ScenarioError::Format {
         path: path.display().to_string(),
         message,
     })?;
     let base = path.parent().unwrap_or(Path::new("."));
     let mut files = Vec::new();
-    collect_files(&scenario.steps, &mut files);
+    for steps in steps_of(&parsed) {
+        collect_files(steps, &mut files);
+    }
     let mut clips = BTreeMap::new();
     for file in files {
         if !clips.contains_key(file) {
@@ -87,6 +94,12 @@ pub fn load(path: &Path) -> Result<LoadedScenario, ScenarioError> {
             );
         }
     }
+    Ok((parsed, clips))
+}
+
+/// Reads a scenario and its clips.
+pub fn load(path: &Path) -> Result<LoadedScenario, ScenarioError> {
+    let (scenario, clips) = read_with_clips(path, parse, |scenario| vec![&scenario.steps])?;
     let end_of_utterance =
         crate::turns::ConversationPlan::for_api(&scenario.api, scenario.conversation.as_ref())
             .map(|plan| plan.profile.end_of_utterance);
@@ -196,28 +209,9 @@ pub struct LoadedSuite {
 
 /// Reads a conformance suite and its clips.
 pub fn load_suite(path: &Path) -> Result<LoadedSuite, ScenarioError> {
-    let text = std::fs::read_to_string(path).map_err(|source| ScenarioError::Io {
-        path: path.display().to_string(),
-        source,
+    let (suite, clips) = read_with_clips(path, parse_suite, |suite| {
+        suite.cases.iter().map(|case| &case.steps).collect()
     })?;
-    let suite = parse_suite(&text).map_err(|message| ScenarioError::Format {
-        path: path.display().to_string(),
-        message,
-    })?;
-    let base = path.parent().unwrap_or(Path::new("."));
-    let mut files = Vec::new();
-    for case in &suite.cases {
-        collect_files(&case.steps, &mut files);
-    }
-    let mut clips = BTreeMap::new();
-    for file in files {
-        if !clips.contains_key(file) {
-            clips.insert(
-                file.to_owned(),
-                Arc::new(audio::Clip::read(&base.join(file))?),
-            );
-        }
-    }
     Ok(LoadedSuite {
         path: path.to_path_buf(),
         suite,
