@@ -19,12 +19,13 @@ use std::time::Duration;
 
 use serde_json::{Map, Value};
 
+use super::TemplateError;
 use super::build::{Resources, function_for_uri, invalid, kind, properties, string_prop};
 use super::intrinsics::{Scope, scalar_string};
 use super::model::{
     Function, HttpApi, HttpAuthorizer, HttpCors, HttpRoute, IdentitySource, PayloadFormat,
 };
-use super::{TemplateError, short_id};
+use super::rest::{EventApi, METHODS, event_api, for_each_event, is_true, reject};
 
 /// The longest integration timeout of an HTTP API (30 s), and the default of
 /// `AWS::ApiGatewayV2::Integration`.
@@ -35,11 +36,6 @@ pub(super) const SAM_HTTP_EVENT_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// The logical id SAM gives the API it creates for events without `ApiId`.
 pub(super) const IMPLICIT_HTTP_API: &str = "ServerlessHttpApi";
-
-/// The methods a route may name.
-const METHODS: [&str; 8] = [
-    "ANY", "GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS",
-];
 
 /// Whether a resource is an `AWS::ApiGatewayV2::Api` with `ProtocolType: HTTP`.
 pub(super) fn is_raw_http_api(resource: &Map<String, Value>) -> bool {
@@ -166,11 +162,7 @@ fn cors(site: &str, value: &Value, sam: bool) -> Result<Option<HttpCors>, Templa
         allow_headers: list(config.get("AllowHeaders")),
         expose_headers: list(config.get("ExposeHeaders")),
         max_age,
-        allow_credentials: config
-            .get("AllowCredentials")
-            .and_then(scalar_string)
-            .as_deref()
-            == Some("true"),
+        allow_credentials: is_true(config, "AllowCredentials"),
     };
     if cors.allow_credentials && cors.allow_origins.iter().any(|o| o == "*") {
         // API Gateway refuses this combination at deployment.
@@ -190,23 +182,16 @@ fn serverless_http_api(
     functions: &BTreeMap<String, Function>,
 ) -> Result<(HttpApi, Option<String>), TemplateError> {
     let props = properties(logical_id, resource, scope)?;
-    for unsupported in ["DefinitionBody", "DefinitionUri", "Domain"] {
-        if props.contains_key(unsupported) {
-            return Err(TemplateError::Unsupported {
-                resource: logical_id.to_owned(),
-                construct: format!("{unsupported} on AWS::Serverless::HttpApi"),
-            });
-        }
-    }
+    reject(
+        logical_id,
+        &props,
+        &["DefinitionBody", "DefinitionUri", "Domain"],
+        "AWS::Serverless::HttpApi",
+    )?;
     let mut authorizers = BTreeMap::new();
     let mut default_authorizer = None;
     if let Some(auth) = props.get("Auth").and_then(Value::as_object) {
-        if auth
-            .get("EnableIamAuthorizer")
-            .and_then(scalar_string)
-            .as_deref()
-            == Some("true")
-        {
+        if is_true(auth, "EnableIamAuthorizer") {
             return Err(TemplateError::Unsupported {
                 resource: logical_id.to_owned(),
                 construct: "EnableIamAuthorizer (IAM authorization) on AWS::Serverless::HttpApi"
@@ -301,11 +286,7 @@ fn authorizer_format(
     config: &Map<String, Value>,
 ) -> Result<(PayloadFormat, bool), TemplateError> {
     let format = payload_format(site, string_prop(config, "AuthorizerPayloadFormatVersion"))?;
-    let simple = config
-        .get("EnableSimpleResponses")
-        .and_then(scalar_string)
-        .as_deref()
-        == Some("true");
+    let simple = is_true(config, "EnableSimpleResponses");
     if simple && format == PayloadFormat::V1 {
         return Err(invalid(
             site,
@@ -315,20 +296,19 @@ fn authorizer_format(
     Ok((format, simple))
 }
 
-fn implicit_api(scope: &Scope) -> HttpApi {
-    let stack = scope
-        .pseudo
-        .get("AWS::StackName")
-        .and_then(Value::as_str)
-        .unwrap_or("local");
-    HttpApi {
-        logical_id: IMPLICIT_HTTP_API.to_owned(),
-        name: stack.to_owned(),
-        api_id: short_id(&format!("{stack}/{IMPLICIT_HTTP_API}"), 10),
-        stage: "$default".to_owned(),
-        routes: Vec::new(),
-        authorizers: BTreeMap::new(),
-        cors: None,
+impl EventApi for HttpApi {
+    const IMPLICIT: &'static str = IMPLICIT_HTTP_API;
+
+    fn implicit(name: String, api_id: String) -> Self {
+        HttpApi {
+            logical_id: Self::IMPLICIT.to_owned(),
+            name,
+            api_id,
+            stage: "$default".to_owned(),
+            routes: Vec::new(),
+            authorizers: BTreeMap::new(),
+            cors: None,
+        }
     }
 }
 
@@ -344,43 +324,16 @@ fn sam_events(
         .values()
         .map(|api| (api.api_id.clone(), api.logical_id.clone()))
         .collect();
-    for function in functions.values() {
-        let resource = active[function.logical_id.as_str()];
-        let props = properties(&function.logical_id, resource, scope)?;
-        let Some(events) = props.get("Events").and_then(Value::as_object) else {
-            continue;
-        };
-        for (event_name, event) in events {
-            if event.get("Type").and_then(Value::as_str) != Some("HttpApi") {
-                continue;
-            }
-            let site = format!("{}.Events.{event_name}", function.logical_id);
-            let empty = Map::new();
-            let event_props = event
-                .get("Properties")
-                .and_then(Value::as_object)
-                .unwrap_or(&empty);
-            let api_logical_id = match string_prop(event_props, "ApiId") {
-                Some(id) => {
-                    by_id
-                        .get(&id)
-                        .cloned()
-                        .ok_or_else(|| TemplateError::UnknownReference {
-                            resource: site.clone(),
-                            name: id,
-                        })?
-                }
-                None => {
-                    apis.entry(IMPLICIT_HTTP_API.to_owned())
-                        .or_insert_with(|| implicit_api(scope));
-                    IMPLICIT_HTTP_API.to_owned()
-                }
-            };
-            let api = apis.get_mut(&api_logical_id).expect("known api");
-            let (path, method) = match (
-                string_prop(event_props, "Path"),
-                string_prop(event_props, "Method"),
-            ) {
+    let empty = Map::new();
+    for_each_event(
+        active,
+        scope,
+        functions,
+        "HttpApi",
+        |site, props, function| {
+            let props = props.unwrap_or(&empty);
+            let api = event_api(&site, props, "ApiId", &by_id, apis, scope)?;
+            let (path, method) = match (string_prop(props, "Path"), string_prop(props, "Method")) {
                 (None, None) => ("$default".to_owned(), "ANY".to_owned()),
                 (Some(path), Some(method)) => (path, method.to_uppercase()),
                 _ => {
@@ -390,14 +343,14 @@ fn sam_events(
                     ));
                 }
             };
-            let format = string_prop(event_props, "PayloadFormatVersion")
-                .unwrap_or_else(|| "2.0".to_owned());
-            let auth = event_props.get("Auth").and_then(Value::as_object);
+            let format =
+                string_prop(props, "PayloadFormatVersion").unwrap_or_else(|| "2.0".to_owned());
+            let auth = props.get("Auth").and_then(Value::as_object);
             let named = auth.and_then(|a| string_prop(a, "Authorizer"));
             let authorizer = match named.as_deref() {
                 Some("NONE") => None,
                 Some(name) => Some(name.to_owned()),
-                None => defaults.get(&api_logical_id).cloned().flatten(),
+                None => defaults.get(&api.logical_id).cloned().flatten(),
             };
             if let Some(name) = &authorizer
                 && !api.authorizers.contains_key(name)
@@ -412,16 +365,15 @@ fn sam_events(
                 method,
                 function: function.logical_id.clone(),
                 payload_format: payload_format(&site, Some(format))?,
-                timeout: millis(&site, event_props)?.unwrap_or(SAM_HTTP_EVENT_TIMEOUT),
+                timeout: millis(&site, props)?.unwrap_or(SAM_HTTP_EVENT_TIMEOUT),
                 authorizer,
                 scopes: auth
                     .map(|a| list(a.get("AuthorizationScopes")))
                     .unwrap_or_default(),
             };
-            add_route(&site, api, route)?;
-        }
-    }
-    Ok(())
+            add_route(&site, api, route)
+        },
+    )
 }
 
 fn add_route(site: &str, api: &mut HttpApi, route: HttpRoute) -> Result<(), TemplateError> {

@@ -17,11 +17,8 @@ use super::{TemplateError, short_id};
 /// API Gateway's integration timeout for REST APIs (29 s, the default maximum).
 pub(super) const REST_INTEGRATION_TIMEOUT: Duration = Duration::from_secs(29);
 
-/// The logical id SAM gives the API it creates for events without `RestApiId`.
-const IMPLICIT_API: &str = "ServerlessRestApi";
-
-/// The methods an `Api` event may name (`ANY` stands for all of them).
-const METHODS: [&str; 8] = [
+/// The methods a route may name (`ANY` stands for all of them).
+pub(super) const METHODS: [&str; 8] = [
     "ANY", "GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS",
 ];
 
@@ -49,55 +46,26 @@ pub(super) fn rest_apis(
             _ => {}
         }
     }
-    for function in functions.values() {
-        let resource = active[function.logical_id.as_str()];
-        let props = properties(&function.logical_id, resource, scope)?;
-        let Some(events) = props.get("Events").and_then(Value::as_object) else {
-            continue;
-        };
-        for (event_name, event) in events {
-            if event.get("Type").and_then(Value::as_str) != Some("Api") {
-                continue;
-            }
-            let site = format!("{}.Events.{event_name}", function.logical_id);
-            let event_props = event
-                .get("Properties")
-                .and_then(Value::as_object)
-                .ok_or_else(|| invalid(&site, "an Api event needs Properties"))?;
-            let route = route(&site, event_props, &function.logical_id)?;
-            let api_logical_id = match string_prop(event_props, "RestApiId") {
-                Some(id) => {
-                    by_id
-                        .get(&id)
-                        .cloned()
-                        .ok_or_else(|| TemplateError::UnknownReference {
-                            resource: site.clone(),
-                            name: id,
-                        })?
-                }
-                None => {
-                    apis.entry(IMPLICIT_API.to_owned())
-                        .or_insert_with(|| implicit_api(scope));
-                    IMPLICIT_API.to_owned()
-                }
-            };
-            let api = apis.get_mut(&api_logical_id).expect("known api");
-            if api
-                .routes
-                .iter()
-                .any(|r| r.path == route.path && r.method == route.method)
-            {
-                return Err(invalid(
-                    &site,
-                    format!(
-                        "{} {} is declared twice on {}",
-                        route.method, route.path, api.logical_id
-                    ),
-                ));
-            }
-            api.routes.push(route);
+    for_each_event(active, scope, functions, "Api", |site, props, function| {
+        let props = props.ok_or_else(|| invalid(&site, "an Api event needs Properties"))?;
+        let route = route(&site, props, &function.logical_id)?;
+        let api = event_api(&site, props, "RestApiId", &by_id, &mut apis, scope)?;
+        if api
+            .routes
+            .iter()
+            .any(|r| r.path == route.path && r.method == route.method)
+        {
+            return Err(invalid(
+                &site,
+                format!(
+                    "{} {} is declared twice on {}",
+                    route.method, route.path, api.logical_id
+                ),
+            ));
         }
-    }
+        api.routes.push(route);
+        Ok(())
+    })?;
     for api in apis.values_mut() {
         api.routes
             .sort_by(|a, b| (&a.path, &a.method).cmp(&(&b.path, &b.method)));
@@ -105,22 +73,111 @@ pub(super) fn rest_apis(
     Ok(apis)
 }
 
-fn implicit_api(scope: &Scope) -> RestApi {
-    let stack = scope
-        .pseudo
-        .get("AWS::StackName")
-        .and_then(Value::as_str)
-        .unwrap_or("local");
-    RestApi {
-        logical_id: IMPLICIT_API.to_owned(),
-        name: stack.to_owned(),
-        api_id: short_id(&format!("{stack}/{IMPLICIT_API}"), 10),
-        stage: "Prod".to_owned(),
-        endpoint_type: "EDGE".to_owned(),
-        routes: Vec::new(),
-        cors: None,
-        binary_media_types: Vec::new(),
-        integration_timeout: REST_INTEGRATION_TIMEOUT,
+/// Calls `visit` for each of the functions' `Events` of type `event_type`,
+/// with its site (`Function.Events.Name`) and `Properties`.
+pub(super) fn for_each_event(
+    active: &Resources<'_>,
+    scope: &Scope,
+    functions: &BTreeMap<String, Function>,
+    event_type: &str,
+    mut visit: impl FnMut(String, Option<&Map<String, Value>>, &Function) -> Result<(), TemplateError>,
+) -> Result<(), TemplateError> {
+    for function in functions.values() {
+        let resource = active[function.logical_id.as_str()];
+        let props = properties(&function.logical_id, resource, scope)?;
+        let Some(events) = props.get("Events").and_then(Value::as_object) else {
+            continue;
+        };
+        for (event_name, event) in events {
+            if event.get("Type").and_then(Value::as_str) == Some(event_type) {
+                let site = format!("{}.Events.{event_name}", function.logical_id);
+                visit(
+                    site,
+                    event.get("Properties").and_then(Value::as_object),
+                    function,
+                )?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// An API that SAM function events add routes to.
+pub(super) trait EventApi: Sized {
+    /// The logical id SAM gives the API it creates for events without an API id.
+    const IMPLICIT: &'static str;
+    /// That implicit API, named after the stack.
+    fn implicit(name: String, api_id: String) -> Self;
+}
+
+/// The API an event names by id in `id_prop`, or else SAM's implicit API,
+/// made on first use.
+pub(super) fn event_api<'a, A: EventApi>(
+    site: &str,
+    props: &Map<String, Value>,
+    id_prop: &str,
+    by_id: &BTreeMap<String, String>,
+    apis: &'a mut BTreeMap<String, A>,
+    scope: &Scope,
+) -> Result<&'a mut A, TemplateError> {
+    let logical_id = match string_prop(props, id_prop) {
+        Some(id) => by_id
+            .get(&id)
+            .ok_or_else(|| TemplateError::UnknownReference {
+                resource: site.to_owned(),
+                name: id,
+            })?,
+        None => A::IMPLICIT,
+    };
+    Ok(apis.entry(logical_id.to_owned()).or_insert_with(|| {
+        let stack = scope
+            .pseudo
+            .get("AWS::StackName")
+            .and_then(Value::as_str)
+            .unwrap_or("local");
+        A::implicit(
+            stack.to_owned(),
+            short_id(&format!("{stack}/{}", A::IMPLICIT), 10),
+        )
+    }))
+}
+
+/// Refuses the properties `names` of a resource of type `on`.
+pub(super) fn reject(
+    logical_id: &str,
+    props: &Map<String, Value>,
+    names: &[&str],
+    on: &str,
+) -> Result<(), TemplateError> {
+    match names.iter().find(|name| props.contains_key(**name)) {
+        Some(name) => Err(TemplateError::Unsupported {
+            resource: logical_id.to_owned(),
+            construct: format!("{name} on {on}"),
+        }),
+        None => Ok(()),
+    }
+}
+
+/// Whether `map[name]` is `true` (or `"true"`).
+pub(super) fn is_true(map: &Map<String, Value>, name: &str) -> bool {
+    map.get(name).and_then(scalar_string).as_deref() == Some("true")
+}
+
+impl EventApi for RestApi {
+    const IMPLICIT: &'static str = "ServerlessRestApi";
+
+    fn implicit(name: String, api_id: String) -> Self {
+        RestApi {
+            logical_id: Self::IMPLICIT.to_owned(),
+            name,
+            api_id,
+            stage: "Prod".to_owned(),
+            endpoint_type: "EDGE".to_owned(),
+            routes: Vec::new(),
+            cors: None,
+            binary_media_types: Vec::new(),
+            integration_timeout: REST_INTEGRATION_TIMEOUT,
+        }
     }
 }
 
@@ -130,14 +187,12 @@ fn serverless_api(
     scope: &Scope,
 ) -> Result<RestApi, TemplateError> {
     let props = properties(logical_id, resource, scope)?;
-    for unsupported in ["DefinitionBody", "DefinitionUri", "Auth"] {
-        if props.contains_key(unsupported) {
-            return Err(TemplateError::Unsupported {
-                resource: logical_id.to_owned(),
-                construct: format!("{unsupported} on AWS::Serverless::Api"),
-            });
-        }
-    }
+    reject(
+        logical_id,
+        &props,
+        &["DefinitionBody", "DefinitionUri", "Auth"],
+        "AWS::Serverless::Api",
+    )?;
     let endpoint_type = match props.get("EndpointConfiguration") {
         None => "EDGE".to_owned(),
         Some(Value::Object(config)) => {
@@ -231,11 +286,7 @@ fn cors_config(logical_id: &str, cors: &Value) -> Result<RestCors, TemplateError
         allow_methods: allow_methods.iter().map(|m| m.to_uppercase()).collect(),
         allow_headers: sam_list(config.get("AllowHeaders")),
         max_age,
-        allow_credentials: config
-            .get("AllowCredentials")
-            .and_then(scalar_string)
-            .as_deref()
-            == Some("true"),
+        allow_credentials: is_true(&config, "AllowCredentials"),
     })
 }
 

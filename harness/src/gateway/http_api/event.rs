@@ -20,6 +20,7 @@ use serde_json::{Map, Value, json};
 
 use crate::gateway::events::request_time;
 use crate::gateway::rest::event::{ApiFacts, ProxyRequest, header, proxy_event};
+use crate::gateway::rest::response::media_type;
 
 /// What the gateway knows about one request.
 #[derive(Debug, Clone)]
@@ -82,12 +83,7 @@ pub(crate) fn is_text(content_type: Option<&str>) -> bool {
     let Some(content_type) = content_type else {
         return true;
     };
-    let media = content_type
-        .split(';')
-        .next()
-        .unwrap_or_default()
-        .trim()
-        .to_ascii_lowercase();
+    let media = media_type(content_type);
     media.starts_with("text/")
         || media.ends_with("+json")
         || media.ends_with("+xml")
@@ -300,23 +296,8 @@ mod tests {
         include_str!("fixtures/example-apigw-v2-authorizer-request.json");
 
     /// Every key path of a JSON value, headers and claims taken as leaves.
-    fn key_paths(value: &Value, prefix: &str, out: &mut Vec<String>) {
-        if let Value::Object(map) = value {
-            for (key, child) in map {
-                let path = format!("{prefix}{key}");
-                out.push(path.clone());
-                if !matches!(key.as_str(), "headers" | "claims") {
-                    key_paths(child, &format!("{path}."), out);
-                }
-            }
-        }
-    }
-
     fn sorted_paths(value: &Value) -> Vec<String> {
-        let mut paths = Vec::new();
-        key_paths(value, "", &mut paths);
-        paths.sort();
-        paths
+        crate::gateway::rest::event::key_paths(value, &["headers", "claims"])
     }
 
     fn parameters() -> BTreeMap<String, String> {

@@ -32,26 +32,23 @@ pub(crate) mod response;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
 
 use axum::Router;
 use axum::body::{Body, to_bytes};
 use axum::extract::{ConnectInfo, Request, State};
-use axum::http::{HeaderName, HeaderValue, StatusCode};
+use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use bytes::Bytes;
 use chrono::Utc;
 use mocks::server::Server;
-use serde_json::{Value, json};
+use serde_json::json;
 use tokio::net::TcpListener;
-use tokio_util::task::TaskTracker;
 
 use super::GatewayError;
 use super::events::new_request_id;
-use super::meters::{HttpApiKind, HttpApiMeters, HttpApiReading};
-use super::rest::response::{MappedResponse, map_response};
+use super::meters::{HttpApiKind, HttpApiReading};
+use super::rest::response::map_response;
 use super::rest::routing::route_for;
-use super::rest::{decode, forwarded_headers, metered, query_pairs};
+use super::rest::{Backend, bind_error, decode, forwarded_headers, metered, query_pairs};
 use crate::lambda::{LambdaEmulator, Outcome};
 use crate::template::{HttpApi, HttpAuthorizer, HttpRoute, IdentitySource, PayloadFormat};
 use crate::time_scale::TimeScale;
@@ -79,11 +76,8 @@ pub struct HttpApiSettings {
 #[derive(Debug)]
 struct HttpState {
     api: HttpApi,
-    lambda: LambdaEmulator,
     settings: HttpApiSettings,
-    domain_name: String,
-    tasks: TaskTracker,
-    meters: Arc<HttpApiMeters>,
+    backend: Backend,
     keys: JwtKeys,
 }
 
@@ -102,27 +96,17 @@ impl HttpApiGateway {
         settings: HttpApiSettings,
         listener: TcpListener,
     ) -> Result<Self, GatewayError> {
-        let addr = listener.local_addr().map_err(|source| GatewayError::Bind {
-            api: api.logical_id.clone(),
-            source,
-        })?;
         let keys = JwtKeys::new(settings.jwks_url.clone());
+        let backend = Backend::bind(HttpApiKind::Http, &api.logical_id, lambda, &listener)?;
         let state = Arc::new(HttpState {
             api,
-            lambda,
             settings,
-            domain_name: addr.to_string(),
-            tasks: TaskTracker::new(),
-            meters: Arc::new(HttpApiMeters::new(HttpApiKind::Http)),
+            backend,
             keys,
         });
         let app = Router::new().fallback(serve).with_state(state.clone());
-        let server = Server::serve("HTTP API gateway", listener, app).map_err(|source| {
-            GatewayError::Bind {
-                api: state.api.logical_id.clone(),
-                source,
-            }
-        })?;
+        let server = Server::serve("HTTP API gateway", listener, app)
+            .map_err(bind_error(&state.api.logical_id))?;
         Ok(Self { state, server })
     }
 
@@ -147,11 +131,7 @@ impl HttpApiGateway {
     /// Stops listening and waits (briefly) for invocations in flight; the
     /// requests it answered (for the cost model).
     pub async fn shutdown_metered(self) -> HttpApiReading {
-        self.server.begin_stop();
-        self.state.tasks.close();
-        let _ = tokio::time::timeout(Duration::from_secs(10), self.state.tasks.wait()).await;
-        self.server.stop().await;
-        self.state.meters.reading()
+        self.state.backend.stop(self.server).await
     }
 }
 
@@ -177,7 +157,7 @@ async fn serve(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     request: Request,
 ) -> Response {
-    let meters = state.meters.clone();
+    let meters = state.backend.meters.clone();
     metered(&meters, request, |request| async move {
         let headers = request.headers().clone();
         let preflight = cors::is_preflight(request.method().as_str(), &headers);
@@ -254,15 +234,10 @@ async fn answer(state: Arc<HttpState>, peer: SocketAddr, request: Request) -> Re
     let Some(path) = stage_path(&state.api.stage, &raw_path).map(decode) else {
         return http_error(StatusCode::NOT_FOUND, "Not Found", &request_id);
     };
-    let body = match to_bytes(Body::new(body), state.settings.max_payload_bytes).await {
-        Ok(bytes) => bytes,
-        Err(_) => {
-            return http_error(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "Request Entity Too Large",
-                &request_id,
-            );
-        }
+    let limit = state.settings.max_payload_bytes;
+    let Ok(body) = to_bytes(Body::new(body), limit).await else {
+        let status = StatusCode::PAYLOAD_TOO_LARGE;
+        return http_error(status, "Request Entity Too Large", &request_id);
     };
     let method = parts.method.as_str().to_owned();
     if let Some(cors) = &state.api.cors
@@ -292,7 +267,7 @@ async fn answer(state: Arc<HttpState>, peer: SocketAddr, request: Request) -> Re
         stage: &state.api.stage,
         account_id: &state.settings.account_id,
         region: &state.settings.region,
-        domain_name: &state.domain_name,
+        domain_name: &state.backend.domain_name,
         route_key: &route_key,
         route_path: &route.path,
         path_parameters: &parameters,
@@ -328,7 +303,9 @@ async fn answer(state: Arc<HttpState>, peer: SocketAddr, request: Request) -> Re
         }
     };
     let label = route_key.clone();
-    let outcome = match invoke(&state, &route.function, event, label, route.timeout).await {
+    let limit = state.settings.time_scale.to_real(route.timeout);
+    let invocation = state.backend.invoke(&route.function, &event, label, limit);
+    let outcome = match invocation.await {
         Some(outcome) => outcome,
         None => {
             return http_error(
@@ -351,41 +328,10 @@ async fn answer(state: Arc<HttpState>, peer: SocketAddr, request: Request) -> Re
         PayloadFormat::V1 => map_response(&body, Some("*/*"), &["*/*".to_owned()]),
     };
     match mapped {
-        Ok(mapped) => into_http(mapped, &request_id),
+        Ok(mapped) => state.backend.respond(mapped, &request_id),
         Err(malformed) => {
             tracing::warn!(api = %state.api.logical_id, route = %route_key, "{malformed}");
             internal_error(&request_id)
-        }
-    }
-}
-
-/// Invokes a function within `timeout` (scenario time): `None` when it ran
-/// out (the invocation runs on), `Some(None)` when the invocation could not
-/// be made.
-async fn invoke(
-    state: &HttpState,
-    function: &str,
-    event: Value,
-    label: String,
-    timeout: Duration,
-) -> Option<Option<Outcome>> {
-    let lambda = state.lambda.clone();
-    let function = function.to_owned();
-    let payload = Bytes::from(event.to_string());
-    let invocation = state
-        .tasks
-        .spawn(async move { lambda.invoke(&function, payload, Some(label)).await });
-    let limit = state.settings.time_scale.to_real(timeout);
-    match tokio::time::timeout(limit, invocation).await {
-        Err(_) => None,
-        Ok(Ok(Ok(outcome))) => Some(Some(outcome)),
-        Ok(Ok(Err(e))) => {
-            tracing::error!("invoke: {e}");
-            Some(None)
-        }
-        Ok(Err(join)) => {
-            tracing::error!("invocation task failed: {join}");
-            Some(None)
         }
     }
 }
@@ -441,7 +387,8 @@ async fn authorize(
                 event::v1_authorizer_event(request, facts, &identity, request_id, now)
             };
             let label = format!("authorizer {name}");
-            match invoke(state, function, event, label, route.timeout).await {
+            let limit = state.settings.time_scale.to_real(route.timeout);
+            match state.backend.invoke(function, &event, label, limit).await {
                 Some(Some(Outcome::Success { body })) => auth::lambda_verdict(
                     &body,
                     *simple_responses,
@@ -458,28 +405,10 @@ async fn authorize(
     }
 }
 
-fn into_http(mapped: MappedResponse, request_id: &str) -> Response {
-    let mut response = Response::new(Body::from(mapped.body));
-    *response.status_mut() =
-        StatusCode::from_u16(mapped.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    let headers = response.headers_mut();
-    for (name, value) in mapped.headers {
-        if let (Ok(name), Ok(value)) = (
-            HeaderName::from_bytes(name.as_bytes()),
-            HeaderValue::from_str(&value),
-        ) {
-            headers.append(name, value);
-        }
-    }
-    if let Ok(id) = HeaderValue::from_str(request_id) {
-        headers.insert("apigw-requestid", id);
-    }
-    response
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
 
     #[test]
     fn named_stages_own_their_prefix_and_default_owns_everything() {

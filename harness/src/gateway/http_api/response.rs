@@ -12,22 +12,18 @@
 //! Format 1.0 responses are mapped as REST APIs map them
 //! ([`crate::gateway::rest::response`]).
 
-use base64::Engine as _;
 use serde_json::Value;
 
-use crate::gateway::rest::response::{Malformed, MappedResponse};
+use crate::gateway::rest::response::{Malformed, MappedResponse, base64_body, scalar_text};
 
 fn header_value(name: &str, value: &Value) -> Result<String, Malformed> {
     match value {
-        Value::String(text) => Ok(text.clone()),
-        Value::Number(n) => Ok(n.to_string()),
-        Value::Bool(b) => Ok(b.to_string()),
         Value::Array(items) => items
             .iter()
             .map(|item| header_value(name, item))
             .collect::<Result<Vec<_>, _>>()
             .map(|values| values.join(",")),
-        other => Err(Malformed(format!("headers.{name} is {other}"))),
+        other => scalar_text(other).ok_or_else(|| Malformed(format!("headers.{name} is {other}"))),
     }
 }
 
@@ -81,9 +77,7 @@ pub(crate) fn map_v2(body: &[u8]) -> Result<MappedResponse, Malformed> {
         .and_then(Value::as_bool)
         .unwrap_or(false);
     let body = if base64 {
-        base64::engine::general_purpose::STANDARD
-            .decode(text.trim())
-            .map_err(|e| Malformed(format!("isBase64Encoded, but the body is not base64: {e}")))?
+        base64_body(&text, "isBase64Encoded, but the body is not base64")?
     } else {
         text.into_bytes()
     };

@@ -31,7 +31,7 @@ use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use chrono::Utc;
 use mocks::server::Server;
-use serde_json::json;
+use serde_json::{Value, json};
 use tokio::net::TcpListener;
 use tokio_util::task::TaskTracker;
 
@@ -41,6 +41,7 @@ use crate::lambda::{LambdaEmulator, Outcome, uuid_like};
 use crate::template::{RestApi, RestCors, short_id};
 use crate::time_scale::TimeScale;
 use event::{ApiFacts, ProxyRequest, proxy_event};
+use response::MappedResponse;
 
 /// API Gateway's payload limit for REST APIs (10 MB).
 pub(crate) const MAX_PAYLOAD_BYTES: usize = 10 * 1024 * 1024;
@@ -59,11 +60,118 @@ pub struct RestSettings {
 #[derive(Debug)]
 struct RestState {
     api: RestApi,
-    lambda: LambdaEmulator,
     settings: RestSettings,
-    domain_name: String,
+    backend: Backend,
+}
+
+/// What the REST and HTTP API emulators keep per running API: the functions,
+/// the listener's address, the invocations in flight and the meters.
+#[derive(Debug)]
+pub(crate) struct Backend {
+    kind: HttpApiKind,
+    lambda: LambdaEmulator,
+    pub(crate) domain_name: String,
     tasks: TaskTracker,
-    meters: Arc<HttpApiMeters>,
+    pub(crate) meters: Arc<HttpApiMeters>,
+}
+
+impl Backend {
+    /// The backend of the API `api` served on `listener`, metered as `kind`.
+    pub(crate) fn bind(
+        kind: HttpApiKind,
+        api: &str,
+        lambda: LambdaEmulator,
+        listener: &TcpListener,
+    ) -> Result<Self, GatewayError> {
+        Ok(Self {
+            kind,
+            lambda,
+            domain_name: listener.local_addr().map_err(bind_error(api))?.to_string(),
+            tasks: TaskTracker::new(),
+            meters: Arc::new(HttpApiMeters::new(kind)),
+        })
+    }
+
+    /// Invokes a function within `limit` (real time): `None` when it ran out
+    /// (the invocation runs on), `Some(None)` when the invocation could not
+    /// be made.
+    pub(crate) async fn invoke(
+        &self,
+        function: &str,
+        event: &Value,
+        label: String,
+        limit: Duration,
+    ) -> Option<Option<Outcome>> {
+        let lambda = self.lambda.clone();
+        let function = function.to_owned();
+        let payload = Bytes::from(event.to_string());
+        let invocation = self
+            .tasks
+            .spawn(async move { lambda.invoke(&function, payload, Some(label)).await });
+        match tokio::time::timeout(limit, invocation).await {
+            Err(_) => None,
+            Ok(Ok(Ok(outcome))) => Some(Some(outcome)),
+            Ok(Ok(Err(e))) => {
+                tracing::error!("invoke: {e}");
+                Some(None)
+            }
+            Ok(Err(join)) => {
+                tracing::error!("invocation task failed: {join}");
+                Some(None)
+            }
+        }
+    }
+
+    /// A function's mapped answer as the HTTP response: REST APIs answer 502
+    /// for a status out of range and default the content type to JSON.
+    pub(crate) fn respond(&self, mapped: MappedResponse, request_id: &str) -> Response {
+        let rest = self.kind == HttpApiKind::Rest;
+        let mut response = Response::new(Body::from(mapped.body));
+        *response.status_mut() = StatusCode::from_u16(mapped.status).unwrap_or(if rest {
+            StatusCode::BAD_GATEWAY
+        } else {
+            StatusCode::INTERNAL_SERVER_ERROR
+        });
+        let headers = response.headers_mut();
+        for (name, value) in mapped.headers {
+            if let (Ok(name), Ok(value)) = (
+                HeaderName::from_bytes(name.as_bytes()),
+                HeaderValue::from_str(&value),
+            ) {
+                headers.append(name, value);
+            }
+        }
+        if rest && !headers.contains_key("content-type") {
+            headers.insert("content-type", HeaderValue::from_static("application/json"));
+        }
+        let id_header = if rest {
+            "x-amzn-requestid"
+        } else {
+            "apigw-requestid"
+        };
+        if let Ok(id) = HeaderValue::from_str(request_id) {
+            headers.insert(id_header, id);
+        }
+        response
+    }
+
+    /// Stops listening and waits (briefly) for invocations in flight; the
+    /// requests answered (for the cost model).
+    pub(crate) async fn stop(&self, server: Server) -> HttpApiReading {
+        server.begin_stop();
+        self.tasks.close();
+        let _ = tokio::time::timeout(Duration::from_secs(10), self.tasks.wait()).await;
+        server.stop().await;
+        self.meters.reading()
+    }
+}
+
+/// A listener error of the API `api`.
+pub(crate) fn bind_error(api: &str) -> impl Fn(std::io::Error) -> GatewayError + '_ {
+    move |source| GatewayError::Bind {
+        api: api.to_owned(),
+        source,
+    }
 }
 
 /// A running REST API.
@@ -81,26 +189,16 @@ impl RestGateway {
         settings: RestSettings,
         listener: TcpListener,
     ) -> Result<Self, GatewayError> {
-        let addr = listener.local_addr().map_err(|source| GatewayError::Bind {
-            api: api.logical_id.clone(),
-            source,
-        })?;
+        // REST APIs are billed per request (HTTP APIs would be per 512 KB).
+        let backend = Backend::bind(HttpApiKind::Rest, &api.logical_id, lambda, &listener)?;
         let state = Arc::new(RestState {
             api,
-            lambda,
             settings,
-            domain_name: addr.to_string(),
-            tasks: TaskTracker::new(),
-            // REST APIs are billed per request (HTTP APIs would be per 512 KB).
-            meters: Arc::new(HttpApiMeters::new(HttpApiKind::Rest)),
+            backend,
         });
         let app = Router::new().fallback(serve).with_state(state.clone());
-        let server = Server::serve("REST API gateway", listener, app).map_err(|source| {
-            GatewayError::Bind {
-                api: state.api.logical_id.clone(),
-                source,
-            }
-        })?;
+        let server = Server::serve("REST API gateway", listener, app)
+            .map_err(bind_error(&state.api.logical_id))?;
         Ok(Self { state, server })
     }
 
@@ -125,11 +223,7 @@ impl RestGateway {
 
     /// [`Self::shutdown`], returning the requests it answered (for the cost model).
     pub async fn shutdown_metered(self) -> HttpApiReading {
-        self.server.begin_stop();
-        self.state.tasks.close();
-        let _ = tokio::time::timeout(Duration::from_secs(10), self.state.tasks.wait()).await;
-        self.server.stop().await;
-        self.state.meters.reading()
+        self.state.backend.stop(self.server).await
     }
 }
 
@@ -157,7 +251,7 @@ where
 }
 
 /// API Gateway's own JSON error answer.
-pub(crate) fn gateway_error(
+fn gateway_error(
     status: StatusCode,
     message: &str,
     error_type: Option<&str>,
@@ -259,7 +353,7 @@ async fn serve(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     request: Request,
 ) -> Response {
-    let meters = state.meters.clone();
+    let meters = state.backend.meters.clone();
     metered(&meters, request, |request| answer(state, peer, request)).await
 }
 
@@ -280,16 +374,10 @@ async fn answer(state: Arc<RestState>, peer: SocketAddr, request: Request) -> Re
             );
         }
     };
-    let body = match to_bytes(Body::new(body), state.settings.max_payload_bytes).await {
-        Ok(bytes) => bytes,
-        Err(_) => {
-            return gateway_error(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "Request Too Long",
-                None,
-                &request_id,
-            );
-        }
+    let limit = state.settings.max_payload_bytes;
+    let Ok(body) = to_bytes(Body::new(body), limit).await else {
+        let status = StatusCode::PAYLOAD_TOO_LARGE;
+        return gateway_error(status, "Request Too Long", None, &request_id);
     };
     if parts.method == Method::OPTIONS
         && let Some(cors) = &state.api.cors
@@ -326,25 +414,20 @@ async fn answer(state: Arc<RestState>, peer: SocketAddr, request: Request) -> Re
             api_id: &state.api.api_id,
             stage: &state.api.stage,
             account_id: &state.settings.account_id,
-            domain_name: &state.domain_name,
+            domain_name: &state.backend.domain_name,
             resource_id: &resource_id,
         },
         &request_id,
         Utc::now(),
     );
     let label = format!("{method} {}", found.route.path);
-    let function = found.route.function.clone();
-    let lambda = state.lambda.clone();
-    let payload = Bytes::from(event.to_string());
+    let timeout = state.api.integration_timeout;
+    let limit = state.settings.time_scale.to_real(timeout);
     let invocation = state
-        .tasks
-        .spawn(async move { lambda.invoke(&function, payload, Some(label)).await });
-    let limit = state
-        .settings
-        .time_scale
-        .to_real(state.api.integration_timeout);
-    let outcome = match tokio::time::timeout(limit, invocation).await {
-        Err(_) => {
+        .backend
+        .invoke(&found.route.function, &event, label, limit);
+    let outcome = match invocation.await {
+        None => {
             return gateway_error(
                 StatusCode::GATEWAY_TIMEOUT,
                 "Endpoint request timed out",
@@ -352,15 +435,8 @@ async fn answer(state: Arc<RestState>, peer: SocketAddr, request: Request) -> Re
                 &request_id,
             );
         }
-        Ok(Ok(Ok(outcome))) => outcome,
-        Ok(Ok(Err(e))) => {
-            tracing::error!("invoke: {e}");
-            return internal_error(StatusCode::BAD_GATEWAY, &request_id);
-        }
-        Ok(Err(join)) => {
-            tracing::error!("invocation task failed: {join}");
-            return internal_error(StatusCode::BAD_GATEWAY, &request_id);
-        }
+        Some(Some(outcome)) => outcome,
+        Some(None) => return internal_error(StatusCode::BAD_GATEWAY, &request_id),
     };
     let body = match outcome {
         Outcome::Success { body } => body,
@@ -374,7 +450,7 @@ async fn answer(state: Arc<RestState>, peer: SocketAddr, request: Request) -> Re
     };
     let accept = header(&parts.headers, "accept");
     match response::map_response(&body, accept, &state.api.binary_media_types) {
-        Ok(mapped) => into_http(mapped, &request_id),
+        Ok(mapped) => state.backend.respond(mapped, &request_id),
         Err(malformed) => {
             tracing::warn!(api = %state.api.logical_id, "Execution failed due to configuration error: {malformed}");
             internal_error(StatusCode::BAD_GATEWAY, &request_id)
@@ -384,27 +460,6 @@ async fn answer(state: Arc<RestState>, peer: SocketAddr, request: Request) -> Re
 
 fn internal_error(status: StatusCode, request_id: &str) -> Response {
     gateway_error(status, "Internal server error", None, request_id)
-}
-
-fn into_http(mapped: response::MappedResponse, request_id: &str) -> Response {
-    let mut response = Response::new(Body::from(mapped.body));
-    *response.status_mut() = StatusCode::from_u16(mapped.status).unwrap_or(StatusCode::BAD_GATEWAY);
-    let headers = response.headers_mut();
-    for (name, value) in mapped.headers {
-        if let (Ok(name), Ok(value)) = (
-            HeaderName::from_bytes(name.as_bytes()),
-            HeaderValue::from_str(&value),
-        ) {
-            headers.append(name, value);
-        }
-    }
-    if !headers.contains_key("content-type") {
-        headers.insert("content-type", HeaderValue::from_static("application/json"));
-    }
-    if let Ok(id) = HeaderValue::from_str(request_id) {
-        headers.insert("x-amzn-requestid", id);
-    }
-    response
 }
 
 #[cfg(test)]

@@ -33,14 +33,32 @@ const KEYS: [&str; 5] = [
     "isBase64Encoded",
 ];
 
+/// A `Content-Type`'s media type, lower-case, without parameters.
+pub(crate) fn media_type(content_type: &str) -> String {
+    let media_type = content_type.split(';').next().unwrap_or_default();
+    media_type.trim().to_ascii_lowercase()
+}
+
+/// A header value given as a string, number or boolean, as text.
+pub(crate) fn scalar_text(value: &Value) -> Option<String> {
+    match value {
+        Value::String(text) => Some(text.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        Value::Bool(b) => Some(b.to_string()),
+        _ => None,
+    }
+}
+
+/// Decodes an `isBase64Encoded` body; `fault` introduces the error.
+pub(crate) fn base64_body(text: &str, fault: &str) -> Result<Vec<u8>, Malformed> {
+    base64::engine::general_purpose::STANDARD
+        .decode(text.trim())
+        .map_err(|e| Malformed(format!("{fault}: {e}")))
+}
+
 /// Whether a media type matches one of the binary media types (`*/*`, `image/*`, exact).
 pub(crate) fn is_binary(media_type: &str, binary_types: &[String]) -> bool {
-    let media_type = media_type
-        .split(';')
-        .next()
-        .unwrap_or_default()
-        .trim()
-        .to_ascii_lowercase();
+    let media_type = self::media_type(media_type);
     if media_type.is_empty() {
         return false;
     }
@@ -59,11 +77,10 @@ fn string_map(value: Option<&Value>, key: &str) -> Result<Vec<(String, String)>,
         None | Some(Value::Null) => Ok(Vec::new()),
         Some(Value::Object(map)) => map
             .iter()
-            .map(|(name, value)| match value {
-                Value::String(text) => Ok((name.clone(), text.clone())),
-                Value::Number(n) => Ok((name.clone(), n.to_string())),
-                Value::Bool(b) => Ok((name.clone(), b.to_string())),
-                other => Err(Malformed(format!("{key}.{name} is {other}, not a string"))),
+            .map(|(name, value)| {
+                let text = scalar_text(value)
+                    .ok_or_else(|| Malformed(format!("{key}.{name} is {value}, not a string")))?;
+                Ok((name.clone(), text))
             })
             .collect(),
         Some(other) => Err(Malformed(format!("{key} is {other}, not an object"))),
@@ -80,16 +97,9 @@ fn multi_map(value: Option<&Value>) -> Result<Vec<(String, String)>, Malformed> 
                     return Err(Malformed(format!("multiValueHeaders.{name} is not a list")));
                 };
                 for value in values {
-                    let text = match value {
-                        Value::String(text) => text.clone(),
-                        Value::Number(n) => n.to_string(),
-                        Value::Bool(b) => b.to_string(),
-                        other => {
-                            return Err(Malformed(format!(
-                                "multiValueHeaders.{name} holds {other}"
-                            )));
-                        }
-                    };
+                    let text = scalar_text(value).ok_or_else(|| {
+                        Malformed(format!("multiValueHeaders.{name} holds {value}"))
+                    })?;
                     pairs.push((name.clone(), text));
                 }
             }
@@ -149,9 +159,7 @@ pub(crate) fn map_response(
         && (accept.is_some_and(|a| is_binary(a, binary_types))
             || content_type.is_some_and(|c| is_binary(c, binary_types)));
     let body = if decode {
-        base64::engine::general_purpose::STANDARD
-            .decode(text.trim())
-            .map_err(|e| Malformed(format!("body is not base64: {e}")))?
+        base64_body(&text, "body is not base64")?
     } else {
         text.into_bytes()
     };

@@ -13,18 +13,14 @@ use super::super::build::{
 };
 use super::super::intrinsics::Scope;
 use super::super::model::{Function, HttpApi, HttpAuthorizer, HttpRoute, PayloadFormat};
+use super::super::rest::reject;
 use super::{
     HTTP_INTEGRATION_TIMEOUT, add_route, authorizer_format, cors, identity_source, is_raw_http_api,
     list, millis, payload_format,
 };
 
 /// A resource of one of the HTTP APIs: its logical id, type, properties and API.
-struct Member<'a> {
-    logical_id: &'a str,
-    kind: &'a str,
-    props: Map<String, Value>,
-    api: String,
-}
+type Member<'a> = (&'a str, &'a str, Map<String, Value>, String);
 
 struct RawIntegration {
     function: String,
@@ -42,14 +38,12 @@ pub(super) fn raw_http_apis(
     let mut by_id = BTreeMap::new();
     for (logical_id, resource) in active.iter().filter(|(_, r)| is_raw_http_api(r)) {
         let props = properties(logical_id, resource, scope)?;
-        for unsupported in ["Body", "BodyS3Location", "Target"] {
-            if props.contains_key(unsupported) {
-                return Err(TemplateError::Unsupported {
-                    resource: (*logical_id).to_owned(),
-                    construct: format!("{unsupported} on an HTTP AWS::ApiGatewayV2::Api"),
-                });
-            }
-        }
+        reject(
+            logical_id,
+            &props,
+            &["Body", "BodyS3Location", "Target"],
+            "an HTTP AWS::ApiGatewayV2::Api",
+        )?;
         let api = HttpApi {
             logical_id: (*logical_id).to_owned(),
             name: string_prop(&props, "Name").unwrap_or_else(|| (*logical_id).to_owned()),
@@ -77,23 +71,12 @@ pub(super) fn raw_http_apis(
         }
         let props = properties(logical_id, resource, scope)?;
         if let Some(api) = string_prop(&props, "ApiId").and_then(|id| by_id.get(&id).cloned()) {
-            members.push(Member {
-                logical_id,
-                kind: kind(resource),
-                props,
-                api,
-            });
+            members.push((logical_id, kind(resource), props, api));
         }
     }
     let mut integrations = BTreeMap::new();
     let mut authorizer_names = BTreeMap::new();
-    for Member {
-        logical_id,
-        kind,
-        props,
-        api,
-    } in &members
-    {
+    for (logical_id, kind, props, api) in &members {
         let reference = scope.resources[*logical_id].reference.clone();
         match *kind {
             "AWS::ApiGatewayV2::Integration" => {
@@ -144,13 +127,7 @@ pub(super) fn raw_http_apis(
             _ => {}
         }
     }
-    for Member {
-        logical_id,
-        kind,
-        props,
-        api,
-    } in &members
-    {
+    for (logical_id, kind, props, api) in &members {
         if *kind != "AWS::ApiGatewayV2::Route" {
             continue;
         }
