@@ -4,9 +4,9 @@
 //! how it went; a reader task takes every frame off the socket as it comes
 //! (a client that stops reading would stall the gateway's sends) into an
 //! [`Inbox`], which keeps everything seen (messages, the close, the wire
-//! transcript, a timeline); the client sends JSON, text, binary and paced
-//! audio, takes the next message (of a type) within a timeout, waits for
-//! quiet, and ends with a clean close or by vanishing without a close frame.
+//! transcript, a timeline); the client sends JSON, text and paced audio,
+//! takes the next message (of a type) within a timeout, waits for quiet,
+//! and ends with a clean close or by vanishing without a close frame.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -27,7 +27,7 @@ use crate::scenario::audio::encode_chunk;
 use crate::scenario::model::ChunkFormat;
 
 /// A client socket.
-pub type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
+pub(crate) type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
 /// Why the client could not do what it was asked.
 #[derive(Debug, thiserror::Error)]
@@ -72,42 +72,25 @@ pub struct Opened {
     pub took: Duration,
 }
 
-/// How a handshake that did not open a socket went.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Refusal {
-    /// Refused with this HTTP status (and body, when there was one).
-    Status {
-        /// The HTTP status.
-        status: u16,
-        /// The response body.
-        body: Option<String>,
-    },
-    /// No connection at all (refused, reset, unreachable).
-    Failed {
-        /// The I/O error's kind (`Other` for protocol errors).
-        kind: std::io::ErrorKind,
-        /// The error.
-        message: String,
-    },
-}
-
-/// How a handshake went, with the client when it opened.
+/// How a handshake went, with the client (or socket) when it opened.
 #[derive(Debug)]
-pub enum Handshake {
+pub enum Handshake<T = Box<Client>> {
     /// Accepted.
-    Open(Box<Client>),
-    /// Refused with this HTTP status.
-    Refused(u16),
-    /// No connection at all (refused, reset, unreachable).
+    Open(T),
+    /// Refused with this HTTP status (and body, when there was one).
+    Refused(u16, Option<String>),
+    /// No connection at all (refused, reset, unreachable): the I/O error's
+    /// kind (`Other` for protocol errors, `InvalidInput` for a bad URL) and
+    /// the error.
     Failed(std::io::ErrorKind, String),
 }
 
-impl Handshake {
+impl<T> Handshake<T> {
     /// The HTTP status: 101 when accepted, 0 without a connection.
     pub fn status(&self) -> u16 {
         match self {
             Handshake::Open(_) => 101,
-            Handshake::Refused(status) => *status,
+            Handshake::Refused(status, _) => *status,
             Handshake::Failed(..) => 0,
         }
     }
@@ -115,7 +98,7 @@ impl Handshake {
 
 /// `url` with `query` added (and the `/` path a request line needs when the
 /// URL has none: `ws://host:1234` becomes `ws://host:1234/?query`).
-pub fn with_query(url: &str, query: &str) -> String {
+fn with_query(url: &str, query: &str) -> String {
     let authority_start = url.find("://").map_or(0, |i| i + 3);
     let mut url = url.to_owned();
     if !url[authority_start..].contains('/') {
@@ -132,7 +115,7 @@ pub fn with_query(url: &str, query: &str) -> String {
 /// A handshake request: `url` with the query pairs percent-encoded and the
 /// headers set (a header whose name or value HTTP does not allow is left
 /// out).
-pub fn request(
+pub(crate) fn request(
     url: &str,
     query: &[(String, String)],
     headers: &[(String, String)],
@@ -167,12 +150,13 @@ pub fn request(
     Ok(request)
 }
 
-/// Opens a socket, or says how the handshake failed.
-pub async fn open_socket(request: Request) -> Result<(Socket, Opened), Refusal> {
+/// Opens a socket with a prepared request (see [`request`]), or says how
+/// the handshake failed.
+pub(crate) async fn open(request: Request) -> Handshake<(Socket, Opened)> {
     let url = request.uri().to_string();
     let started = Instant::now();
     match tokio_tungstenite::connect_async(request).await {
-        Ok((socket, response)) => Ok((
+        Ok((socket, response)) => Handshake::Open((
             socket,
             Opened {
                 url,
@@ -180,39 +164,15 @@ pub async fn open_socket(request: Request) -> Result<(Socket, Opened), Refusal> 
                 took: started.elapsed(),
             },
         )),
-        Err(WsError::Http(response)) => Err(Refusal::Status {
-            status: response.status().as_u16(),
-            body: response
+        Err(WsError::Http(response)) => Handshake::Refused(
+            response.status().as_u16(),
+            response
                 .body()
                 .as_ref()
                 .map(|b| String::from_utf8_lossy(b).into_owned()),
-        }),
-        Err(WsError::Io(error)) => Err(Refusal::Failed {
-            kind: error.kind(),
-            message: error.to_string(),
-        }),
-        Err(other) => Err(Refusal::Failed {
-            kind: std::io::ErrorKind::Other,
-            message: other.to_string(),
-        }),
-    }
-}
-
-/// Opens a client on `url`, or says how the handshake failed.
-pub async fn handshake(url: &str) -> Handshake {
-    match request(url, &[], &[]) {
-        Ok(request) => handshake_request(request).await,
-        Err(e) => Handshake::Failed(std::io::ErrorKind::InvalidInput, e.to_string()),
-    }
-}
-
-/// Opens a client with a prepared request (see [`request`]), or says how
-/// the handshake failed.
-pub async fn handshake_request(request: Request) -> Handshake {
-    match open_socket(request).await {
-        Ok((socket, opened)) => Handshake::Open(Box::new(Client::over(socket, opened))),
-        Err(Refusal::Status { status, .. }) => Handshake::Refused(status),
-        Err(Refusal::Failed { kind, message }) => Handshake::Failed(kind, message),
+        ),
+        Err(WsError::Io(error)) => Handshake::Failed(error.kind(), error.to_string()),
+        Err(other) => Handshake::Failed(std::io::ErrorKind::Other, other.to_string()),
     }
 }
 
@@ -274,23 +234,30 @@ pub struct Client {
 }
 
 impl Client {
-    /// Connects to `url` (which may carry a query).
-    pub async fn connect(url: &str) -> Result<Self, ClientError> {
-        Self::connect_with(url, &[], &[]).await
+    /// Opens a client on `url` (which may carry a query) with these
+    /// headers, or says how the handshake failed.
+    pub async fn open(url: &str, headers: &[(String, String)]) -> Handshake {
+        let request = match request(url, &[], headers) {
+            Ok(request) => request,
+            Err(e) => return Handshake::Failed(std::io::ErrorKind::InvalidInput, e.to_string()),
+        };
+        match open(request).await {
+            Handshake::Open((socket, opened)) => {
+                Handshake::Open(Box::new(Self::over(socket, opened)))
+            }
+            Handshake::Refused(status, body) => Handshake::Refused(status, body),
+            Handshake::Failed(kind, message) => Handshake::Failed(kind, message),
+        }
     }
 
-    /// Connects to `url` with query pairs and headers.
-    pub async fn connect_with(
-        url: &str,
-        query: &[(String, String)],
-        headers: &[(String, String)],
-    ) -> Result<Self, ClientError> {
-        let request = request(url, query, headers)?;
+    /// Connects to `url` (which may carry a query).
+    pub async fn connect(url: &str) -> Result<Self, ClientError> {
+        let request = request(url, &[], &[])?;
         let url = request.uri().to_string();
-        match open_socket(request).await {
-            Ok((socket, opened)) => Ok(Self::over(socket, opened)),
-            Err(Refusal::Status { status, .. }) => Err(ClientError::Refused { url, status }),
-            Err(Refusal::Failed { message, .. }) => Err(ClientError::Connect { url, message }),
+        match open(request).await {
+            Handshake::Open((socket, opened)) => Ok(Self::over(socket, opened)),
+            Handshake::Refused(status, _) => Err(ClientError::Refused { url, status }),
+            Handshake::Failed(_, message) => Err(ClientError::Connect { url, message }),
         }
     }
 
@@ -349,11 +316,6 @@ impl Client {
         self.send(Message::text(text.into())).await
     }
 
-    /// Sends a binary frame.
-    pub async fn send_binary(&mut self, bytes: impl Into<Vec<u8>>) -> Result<(), ClientError> {
-        self.send(Message::binary(bytes.into())).await
-    }
-
     /// Streams `samples` in `chunk_ms` pieces encoded as `format`, each sent
     /// as the message `message(audio, mime_type)` builds and followed by a
     /// pause of its length divided by `time_scale`; `stop_after` cuts it
@@ -392,7 +354,7 @@ impl Client {
 
     /// The next message `accept` accepts within `limit`; the messages before
     /// it are taken and skipped.
-    pub async fn next_where(
+    async fn next_where(
         &mut self,
         limit: Duration,
         mut accept: impl FnMut(&Value) -> bool,
@@ -481,18 +443,12 @@ impl Client {
         self.send(Message::Close(frame)).await
     }
 
-    /// Closes with `code` (see [`Client::send_close`]) and waits (up to
-    /// `limit`) for the server's close; returns the inbox.
-    pub async fn close_with(mut self, code: Option<u16>, limit: Duration) -> Arc<Inbox> {
-        let _ = self.send_close(code).await;
-        let _ = tokio::time::timeout(limit, &mut self.reader).await;
-        self.inbox.clone()
-    }
-
     /// Closes with 1000 and waits (briefly) for the server's close; returns
     /// the inbox.
-    pub async fn close(self) -> Arc<Inbox> {
-        self.close_with(Some(1000), Duration::from_secs(5)).await
+    pub async fn close(mut self) -> Arc<Inbox> {
+        let _ = self.send_close(Some(1000)).await;
+        let _ = tokio::time::timeout(Duration::from_secs(5), &mut self.reader).await;
+        self.inbox.clone()
     }
 
     /// Vanishes: the TCP connection closes without a close frame (the

@@ -271,21 +271,23 @@ fn seed_001(measured: &Measured<'_>, pricing: &PricingTable) -> SeedComparison {
         usd(minute_in),
         usd(minute_out)
     );
-    if measured.buddy && measured.estimate {
-        let lambda = service_total(table, "Lambda") * hour;
-        lines.push(seed_line(
+    let lambda = service_total(table, "Lambda") * hour;
+    let lambda_line = |value: f64, note: String| {
+        seed_line(
             "Lambda: ~$0.20/hour (512MB, 15 min timeout)",
             0.20,
-            lambda,
+            value,
+            value,
+            note,
+        )
+    };
+    if measured.buddy && measured.estimate {
+        lines.push(lambda_line(
             lambda,
             format!("estimated: {} an hour; {own}", usd(lambda)),
         ));
     } else if measured.buddy {
-        let lambda = service_total(table, "Lambda") * hour;
-        lines.push(seed_line(
-            "Lambda: ~$0.20/hour (512MB, 15 min timeout)",
-            0.20,
-            lambda,
+        lines.push(lambda_line(
             lambda,
             format!(
                 "measured: {} per session x {hour:.2} sessions an hour = {}; {own}",
@@ -319,10 +321,7 @@ fn seed_001(measured: &Measured<'_>, pricing: &PricingTable) -> SeedComparison {
             ),
         });
     } else {
-        lines.push(seed_line(
-            "Lambda: ~$0.20/hour (512MB, 15 min timeout)",
-            0.20,
-            own_lambda,
+        lines.push(lambda_line(
             own_lambda,
             format!("recomputed (this run did not exercise the Buddy API): {own}"),
         ));

@@ -10,7 +10,7 @@ use std::time::Duration;
 use crate::nova_support::*;
 use crate::support::*;
 use aws_sdk_dynamodb::types::AttributeValue;
-use harness::replay::client::{Handshake, handshake};
+use harness::replay::client::Handshake;
 use mocks::bedrock::{BedrockFault, FaultRule, FaultTarget};
 use serde_json::{Value, json};
 
@@ -57,8 +57,8 @@ async fn connection_refused_wrong_stage_and_stack_down() {
 
     // Solution 2, "Verify API Gateway deployment stage exists": a stage that does not exist.
     let wrong_stage = url.replace("/production", "/dev");
-    match handshake(&wrong_stage).await {
-        Handshake::Refused(status) => assert_eq!(status, 403),
+    match Client::open(&wrong_stage, &[]).await {
+        Handshake::Refused(status, _) => assert_eq!(status, 403),
         other => panic!("a missing stage must refuse the handshake, got {other:?}"),
     }
     // The right URL works.
@@ -71,7 +71,7 @@ async fn connection_refused_wrong_stage_and_stack_down() {
 
     // Solution 1, "Check WebSocket endpoint URL": nothing listens there any more.
     stack.stop().await;
-    match handshake(&url).await {
+    match Client::open(&url, &[]).await {
         Handshake::Failed(kind, _) => {
             assert_eq!(kind, std::io::ErrorKind::ConnectionRefused)
         }

@@ -18,7 +18,6 @@ use crate::chat_support::{API, records};
 use crate::support::*;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use harness::replay::client::{self, Handshake};
 use harness::stack::LocalStack;
 use mocks::identity::{IdentityKeys, Signer, TokenSpec};
 use serde_json::{Value, json};
@@ -30,11 +29,7 @@ async fn handshake_with(stack: &LocalStack, query: &str, headers: &[(&str, &str)
         .iter()
         .map(|(name, value)| ((*name).to_owned(), (*value).to_owned()))
         .collect();
-    let request = client::request(&url, &[], &headers).expect("a request");
-    match client::handshake_request(request).await {
-        Handshake::Failed(_, message) => panic!("handshake failed oddly: {message}"),
-        handshake => handshake.status(),
-    }
+    crate::chat_support::handshake_with_headers(&url, &headers).await
 }
 
 /// A misplaced token: the case, the query string, the headers.

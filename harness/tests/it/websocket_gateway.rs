@@ -10,7 +10,7 @@ use aws_lambda_events::apigw::ApiGatewayWebsocketProxyRequest;
 use aws_sdk_apigatewaymanagement::primitives::Blob;
 use futures_util::{SinkExt, StreamExt};
 use harness::lambda::InvocationRecord;
-use harness::replay::client::{Handshake, handshake};
+use harness::replay::client::Handshake;
 use serde_json::json;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::{Data, OpCode};
@@ -291,24 +291,22 @@ async fn connect_status_decides_the_handshake() {
     let stack = start(options(1.0)).await;
     let url = stack.websocket(API).unwrap().url();
     for status in [401u16, 403] {
-        match handshake(&format!("{url}?status={status}")).await {
-            Handshake::Refused(refused) => assert_eq!(refused, status),
+        match Client::open(&format!("{url}?status={status}"), &[]).await {
+            Handshake::Refused(refused, _) => assert_eq!(refused, status),
             other => panic!("expected HTTP {status}, got {other:?}"),
         }
     }
     // Headers $connect returns go into the 101 answer.
-    let socket = Client::connect_with(
-        &format!("{url}?protocol=chat"),
-        &[],
-        &[("sec-websocket-protocol".to_owned(), "chat".to_owned())],
-    )
-    .await
-    .expect("accepted");
+    let headers = [("sec-websocket-protocol".to_owned(), "chat".to_owned())];
+    let Handshake::Open(socket) = Client::open(&format!("{url}?protocol=chat"), &headers).await
+    else {
+        panic!("accepted")
+    };
     assert_eq!(socket.opened().headers["sec-websocket-protocol"], "chat");
     // A stage that does not exist: 403.
     let wrong = url.rsplit_once('/').unwrap().0.to_owned() + "/nostage";
-    match handshake(&wrong).await {
-        Handshake::Refused(status) => assert_eq!(status, 403),
+    match Client::open(&wrong, &[]).await {
+        Handshake::Refused(status, _) => assert_eq!(status, 403),
         other => panic!("expected 403, got {other:?}"),
     }
     stack.stop().await;

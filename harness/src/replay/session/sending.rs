@@ -37,8 +37,8 @@ impl Runner {
         };
         let url = request.uri().to_string();
         let expected = connect.expect_status.unwrap_or(101);
-        match client::open_socket(request).await {
-            Ok((socket, opened)) => {
+        match client::open(request).await {
+            client::Handshake::Open((socket, opened)) => {
                 self.plan
                     .metrics
                     .record("connect", opened.took, self.plan.run_start.elapsed());
@@ -67,7 +67,7 @@ impl Runner {
                 )));
                 true
             }
-            Err(client::Refusal::Status { status, body }) => {
+            client::Handshake::Refused(status, body) => {
                 self.inbox
                     .event("connect", format!("refused with HTTP {status}"));
                 if status == expected {
@@ -87,7 +87,7 @@ impl Runner {
                 );
                 false
             }
-            Err(client::Refusal::Failed { message, .. }) => {
+            client::Handshake::Failed(_, message) => {
                 self.fail(
                     name,
                     "connect",

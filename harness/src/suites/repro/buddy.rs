@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 
 use super::observing::eventually;
 use super::{Notes, ReproContext, ReproError};
-use crate::replay::client::{Client, Handshake, handshake};
+use crate::replay::client::{Client, Handshake};
 use crate::stack::LocalStack;
 
 const API: &str = "BuddyWebSocketApi";
@@ -51,13 +51,13 @@ pub(crate) async fn connection_refused(
         .and_then(|g| g.api().stages.first().cloned())
         .unwrap_or_default();
     let wrong_stage = url.replace(&format!("/{stage}"), "/no-such-stage");
-    let refused = handshake(&wrong_stage).await;
+    let refused = Client::open(&wrong_stage, &[]).await;
     notes.saw(format!("{wrong_stage}: {refused:?}"));
     notes.expect(
-        matches!(refused, Handshake::Refused(403)),
+        matches!(refused, Handshake::Refused(403, _)),
         "a stage that does not exist: the handshake is refused (403)",
     );
-    let right = handshake(&url).await;
+    let right = Client::open(&url, &[]).await;
     let works = match right {
         Handshake::Open(mut socket) => init(&mut socket, "pt-001")
             .await?
@@ -69,7 +69,7 @@ pub(crate) async fn connection_refused(
         "the fix: the right URL and stage connect and initialize",
     );
     stack.stop().await;
-    let down = handshake(&url).await;
+    let down = Client::open(&url, &[]).await;
     notes.saw(format!("{url} after the stack stopped: {down:?}"));
     notes.expect(
         matches!(
@@ -86,11 +86,8 @@ pub(crate) async fn lambda_timeout(
     ctx: &ReproContext,
     notes: &mut Notes,
 ) -> Result<(), ReproError> {
-    let stack = ctx
-        .start(10.0, &[("NovaSonicFunctionTimeout", "30")])
-        .await?;
-    let result = async {
-        let mut socket = Client::connect(&url(&stack)?).await?;
+    ctx.on_stack(10.0, &[("NovaSonicFunctionTimeout", "30")], async |stack| {
+        let mut socket = Client::connect(&url(stack)?).await?;
         let ready = init(&mut socket, "pt-001").await?;
         notes.expect(
             ready.is_some_and(|m| m["status"] == "initialized"),
@@ -135,10 +132,8 @@ pub(crate) async fn lambda_timeout(
             "a new initSession goes on (deployed: raise NovaSonicFunctionTimeout, up to 900 s)",
         );
         Ok(())
-    }
-    .await;
-    stack.stop().await;
-    result
+    })
+    .await
 }
 
 /// The first SNS alert, once one has come (waiting up to `WAIT`).
@@ -153,11 +148,10 @@ pub(crate) async fn model_not_available(
     ctx: &ReproContext,
     notes: &mut Notes,
 ) -> Result<(), ReproError> {
-    let stack = ctx.start(10.0, &[]).await?;
-    let result = async {
+    ctx.on_stack(10.0, &[], async |stack| {
         let bedrock = &stack.mocks().bedrock;
         bedrock.add_fault(FaultRule::once(BedrockFault::AccessDenied).on(FaultTarget::Stream));
-        let mut socket = Client::connect(&url(&stack)?).await?;
+        let mut socket = Client::connect(&url(stack)?).await?;
         let refused = init(&mut socket, "pt-001").await?;
         notes.saw(format!("initSession with model access denied: {refused:?}"));
         notes.expect(
@@ -171,7 +165,7 @@ pub(crate) async fn model_not_available(
             later.as_deref() == Some("No active session"),
             "no session was started (textInput: \"No active session\")",
         );
-        let alert = first_alert(&stack).await;
+        let alert = first_alert(stack).await;
         notes.saw(format!("SNS alert: {alert:?}"));
         notes.expect(
             alert.is_some_and(|a| a.contains("AccessDenied")),
@@ -182,20 +176,17 @@ pub(crate) async fn model_not_available(
             granted.is_some_and(|m| m["status"] == "initialized"),
             "the fix: with access enabled the session starts",
         );
-        Ok::<(), ReproError>(())
-    }
-    .await;
-    stack.stop().await;
-    result?;
+        Ok(())
+    })
+    .await?;
     end_of_life_model(ctx, notes).await
 }
 
 /// The other cause: the template names a model past its end of life.
 async fn end_of_life_model(ctx: &ReproContext, notes: &mut Notes) -> Result<(), ReproError> {
     let v1 = "amazon.nova-sonic-v1:0";
-    let stack = ctx.start(10.0, &[("NovaSonicModelId", v1)]).await?;
-    let result = async {
-        let mut socket = Client::connect(&url(&stack)?).await?;
+    ctx.on_stack(10.0, &[("NovaSonicModelId", v1)], async |stack| {
+        let mut socket = Client::connect(&url(stack)?).await?;
         let refused = init(&mut socket, "pt-001").await?;
         notes.saw(format!("initSession on {v1} (end of life 2026-09-14): {refused:?}"));
         notes.expect(
@@ -204,17 +195,15 @@ async fn end_of_life_model(ctx: &ReproContext, notes: &mut Notes) -> Result<(), 
                 .is_some_and(|m| m["message"] == "Model not available"),
             "a model past its end of life: initSession gets \"Model not available\"",
         );
-        let alert = first_alert(&stack).await;
+        let alert = first_alert(stack).await;
         notes.saw(format!("SNS alert: {alert:?}"));
         notes.expect(
             alert.is_some_and(|a| a.contains("end of its life")),
             "the alert carries Bedrock's ResourceNotFoundException: the model reached the end of its life (the fix: amazon.nova-2-sonic-v1:0)",
         );
         Ok(())
-    }
-    .await;
-    stack.stop().await;
-    result
+    })
+    .await
 }
 
 /// A patient the tables do not know.
@@ -222,9 +211,8 @@ pub(crate) async fn missing_patient_data(
     ctx: &ReproContext,
     notes: &mut Notes,
 ) -> Result<(), ReproError> {
-    let stack = ctx.start(10.0, &[]).await?;
-    let result = async {
-        let mut socket = Client::connect(&url(&stack)?).await?;
+    ctx.on_stack(10.0, &[], async |stack| {
+        let mut socket = Client::connect(&url(stack)?).await?;
         let unknown = init(&mut socket, "pt-999").await?;
         notes.saw(format!("initSession pt-999: {unknown:?}"));
         notes.expect(
@@ -261,8 +249,6 @@ pub(crate) async fn missing_patient_data(
             "the fix: a patientId of the seed data initializes (John)",
         );
         Ok(())
-    }
-    .await;
-    stack.stop().await;
-    result
+    })
+    .await
 }

@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 
 use super::observing::{eventually, last_connection_id};
 use super::{Notes, ReproContext, ReproError};
-use crate::replay::client::{Client, handshake};
+use crate::replay::client::Client;
 use crate::stack::LocalStack;
 
 const API: &str = "ChatWebSocketApi";
@@ -74,11 +74,10 @@ async fn open(stack: &LocalStack, user: &str) -> Result<(Client, String), ReproE
 
 /// Missing, misplaced, expired and badly signed tokens.
 pub(crate) async fn unauthorized(ctx: &ReproContext, notes: &mut Notes) -> Result<(), ReproError> {
-    let stack = ctx.start(1.0, &[]).await?;
-    let result = async {
-        let base = base_url(&stack)?;
+    ctx.on_stack(1.0, &[], async |stack| {
+        let base = base_url(stack)?;
         let identity = &stack.mocks().identity;
-        let good = token(&stack, "repro-user")?;
+        let good = token(stack, "repro-user")?;
         let mint = |claims: Value, signer: Signer| {
             identity
                 .mint(&TokenSpec {
@@ -97,7 +96,7 @@ pub(crate) async fn unauthorized(ctx: &ReproContext, notes: &mut Notes) -> Resul
             ("an expired token", format!("{base}?token={expired}")),
             ("a token signed with another secret", format!("{base}?token={forged}")),
         ] {
-            let status = handshake(&url).await.status();
+            let status = Client::open(&url, &[]).await.status();
             notes.saw(format!("{what}: HTTP {status}"));
             notes.expect(status == 401, format!("{what}: the connection fails with 401 Unauthorized"));
         }
@@ -108,13 +107,11 @@ pub(crate) async fn unauthorized(ctx: &ReproContext, notes: &mut Notes) -> Resul
             .filter(|r| r.function == "ChatAuthorizerFunction")
             .count();
         notes.saw(format!("authorizer invocations: {authorizer_errors} (none for the missing token: API Gateway refuses it)"));
-        let status = handshake(&format!("{base}?token={good}")).await.status();
+        let status = Client::open(&format!("{base}?token={good}"), &[]).await.status();
         notes.expect(status == 101, "the fix: a valid, unexpired token in ?token= connects");
         Ok(())
-    }
-    .await;
-    stack.stop().await;
-    result
+    })
+    .await
 }
 
 /// The connections table missing.
@@ -122,27 +119,22 @@ pub(crate) async fn internal_error_on_connect(
     ctx: &ReproContext,
     notes: &mut Notes,
 ) -> Result<(), ReproError> {
-    let stack = ctx.start(1.0, &[]).await?;
-    let result = async {
+    ctx.on_stack(1.0, &[], async |stack| {
         let table = stack
             .template()
             .tables
             .get("ChatConnectionsTable")
             .cloned()
             .ok_or_else(|| ReproError::Step("the template has no ChatConnectionsTable".into()))?;
-        let client = dynamodb(&stack).await;
+        let client = dynamodb(stack).await;
         client
             .delete_table()
             .table_name(&table.table_name)
             .send()
             .await
             .map_err(|e| ReproError::Step(format!("DeleteTable: {e}")))?;
-        let url = format!(
-            "{}?token={}",
-            base_url(&stack)?,
-            token(&stack, "repro-user")?
-        );
-        let status = handshake(&url).await.status();
+        let url = format!("{}?token={}", base_url(stack)?, token(stack, "repro-user")?);
+        let status = Client::open(&url, &[]).await.status();
         notes.saw(format!(
             "table {} deleted; a valid token's handshake: HTTP {status}",
             table.table_name
@@ -173,16 +165,14 @@ pub(crate) async fn internal_error_on_connect(
         crate::dynamodb::create_tables(&client, [&table])
             .await
             .map_err(|e| ReproError::Step(format!("CreateTable: {e}")))?;
-        let status = handshake(&url).await.status();
+        let status = Client::open(&url, &[]).await.status();
         notes.expect(
             status == 101,
             "the fix: with the table there, the token connects",
         );
         Ok(())
-    }
-    .await;
-    stack.stop().await;
-    result
+    })
+    .await
 }
 
 /// Bad formats and a lost registration.
@@ -190,9 +180,8 @@ pub(crate) async fn messages_not_received(
     ctx: &ReproContext,
     notes: &mut Notes,
 ) -> Result<(), ReproError> {
-    let stack = ctx.start(1.0, &[]).await?;
-    let result = async {
-        let (mut socket, id) = open(&stack, "repro-user").await?;
+    ctx.on_stack(1.0, &[], async |stack| {
+        let (mut socket, id) = open(stack, "repro-user").await?;
         socket
             .send_text("Hello")
             .await
@@ -215,10 +204,10 @@ pub(crate) async fn messages_not_received(
             }),
             "a chat_message without data gets an error naming data",
         );
-        dynamodb(&stack)
+        dynamodb(stack)
             .await
             .delete_item()
-            .table_name(table_of(&stack))
+            .table_name(table_of(stack))
             .key("connectionId", AttributeValue::S(id.clone()))
             .send()
             .await
@@ -232,7 +221,7 @@ pub(crate) async fn messages_not_received(
             }),
             "a connection no longer active in DynamoDB is told to reconnect",
         );
-        let (mut again, _) = open(&stack, "repro-user").await?;
+        let (mut again, _) = open(stack, "repro-user").await?;
         again.send_json(&chat("Hello again", "found")).await?;
         let reply = again.next_of("chat_reply", WAIT).await;
         notes.expect(
@@ -240,10 +229,8 @@ pub(crate) async fn messages_not_received(
             "the fix: the correct format on a registered connection gets its reply",
         );
         Ok(())
-    }
-    .await;
-    stack.stop().await;
-    result
+    })
+    .await
 }
 
 /// A registration left behind by a lost `$disconnect`.
@@ -251,12 +238,11 @@ pub(crate) async fn stale_connections(
     ctx: &ReproContext,
     notes: &mut Notes,
 ) -> Result<(), ReproError> {
-    let stack = ctx.start(1.0, &[]).await?;
-    let result = async {
-        let (mut phone, phone_id) = open(&stack, "repro-dave").await?;
-        let (tablet, tablet_id) = open(&stack, "repro-dave").await?;
-        let client = dynamodb(&stack).await;
-        let table = table_of(&stack);
+    ctx.on_stack(1.0, &[], async |stack| {
+        let (mut phone, phone_id) = open(stack, "repro-dave").await?;
+        let (tablet, tablet_id) = open(stack, "repro-dave").await?;
+        let client = dynamodb(stack).await;
+        let table = table_of(stack);
         let item = client
             .get_item()
             .table_name(&table)
@@ -270,7 +256,7 @@ pub(crate) async fn stale_connections(
         drop(tablet);
         // Put back only after $disconnect removed it, else a late $disconnect
         // could delete the restored item and the case would test nothing.
-        let removed = eventually(WAIT, || async { !registered(&stack, &tablet_id).await }).await;
+        let removed = eventually(WAIT, || async { !registered(stack, &tablet_id).await }).await;
         notes.expect(
             removed,
             "$disconnect removed the registration before it is put back",
@@ -289,13 +275,13 @@ pub(crate) async fn stale_connections(
         phone.send_json(&chat("Anyone else here?", "stale")).await?;
         let reply = phone.next_of("chat_reply", WAIT).await;
         notes.expect(reply.is_some(), "the live connection gets its reply");
-        let removed = eventually(WAIT, || async { !registered(&stack, &tablet_id).await }).await;
+        let removed = eventually(WAIT, || async { !registered(stack, &tablet_id).await }).await;
         notes.expect(
             removed,
             "the send to the closed connection met 410 Gone and the MessageSender removed it",
         );
         notes.expect(
-            registered(&stack, &phone_id).await,
+            registered(stack, &phone_id).await,
             "the live connection stays registered",
         );
         let quiet = phone.next(Duration::from_millis(500)).await;
@@ -304,8 +290,6 @@ pub(crate) async fn stale_connections(
             "no error reaches the live connection",
         );
         Ok(())
-    }
-    .await;
-    stack.stop().await;
-    result
+    })
+    .await
 }

@@ -160,11 +160,8 @@ pub(crate) async fn lambda_timeout(
     notes: &mut Notes,
 ) -> Result<(), ReproError> {
     let scale = 10.0;
-    let stack = ctx
-        .start(scale, &[("AdminEmails", ADMIN), ("BcryptCost", "4")])
-        .await?;
-    let result = async {
-        let base = base_url(&stack)?;
+    ctx.on_stack(scale, &[("AdminEmails", ADMIN), ("BcryptCost", "4")], async |stack| {
+        let base = base_url(stack)?;
         let (_, admin) = sign_up(&base, ADMIN).await?;
         let (user_id, token) = sign_up(&base, "repro-writer@ieltsaiprep.test").await?;
         call(&base, reqwest::Method::PUT, &format!("/api/admin/users/{user_id}"), Some(&admin), Some(json!({"subscription_tier": "writing"}))).await?;
@@ -191,10 +188,8 @@ pub(crate) async fn lambda_timeout(
         notes.saw(format!("without the slow call: HTTP {status} in {:.2} s", took.as_secs_f64()));
         notes.expect(status == 201, "the fix: with the slow operation gone, the evaluation answers");
         Ok(())
-    }
-    .await;
-    stack.stop().await;
-    result
+    })
+    .await
 }
 
 /// The users table with 1 write unit a second (a throttle on the stack's
@@ -203,15 +198,14 @@ pub(crate) async fn throughput_exceeded(
     ctx: &ReproContext,
     notes: &mut Notes,
 ) -> Result<(), ReproError> {
-    let stack = ctx.start(1.0, &[("BcryptCost", "4")]).await?;
-    let result = async {
+    ctx.on_stack(1.0, &[("BcryptCost", "4")], async |stack| {
         let table = stack
             .template()
             .tables
             .get("UsersTable")
             .map(|t| t.table_name.clone())
             .ok_or_else(|| ReproError::Step("the template has no UsersTable".to_owned()))?;
-        let base = base_url(&stack)?;
+        let base = base_url(stack)?;
         let burst = |tag: &'static str| {
             let base = base.clone();
             async move {
@@ -248,10 +242,8 @@ pub(crate) async fn throughput_exceeded(
         notes.saw(format!("on demand: {created} of 12 registrations created"));
         notes.expect(created == 12, "the fix: on-demand mode takes the burst");
         Ok(())
-    }
-    .await;
-    stack.stop().await;
-    result
+    })
+    .await
 }
 
 /// Links every function binary into `dir`, with `http-api` behind a slow init.
@@ -309,9 +301,8 @@ pub(crate) async fn latency_claims(
     ctx: &ReproContext,
     notes: &mut Notes,
 ) -> Result<(), ReproError> {
-    let stack = ctx.start(1.0, &[]).await?;
-    let result = async {
-        let base = base_url(&stack)?;
+    ctx.on_stack(1.0, &[], async |stack| {
+        let base = base_url(stack)?;
         call(&base, reqwest::Method::GET, "/api/health", None, None).await?;
         let ws = stack.websocket("NovaSonicStreamWebSocketApi").map(|g| g.url()).unwrap_or_default();
         let socket = Client::connect(&ws).await?;
@@ -337,8 +328,6 @@ pub(crate) async fn latency_claims(
         notes.expect(at(50) < Duration::from_millis(100), "Regional latency: < 100ms for most endpoints (the service's share, for most requests)");
         notes.saw("Nova Sonic latency: 2-5 seconds globally is the model's; the Bedrock mock answers at once, so it is not measured here");
         Ok(())
-    }
-    .await;
-    stack.stop().await;
-    result
+    })
+    .await
 }

@@ -82,6 +82,20 @@ impl ReproContext {
     ) -> Result<LocalStack, ReproError> {
         Ok(LocalStack::start(self.options(time_scale, overrides)).await?)
     }
+
+    /// Runs `steps` on a stack started as [`ReproContext::start`] does, and
+    /// stops the stack whatever they returned.
+    pub(crate) async fn on_stack(
+        &self,
+        time_scale: f64,
+        overrides: &[(&str, &str)],
+        steps: impl AsyncFnOnce(&LocalStack) -> Result<(), ReproError>,
+    ) -> Result<(), ReproError> {
+        let stack = self.start(time_scale, overrides).await?;
+        let result = steps(&stack).await;
+        stack.stop().await;
+        result
+    }
 }
 
 /// A reproduction's verdict.

@@ -67,9 +67,8 @@ pub(crate) async fn no_active_session(
     ctx: &ReproContext,
     notes: &mut Notes,
 ) -> Result<(), ReproError> {
-    let stack = ctx.start(20.0, &[]).await?;
-    let result = async {
-        let mut socket = Client::connect(&url(&stack)?).await?;
+    ctx.on_stack(20.0, &[], async |stack| {
+        let mut socket = Client::connect(&url(stack)?).await?;
         socket.send_json(&silence_chunk()).await?;
         let error = error_text(&mut socket).await;
         notes.saw(format!("audio_chunk first: {error:?}"));
@@ -98,10 +97,8 @@ pub(crate) async fn no_active_session(
             "audio sent after session_ready is accepted",
         );
         Ok(())
-    }
-    .await;
-    stack.stop().await;
-    result
+    })
+    .await
 }
 
 /// A send to a client that has gone.
@@ -109,20 +106,19 @@ pub(crate) async fn gone_exception(
     ctx: &ReproContext,
     notes: &mut Notes,
 ) -> Result<(), ReproError> {
-    let stack = ctx.start(20.0, &[]).await?;
-    let result = async {
-        let url = url(&stack)?;
+    ctx.on_stack(20.0, &[], async |stack| {
+        let url = url(stack)?;
         let mut socket = Client::connect(&url).await?;
         socket.send_json(&start_message()).await?;
         let ready = socket.next_of("session_ready", WAIT).await;
         notes.expect(ready.is_some(), "a session is live (session_ready)");
-        let connection_id = last_connection_id(&stack, FUNCTION)
+        let connection_id = last_connection_id(stack, FUNCTION)
             .ok_or_else(|| ReproError::Step("no $connect was recorded".into()))?;
         drop(socket); // the client vanishes without a close frame
         let gateway = stack
             .websocket(API)
             .ok_or_else(|| ReproError::Step("no speaking API".into()))?;
-        let management = management_client(&stack, &gateway.management_endpoint()).await;
+        let management = management_client(stack, &gateway.management_endpoint()).await;
         let deadline = tokio::time::Instant::now() + WAIT;
         let (gone, status) = loop {
             let result = management
@@ -171,10 +167,8 @@ pub(crate) async fn gone_exception(
             "the fix: a new connection reinitializes the session (session_ready)",
         );
         Ok(())
-    }
-    .await;
-    stack.stop().await;
-    result
+    })
+    .await
 }
 
 /// A management API client for the local gateway (dummy credentials: it only checks the signature's shape).
@@ -205,9 +199,8 @@ pub(crate) async fn vertex_init_failed(
     ctx: &ReproContext,
     notes: &mut Notes,
 ) -> Result<(), ReproError> {
-    let stack = ctx.start(20.0, &[]).await?;
-    let result = async {
-        let mut socket = Client::connect(&url(&stack)?).await?;
+    ctx.on_stack(20.0, &[], async |stack| {
+        let mut socket = Client::connect(&url(stack)?).await?;
         let vertex = &stack.mocks().vertex;
         vertex.set_fault(mocks::vertex::FaultRule::all(
             mocks::vertex::VertexFault::RejectAuth,
@@ -220,9 +213,9 @@ pub(crate) async fn vertex_init_failed(
             "invalid credentials: start_speaking gets \"Failed to initialize Vertex AI\"",
         );
         vertex.clear_faults();
-        let connection_id = last_connection_id(&stack, FUNCTION).unwrap_or_default();
+        let connection_id = last_connection_id(stack, FUNCTION).unwrap_or_default();
         notes.expect(
-            session_status(&stack, &connection_id).await.is_none(),
+            session_status(stack, &connection_id).await.is_none(),
             "no session was created",
         );
         let secrets = &stack.mocks().secrets;
@@ -247,11 +240,9 @@ pub(crate) async fn vertex_init_failed(
             ready.is_some(),
             "the fix: with the secret's content right, session_ready",
         );
-        Ok::<(), ReproError>(())
-    }
-    .await;
-    stack.stop().await;
-    result?;
+        Ok(())
+    })
+    .await?;
     retired_live_model(ctx, notes).await
 }
 
@@ -259,9 +250,8 @@ pub(crate) async fn vertex_init_failed(
 /// Live model Vertex has withdrawn, and the setup is refused.
 async fn retired_live_model(ctx: &ReproContext, notes: &mut Notes) -> Result<(), ReproError> {
     let retired = "gemini-live-2.5-flash-preview-native-audio-09-2025";
-    let stack = ctx.start(20.0, &[("GeminiLiveModel", retired)]).await?;
-    let result = async {
-        let mut socket = Client::connect(&url(&stack)?).await?;
+    ctx.on_stack(20.0, &[("GeminiLiveModel", retired)], async |stack| {
+        let mut socket = Client::connect(&url(stack)?).await?;
         socket.send_json(&start_message()).await?;
         let error = error_text(&mut socket).await;
         notes.saw(format!("start_speaking on {retired}: {error:?}"));
@@ -283,10 +273,8 @@ async fn retired_live_model(ctx: &ReproContext, notes: &mut Notes) -> Result<(),
              the live api; the fix: gemini-live-2.5-flash-native-audio)",
         );
         Ok(())
-    }
-    .await;
-    stack.stop().await;
-    result
+    })
+    .await
 }
 
 /// A session that outlives the 15-minute function timeout (time scale 60).
@@ -295,9 +283,8 @@ pub(crate) async fn fifteen_minute_limit(
     notes: &mut Notes,
 ) -> Result<(), ReproError> {
     let scale = 60.0;
-    let stack = ctx.start(scale, &[]).await?;
-    let result = async {
-        let mut socket = Client::connect(&url(&stack)?).await?;
+    ctx.on_stack(scale, &[], async |stack| {
+        let mut socket = Client::connect(&url(stack)?).await?;
         socket.send_json(&start_message()).await?;
         let ready = socket.next_of("session_ready", WAIT).await;
         notes.expect(ready.is_some(), "the assessment starts");
@@ -353,8 +340,6 @@ pub(crate) async fn fifteen_minute_limit(
             "the owner returned before Lambda's 15-minute timeout would kill it",
         );
         Ok(())
-    }
-    .await;
-    stack.stop().await;
-    result
+    })
+    .await
 }

@@ -14,6 +14,18 @@ fn line(service: &str, cost: f64) -> CostLine {
     }
 }
 
+/// A 14-minute speaking session per `table` (estimated or measured).
+fn speaking(table: &CostTable, estimate: bool) -> Measured<'_> {
+    Measured {
+        per_session: table,
+        session_seconds: 840.0,
+        speaking: true,
+        buddy: false,
+        estimate,
+        live: None,
+    }
+}
+
 fn pricing() -> PricingTable {
     PricingTable::built_in().unwrap()
 }
@@ -69,14 +81,7 @@ fn seed_000_against_a_measured_assessment() {
         ],
         total_usd: 0.113105,
     };
-    let measured = Measured {
-        per_session: &table,
-        session_seconds: 840.0,
-        speaking: true,
-        buddy: false,
-        estimate: false,
-        live: None,
-    };
+    let measured = speaking(&table, false);
     let comparison = seed_000(&measured, &pricing());
     let verdicts: Vec<(String, bool)> = comparison
         .lines
@@ -103,14 +108,7 @@ fn an_estimate_compares_only_what_it_observed() {
         lines: vec![line("Lambda", 0.02), line("API Gateway", 0.003)],
         total_usd: 0.023,
     };
-    let measured = Measured {
-        per_session: &table,
-        session_seconds: 840.0,
-        speaking: true,
-        buddy: false,
-        estimate: true,
-        live: None,
-    };
+    let measured = speaking(&table, true);
     let comparison = seed_000(&measured, &pricing());
     let items: Vec<&str> = comparison.lines.iter().map(|l| l.item.as_str()).collect();
     assert_eq!(
@@ -129,14 +127,7 @@ fn seed_001_recomputed_when_not_exercised() {
         lines: Vec::new(),
         total_usd: 0.0,
     };
-    let measured = Measured {
-        per_session: &table,
-        session_seconds: 840.0,
-        speaking: true,
-        buddy: false,
-        estimate: false,
-        live: None,
-    };
+    let measured = speaking(&table, false);
     let comparison = seed_001(&measured, &pricing());
     assert!(comparison.lines[0].consistent, "the message price matches");
     let lambda = &comparison.lines[1];

@@ -93,7 +93,12 @@ pub(crate) fn url(stack: &LocalStack, token: Option<&str>) -> String {
 
 /// The handshake's HTTP status (101 when accepted).
 pub(crate) async fn handshake(url: &str) -> u16 {
-    match harness::replay::client::handshake(url).await {
+    handshake_with_headers(url, &[]).await
+}
+
+/// The handshake's HTTP status with these headers (101 when accepted).
+pub(crate) async fn handshake_with_headers(url: &str, headers: &[(String, String)]) -> u16 {
+    match Client::open(url, headers).await {
         Handshake::Failed(_, message) => panic!("handshake failed oddly: {message}"),
         handshake => handshake.status(),
     }

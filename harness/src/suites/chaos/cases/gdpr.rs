@@ -97,28 +97,23 @@ async fn gdpr(ctx: &mut Ctx<'_>) -> Result<(), ChaosError> {
     faults::wait_quiet(ctx.stack, WAIT).await;
 
     let confirm = json!({"password": password, "confirm": "DELETE MY ACCOUNT"});
+    let delete = || {
+        http(
+            &web,
+            &base,
+            "/api/gdpr/delete",
+            Some(&token),
+            confirm.clone(),
+        )
+    };
     ctx.stack.kill_dynamodb().await?;
-    let (down, _) = http(
-        &web,
-        &base,
-        "/api/gdpr/delete",
-        Some(&token),
-        confirm.clone(),
-    )
-    .await?;
+    let (down, _) = delete().await?;
     ctx.saw(format!("delete with DynamoDB Local down: {down}"));
     ctx.stack.restart_dynamodb().await?;
     // Cut short in the middle: a few calls pass, then more than the SDK's retries fail.
     let hook = ThrottleHook::window(4, 4, Vec::new());
     faults::throttle(ctx.stack, &hook);
-    let (cut, _) = http(
-        &web,
-        &base,
-        "/api/gdpr/delete",
-        Some(&token),
-        confirm.clone(),
-    )
-    .await?;
+    let (cut, _) = delete().await?;
     ctx.saw(format!("delete cut short by throttling: {cut}"));
     ctx.stack.dynamodb_meter().set_fault_hook(None);
     let mut last = cut;
@@ -126,14 +121,7 @@ async fn gdpr(ctx: &mut Ctx<'_>) -> Result<(), ChaosError> {
         if last == 200 {
             break;
         }
-        let (status, body) = http(
-            &web,
-            &base,
-            "/api/gdpr/delete",
-            Some(&token),
-            confirm.clone(),
-        )
-        .await?;
+        let (status, body) = delete().await?;
         ctx.saw(format!("delete sent again: {status} {body}"));
         last = status;
     }
