@@ -18,9 +18,20 @@ async fn dynamodb_local_from_an_empty_cache_has_the_template_tables() {
     options.dynamodb = DynamoSource::Local {
         cache_dir: cache.path().to_path_buf(),
     };
+    // DynamoDB Local writes its telemetry metadata into its working folder:
+    // the harness runs it with telemetry off, in a folder of its own.
+    let metadata = std::env::current_dir()
+        .unwrap()
+        .join("dynamodb-local-metadata.json");
+    let _ = std::fs::remove_file(&metadata);
     let stack = LocalStack::start(options)
         .await
         .expect("stack starts from an empty cache");
+    assert!(
+        !metadata.exists(),
+        "DynamoDB Local wrote {} into the caller's folder",
+        metadata.display()
+    );
     let marker = cache
         .path()
         .join("dynamodb-local")
