@@ -1,4 +1,4 @@
-//! WAV files as the speech mocks and the harness read and write them: any
+//! WAV files as the harness reads and writes them: any
 //! WAV (8/16/24/32-bit integer or 32-bit float, any channel count) decodes
 //! to mono 16-bit samples at the file's own rate; 16-bit mono samples encode
 //! to a whole WAV file.
@@ -14,8 +14,10 @@
 //! - a NaN or infinite float sample is refused ([`WavError::NotFinite`]):
 //!   it has no sample value, and silence or full scale would each be a guess.
 //!
-//! The backend decodes its clients' WAVs with a decoder of its own (it
-//! resamples for the models); the mocks and the harness share this one.
+//! It lives here, in the crate the harness builds on, so that a mock that
+//! takes WAV uses the same conversions; none does yet (Vertex refuses
+//! `audio/wav`, Bedrock takes raw PCM). The backend decodes its clients'
+//! WAVs with a decoder of its own (it resamples for the models).
 
 use std::io::Read;
 
