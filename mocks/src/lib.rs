@@ -24,6 +24,7 @@
 //! - [`vertex`]: Vertex AI (Gemini Live over WebSocket with the IELTS
 //!   examiner "Maya", generateContent assessments, service-account auth);
 //! - [`secrets`]: AWS Secrets Manager (JSON 1.1, as the SDK speaks it);
+//! - [`upstreams`]: every mock at once (the `mocks` binary, the local stack);
 //! - [`wav`]: WAV files to mono 16-bit samples and back (shared with the
 //!   harness).
 
@@ -37,5 +38,6 @@ pub mod sns;
 pub mod speech;
 pub mod stores;
 pub mod token_rules;
+pub mod upstreams;
 pub mod vertex;
 pub mod wav;

@@ -9,13 +9,10 @@
 
 use anyhow::Context as _;
 use clap::Parser;
-use mocks::bedrock::{BedrockConfig, BedrockMock};
-use mocks::email::EmailMock;
-use mocks::identity::{IdentityConfig, IdentityMock};
-use mocks::secrets::SecretsMock;
-use mocks::sns::SnsMock;
-use mocks::stores::StoresMock;
-use mocks::vertex::{VertexConfig, VertexMock};
+use mocks::bedrock::BedrockConfig;
+use mocks::identity::IdentityConfig;
+use mocks::upstreams::{Upstreams, UpstreamsConfig};
+use mocks::vertex::VertexConfig;
 
 /// Fake upstreams speaking the real wire protocols.
 #[derive(Debug, Parser)]
@@ -64,92 +61,77 @@ async fn main() -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .init();
     let args = Args::parse();
-    let vertex = VertexMock::start(VertexConfig {
-        port: args.vertex_port,
-        time_scale: args.time_scale,
-        project: args.project.clone(),
-        ..VertexConfig::default()
+    let upstreams = Upstreams::start(UpstreamsConfig {
+        vertex: VertexConfig {
+            port: args.vertex_port,
+            time_scale: args.time_scale,
+            project: args.project.clone(),
+            ..VertexConfig::default()
+        },
+        bedrock: BedrockConfig {
+            port: args.bedrock_port,
+            time_scale: args.time_scale,
+            ..BedrockConfig::default()
+        },
+        identity: IdentityConfig {
+            port: args.identity_port,
+            ..IdentityConfig::default()
+        },
+        secrets_port: args.secrets_port,
+        sns_port: args.sns_port,
+        stores_port: args.stores_port,
+        email_port: args.email_port,
     })
-    .await
-    .context("starting the Vertex AI mock")?;
-    let secrets = SecretsMock::start(args.secrets_port)
-        .await
-        .context("starting the Secrets Manager mock")?;
-    secrets.put_secret(&args.gcp_secret_name, &vertex.service_account_json());
-    let bedrock = BedrockMock::start(BedrockConfig {
-        port: args.bedrock_port,
-        time_scale: args.time_scale,
-        ..BedrockConfig::default()
-    })
-    .await
-    .context("starting the Bedrock Runtime mock")?;
-    let sns = SnsMock::start(args.sns_port)
-        .await
-        .context("starting the SNS mock")?;
-    let identity = IdentityMock::start(IdentityConfig {
-        port: args.identity_port,
-        ..IdentityConfig::default()
-    })
-    .await
-    .context("starting the identity provider mock")?;
-    let stores = StoresMock::start(args.stores_port, "")
-        .await
-        .context("starting the App Store / Google Play mock")?;
-    let email = EmailMock::start(args.email_port)
-        .await
-        .context("starting the e-mail API mock")?;
+    .await?;
+    upstreams.secrets.put_secret(
+        &args.gcp_secret_name,
+        &upstreams.vertex.service_account_json(),
+    );
+    let mut env = upstreams.environment();
+    env.insert(
+        "GCP_CREDENTIALS_SECRET".to_owned(),
+        args.gcp_secret_name.clone(),
+    );
     let ready = serde_json::json!({
         "vertex": {
-            "base_url_template": vertex.base_url_template(),
-            "control_url": format!("{}/_mock/vertex/", vertex.base_url()),
+            "base_url_template": upstreams.vertex.base_url_template(),
+            "control_url": format!("{}/_mock/vertex/", upstreams.vertex.base_url()),
             "project": args.project,
         },
         "secrets": {
-            "base_url": secrets.base_url(),
-            "control_url": format!("{}/_mock/secrets/", secrets.base_url()),
+            "base_url": upstreams.secrets.base_url(),
+            "control_url": format!("{}/_mock/secrets/", upstreams.secrets.base_url()),
             "gcp_secret_name": args.gcp_secret_name,
         },
         "bedrock": {
-            "base_url": bedrock.base_url(),
-            "control_url": format!("{}/_mock/bedrock/", bedrock.base_url()),
+            "base_url": upstreams.bedrock.base_url(),
+            "control_url": format!("{}/_mock/bedrock/", upstreams.bedrock.base_url()),
         },
         "sns": {
-            "base_url": sns.base_url(),
-            "control_url": format!("{}/_mock/sns/", sns.base_url()),
+            "base_url": upstreams.sns.base_url(),
+            "control_url": format!("{}/_mock/sns/", upstreams.sns.base_url()),
         },
         "identity": {
-            "base_url": identity.base_url(),
-            "jwks_url": identity.jwks_url(),
-            "issuer": identity.issuer(),
-            "control_url": format!("{}/_mock/identity/", identity.base_url()),
+            "base_url": upstreams.identity.base_url(),
+            "jwks_url": upstreams.identity.jwks_url(),
+            "issuer": upstreams.identity.issuer(),
+            "control_url": format!("{}/_mock/identity/", upstreams.identity.base_url()),
         },
         "stores": {
-            "base_url": stores.base_url(),
-            "control_url": format!("{}/_mock/stores/", stores.base_url()),
+            "base_url": upstreams.stores.base_url(),
+            "control_url": format!("{}/_mock/stores/", upstreams.stores.base_url()),
         },
         "email": {
-            "base_url": email.base_url(),
-            "control_url": format!("{}/_mock/email/", email.base_url()),
+            "base_url": upstreams.email.base_url(),
+            "control_url": format!("{}/_mock/email/", upstreams.email.base_url()),
         },
         "time_scale": args.time_scale,
         // What the backend's functions need in their environment to use the mocks.
-        "env": {
-            "VERTEX_BASE_URL_TEMPLATE": vertex.base_url_template(),
-            "AWS_ENDPOINT_URL_SECRETS_MANAGER": secrets.base_url(),
-            "AWS_ENDPOINT_URL_BEDROCK_RUNTIME": bedrock.base_url(),
-            "AWS_ENDPOINT_URL_SNS": sns.base_url(),
-            "GCP_CREDENTIALS_SECRET": args.gcp_secret_name,
-        },
+        "env": env,
     });
     println!("{ready}");
     shutdown_signal().await?;
-    vertex.stop().await;
-    secrets.stop().await;
-    bedrock.stop().await;
-    sns.stop().await;
-    identity.stop().await;
-    stores.stop().await;
-    email.stop().await;
+    upstreams.stop().await;
     Ok(())
 }
 

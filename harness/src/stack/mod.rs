@@ -21,14 +21,6 @@ use std::time::Duration;
 
 use tokio::net::TcpListener;
 
-use mocks::bedrock::{BedrockConfig, BedrockMock};
-use mocks::email::EmailMock;
-use mocks::identity::{IdentityConfig, IdentityMock};
-use mocks::secrets::SecretsMock;
-use mocks::sns::SnsMock;
-use mocks::stores::StoresMock;
-use mocks::vertex::{VertexConfig, VertexMock};
-
 use crate::cost::collect::StackMeters;
 use crate::dynamodb::local::{DynamoDbLocal, Storage};
 use crate::dynamodb::meter::MeteringProxy;
@@ -293,9 +285,9 @@ impl LocalStack {
             .await
             .map_err(StackError::MeteringProxy)?;
         let function_dynamodb_endpoint = dynamodb_meter.endpoint();
-        let mocks = Mocks::start(&options).await?;
-        mocks.seed_secrets(&template);
-        mocks.seed_identity(&template);
+        let mocks = upstreams::start(&options).await?;
+        upstreams::seed_secrets(&mocks, &template);
+        upstreams::seed_identity(&mocks, &template);
         let mock_env = mocks.environment();
 
         // Bind the API listeners first: functions must know their local URLs.
@@ -346,7 +338,7 @@ impl LocalStack {
             .values()
             .map(|f| {
                 let mut mock_env = mock_env.clone();
-                mock_env.extend(mocks.declared_overrides(&f.environment));
+                mock_env.extend(upstreams::declared_overrides(&mocks, &f.environment));
                 function_spec(
                     &template,
                     f,
